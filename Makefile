@@ -1,0 +1,44 @@
+# picnn: every set-up step a newcomer needs, behind two commands (see README.md).
+#   make reproduce   the main job: regenerate the tables and figures into results/ (SCALE=smoke by default)
+#   make test        the test suite (notebook tests + pytest)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# torch is installed first and explicitly: on the project's CPU machines these exact releases are on disk.
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
+SCALE  ?= smoke
+PYTEST_ARGS ?=
+
+.PHONY: install test test-slow reproduce demo lab sync clean-venv
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[dev,cam]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name picnn --display-name "Python (picnn)" >/dev/null
+	touch $@
+
+install: $(BIN)/.installed
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-slow: install
+	$(BIN)/python -m pytest --slow $(PYTEST_ARGS)
+
+reproduce: install
+	$(BIN)/picnn reproduce --scale $(SCALE)
+
+demo: install
+	$(BIN)/picnn demo
+
+lab: install
+	$(BIN)/jupyter lab nbs
+
+# Export picnn/ from nbs/ and clean the notebooks (run after editing a notebook).
+sync: install
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean
+
+clean-venv:
+	rm -rf $(VENV)
