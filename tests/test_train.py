@@ -1,0 +1,77 @@
+"Training beyond one notebook: a killed run resumed, two processes under torchrun, a non-finite loss, the CLI."
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+DIGITS = ["--arch", "tiny_cnn", "--dataset", "digits", "--method", "picnn", "--epochs", "6", "--batch-size", "8",
+          "--augment", "crop_flip", "--mis-method", "fast", "--eval-draws", "3", "--device", "cpu"]
+
+def picnn_cli(*args, **kw):
+    return subprocess.run([str(BIN / "picnn"), *args], capture_output=True, text=True, env=ENV, timeout=600, **kw)
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    ref = picnn_cli("train", *DIGITS, "--run-dir", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    assert "results in" in ref.stdout
+
+    run = tmp_path / "killed"
+    proc = subprocess.Popen([str(BIN / "picnn"), "train", *DIGITS, "--run-dir", str(run)], env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = run / "log.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if log.is_file() and len(log.read_text().splitlines()) >= 2: break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    done = len(log.read_text().splitlines())
+    assert not (run / "metrics.json").exists() and 2 <= done < 6, f"the kill came too late ({done} epochs logged)"
+    torch.load(run / "last.pt", weights_only=False)      # what was written before the kill is intact
+
+    res = picnn_cli("train", *DIGITS, "--run-dir", str(run), "--resume")
+    assert res.returncode == 0, res.stderr[-2000:]
+    a, b = (json.loads((d / "metrics.json").read_text())["test"] for d in (tmp_path / "ref", run))
+    for k in ("acc1", "acc2", "acc3", "acc2_mean", "mis"):
+        assert a[k] == pytest.approx(b[k], abs=1e-6), k
+    wa, wb = (torch.load(d / "last.pt", weights_only=False)["model"] for d in (tmp_path / "ref", run))
+    for k in wa: torch.testing.assert_close(wa[k], wb[k], rtol=1e-5, atol=1e-6)
+    assert [json.loads(l)["epoch"] for l in log.read_text().splitlines()] == list(range(6))
+
+    ev = picnn_cli("evaluate", str(run), "--device", "cpu")
+    assert ev.returncode == 0 and json.loads((run / "evaluation.json").read_text())["acc1"] == pytest.approx(b["acc1"])
+
+def test_two_processes_match_one(tmp_path):
+    one = subprocess.run([sys.executable, str(ROOT / "tests" / "ddp_fit.py"), str(tmp_path / "one.pt")],
+                         capture_output=True, text=True, env=ENV, timeout=600)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run([str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", "29517",
+                          str(ROOT / "tests" / "ddp_fit.py"), str(tmp_path / "two.pt")],
+                         capture_output=True, text=True, env=ENV, timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = (torch.load(tmp_path / f, weights_only=False) for f in ("one.pt", "two.pt"))
+    for k in a["state"]: torch.testing.assert_close(a["state"][k], b["state"][k], rtol=1e-4, atol=1e-5)
+    assert a["metrics"]["acc1"] == pytest.approx(b["metrics"]["acc1"], abs=2e-3)
+
+def test_non_finite_loss_stops_with_epoch_and_step(tmp_path):
+    from picnn.train import TrainConfig, fit, NonFiniteLoss, load_checkpoint
+    from picnn.models import build_model
+    model = build_model("tiny_cnn", num_classes=10, in_channels=1)
+    seen_eval = {"done": False}
+    def poison(module, inputs, output):   # after the first validation, every training step's logits are NaN
+        if not module.training: seen_eval["done"] = True
+        elif seen_eval["done"]: return output * float("nan")
+    cfg = TrainConfig(arch="tiny_cnn", dataset="digits", epochs=3, batch_size=64, augment=None, device="cpu", mis_method="fast")
+    model.classifier.register_forward_hook(poison)
+    with pytest.raises(NonFiniteLoss, match=r"epoch 1, step 0"):
+        fit(cfg, model=model, run_dir=tmp_path)
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert ckpt["epoch"] == 0 and all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+
+def test_cli_errors_are_clear(tmp_path):
+    res = picnn_cli("evaluate", str(tmp_path / "missing"))
+    assert res.returncode == 2 and "does not exist" in res.stderr
+    res = picnn_cli("train", "--arch", "no_such_net", "--dataset", "digits", "--epochs", "1")
+    assert res.returncode == 2 and "no_such_net" in res.stderr
