@@ -38,7 +38,7 @@ lab: install
 
 # Export picnn/ from nbs/ and clean the notebooks (run after editing a notebook).
 sync: install
-	$(BIN)/nbdev-export && $(BIN)/nbdev-clean
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(BIN)/python tools/make_readme.py
 
 clean-venv:
 	rm -rf $(VENV)

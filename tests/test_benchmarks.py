@@ -1,0 +1,46 @@
+"The benchmark entry point's arithmetic, and a seconds-long run of it on the CPU (its correctness, not its speed)."
+import json, subprocess, sys
+from pathlib import Path
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.run import ratio, peak_tflops, train_step_flops
+
+def test_ratio():
+    assert ratio(6.0, 2.0) == 3.0
+    assert ratio(None, 2.0) is None and ratio(1.0, 0) is None
+
+def test_peak_lookup():
+    assert peak_tflops("NVIDIA H100 80GB HBM3") == 989.0 and peak_tflops("NVIDIA H200") == 989.0
+    assert peak_tflops("Some Unknown GPU") is None
+
+def test_flop_count_of_a_known_layer():
+    "A linear layer: forward 2*B*I*O, backward twice that (input and weight gradients)."
+    from torch.utils.flop_counter import FlopCounterMode
+    lin = torch.nn.Linear(10, 20, bias=False)
+    x = torch.randn(4, 10, requires_grad=True)
+    with FlopCounterMode(display=False) as c:
+        lin(x).sum().backward()
+    assert c.get_total_flops() == 3 * 2 * 4 * 10 * 20
+
+def test_train_step_flops_counts_the_pathway():
+    from picnn.models import build_model
+    x, y = torch.randn(2, 1, 8, 8), torch.tensor([0, 1])
+    std, picnn = (build_model("tiny_cnn", 10, method=m) for m in ("std", "picnn"))
+    picnn.load_state_dict(std.state_dict())
+    f_std, f_picnn = train_step_flops(std, x, y, "std"), train_step_flops(picnn, x, y, "picnn")
+    # the conv stack dominates; PICNN adds the cluster logits' linear layer and the mask
+    assert f_std > 0 and f_std < f_picnn < 1.1 * f_std
+
+def test_benchmark_runs_tiny_on_cpu(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "benchmarks.run", "--device", "cpu", "--tiny", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert {r["path"] for r in res["throughput"]} == {"plain", "fast"}
+    for r in res["ratios"]:
+        v = r.get("fast_over_plain_throughput") or r.get("picnn_over_std_step_time")
+        assert v is not None and v > 0
+    assert res["mis"]["max_abs_diff"] < 1e-6
