@@ -65,7 +65,11 @@ def test_builds_trains_and_is_deterministic(arch, method):
 
     # shapes: plain logits and both pathways
     out, y = all_positive_pathways(model, x)
-    assert out.logits.shape == out.cluster_logits.shape == out.complement_logits.shape == (B, C)
+    assert out.logits.shape == out.cluster_logits.shape == (B, C)
+    assert out.complement_logits is None    # a diagnostic: skipped while training, computed in eval mode
+    model.eval()
+    assert model.pathways(x, torch.zeros(B, dtype=torch.long)).complement_logits.shape == (B, C)
+    model.train()
     assert out.pooled.shape == out.mask.shape == (B, 64) and out.positive.shape == out.cluster.shape == (B,)
     assert out.positive.all()     # the labels were chosen so; L_int is not zero by chance
 
