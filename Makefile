@@ -9,7 +9,7 @@ TORCH  ?= torch==2.14.1 torchvision==0.29.1
 SCALE  ?= smoke
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow reproduce demo lab sync clean-venv
+.PHONY: install test test-slow test-browser reproduce demo lab sync clean-venv
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,11 @@ lab: install
 
 # Export picnn/ from nbs/ and clean the notebooks (run after editing a notebook).
 sync: install
-	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(BIN)/python tools/make_readme.py
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(BIN)/nbdev-sidebar && $(BIN)/python tools/make_readme.py
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The browser test alone, with its screenshot in tests/artifacts/.
+test-browser: install
+	$(BIN)/python -m pytest tests/test_browser.py -s
