@@ -3,7 +3,7 @@ import os
 from pathlib import Path
 import pytest
 from nbdev.config import get_config
-from nbdev.test import test_nb
+from nbdev.test import test_nb as run_notebook_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "nbs").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and not p.name.startswith("_"))
@@ -17,5 +17,5 @@ def test_notebook(nb, request, monkeypatch, tmp_path):
     monkeypatch.setenv("PICNN_OUTPUT", str(tmp_path))
     monkeypatch.setenv("PICNN_TESTING", "1")
     monkeypatch.chdir(nb.parent)
-    ok, secs = test_nb(nb, skip_flags=skip, force_flags=force, basepath=ROOT)
+    ok, secs = run_notebook_tests(nb, skip_flags=skip, force_flags=force, basepath=ROOT)
     assert ok, f"{nb.name}: a test cell failed (see the traceback above)"
