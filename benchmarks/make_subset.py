@@ -17,7 +17,9 @@ def stratified(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 
 def subset_container(src, dst, n_train: int, n_test: int, seed: int = 0) -> dict:
     d = np.load(src)
-    out = {"classes": d["classes"]}
+    out = {"classes": d["classes"],
+           "note": np.array(f"stratified {n_train}/{n_test} subset (seed {seed}) of {Path(src).name}'s train/test split, "
+                            f"made by benchmarks/make_subset.py")}
     for split, n in (("train", n_train), ("test", n_test)):
         buf, off, y = d[f"webp_{split}"], d[f"offsets_{split}"], d[f"y_{split}"]
         idx = stratified(y, n, seed) if n < len(y) else np.arange(len(y))

@@ -309,6 +309,7 @@ def decode_webp_container(src, dst=None) -> dict:
     try:
         with np.load(src) as d:
             files = set(d.files)
+            d_note = d["note"][()] if "note" in files else None   # a subset container says what it is
             out = {"classes": np.array([str(c) for c in d["classes"]])}
             for split in ("train", "test"):
                 out[f"x_{split}"] = _decode_webp(d[f"webp_{split}"], d[f"offsets_{split}"], f"{src} ({split})")
@@ -317,7 +318,7 @@ def decode_webp_container(src, dst=None) -> dict:
     except DatasetCorrupt: raise
     except _READ_ERRORS as e:
         raise DatasetCorrupt(f"cannot read the WebP container {src} ({type(e).__name__}: {e}); replace it") from e
-    note = _CONTAINER_NOTES.get(name, "shared WebP container, official split")
+    note = str(d_note) if d_note is not None else _CONTAINER_NOTES.get(name, "shared WebP container, official split")
     if "lossless_train" in out:
         lossy = [int((~out[f"lossless_{s}"]).sum()) for s in ("train", "test")]
         if sum(lossy): note += (f"; {sum(lossy)} images ({lossy[0]} train, {lossy[1]} test) are JPEG-decoded, "
