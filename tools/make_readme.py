@@ -23,7 +23,7 @@ def _outputs(cell) -> list[str]:
     for out in cell.get("outputs", []):
         data = out.get("data", {})
         if "text/markdown" in data: parts.append(_rebase_links("".join(data["text/markdown"]).strip()))
-        elif out.get("output_type") == "stream": parts.append("```\n" + "".join(out["text"]).rstrip() + "\n```")
+        elif out.get("output_type") == "stream" and out.get("name") == "stdout": parts.append("```\n" + "".join(out["text"]).rstrip() + "\n```")
         elif "text/plain" in data and "image/png" not in data: parts.append("```\n" + "".join(data["text/plain"]).rstrip() + "\n```")
     return parts
 
