@@ -33,8 +33,9 @@ reproduce: install
 demo: install
 	$(BIN)/picnn demo
 
+# JupyterLab on the notebooks; the "Python (picnn)" kernel is registered by `install` (root needs --allow-root).
 lab: install
-	$(BIN)/jupyter lab nbs
+	$(BIN)/jupyter lab nbs $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # Export picnn/ from nbs/ and clean the notebooks (run after editing a notebook).
 sync: install
