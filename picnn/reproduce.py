@@ -285,10 +285,9 @@ class Record:
     def runs_root(self) -> Path: return runs_root_of(self.out_dir)
 
     def save_figure(self, fig, filename: str) -> Path:
-        "Save a matplotlib figure as PNG into the output folder."
-        path = self.out_dir / filename
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=130, bbox_inches="tight"); os.replace(tmp, path)
+        "Save a matplotlib figure as PNG into the output folder (atomically, by `picnn.viz.save_figure`)."
+        from picnn.viz import save_figure   # imported here: the runner itself needs no matplotlib
+        path = save_figure(fig, self.out_dir / filename, dpi=130)
         self.figures.append(path.name)
         return path
 
