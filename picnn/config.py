@@ -57,6 +57,9 @@ class Scale:
     pretrained: bool = False
     augment: str = "crop_flip"
     compile: bool = False
+    amp: bool | None = None  # bf16 autocast: None (ini "auto") on CUDA only; true where the CPU has fast bf16
+    mis_method: str = "sklearn"  # the test-split MIS estimator: "sklearn" (the reference) or "fast" (same numbers to 1e-6)
+    mis_every: int = 0      # log the validation MIS (fast estimator) every this many epochs; 0: never
 
     def replace(self, **overrides) -> "Scale":
         "A copy with `overrides` applied (`None` values are ignored; unknown keys are an error)."
@@ -77,12 +80,22 @@ def _coerce(key, value):
         if isinstance(value, str): value = [v.strip() for v in value.split(",") if v.strip()]
         elif not isinstance(value, (list, tuple)): value = [value]
         return tuple(_TUPLES[key](v) for v in value)
-    if ftype == "bool":
-        if isinstance(value, str): return value.strip().lower() in ("1", "true", "yes", "on")
-        return bool(value)
+    if ftype == "bool | None":
+        if isinstance(value, str) and value.strip().lower() in ("auto", "none", ""): return None
+        return _coerce_bool(value)
+    if ftype == "bool": return _coerce_bool(value)
     if ftype == "int": return int(value)
     if ftype == "float": return float(value)
     return str(value)
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+def _coerce_bool(value) -> bool:
+    "A yes/no setting; anything else (`maybe`) is an error rather than a silent False."
+    if isinstance(value, bool): return value
+    text = str(value).strip().lower()
+    if text in _TRUE: return True
+    if text in _FALSE: return False
+    raise ValueError(f"{value!r} is not a yes/no value: use true or false")
 
 # %% ../nbs/00_config.ipynb #65f82b9e
 def load_scale(name: str = "smoke", settings: str | os.PathLike | None = None, **overrides) -> Scale:

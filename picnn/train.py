@@ -61,6 +61,7 @@ class TrainConfig:
     eval_seed: int = 0                  # generator seed of ACC2/ACC3 draws
     eval_draws: int = 10                # draws for ACC2/ACC3 in expectation on the test split
     mis_method: str = "sklearn"         # "sklearn" (the reference) or "fast"
+    mis_every: int = 0                  # log the selection split's MIS (fast estimator) every this many epochs; 0: never
     data_root: str | None = None
 
     def __post_init__(self):
@@ -90,7 +91,7 @@ class TrainConfig:
         """The run a reproduction preset (`picnn.config.Scale`) asks for. Every paper notebook builds its configs
         here, so a figure reuses exactly the models its table trained. K is raised to the registry's default
         when the preset's is below the class count; the 8x8 digits are not augmented (a flipped digit is
-        another digit); the smoke scale uses the fast MIS, every other scale scikit-learn's."""
+        another digit); the preset decides the MIS estimator, bf16 autocast and the MIS trajectory."""
         from picnn.models import default_num_filters
         k = scale.num_filters
         if num_classes is not None and k < num_classes: k = default_num_filters(num_classes)
@@ -99,7 +100,7 @@ class TrainConfig:
                   test_subset=scale.test_subset, val_size=scale.val_size, image_size=scale.image_size,
                   stem=scale.stem if arch not in ("resnet20", "tiny_cnn") else None, pretrained=scale.pretrained,
                   augment=None if dataset == "digits" else scale.augment, compile=scale.compile,
-                  mis_method="fast" if scale.name == "smoke" else "sklearn")
+                  amp=scale.amp, mis_method=scale.mis_method, mis_every=scale.mis_every)
         return cfg.replace(**overrides) if overrides else cfg
 
 # %% ../nbs/05_train.ipynb #11065832
@@ -263,9 +264,14 @@ class TrainResult:
     mi_matrix: np.ndarray | None = field(repr=False, default=None)
 
 # %% ../nbs/05_train.ipynb #96014282
+def _weights(model, cfg, epoch, best, input_size) -> dict:
+    "What `best.pt` holds: the weights and what is needed to rebuild and check the model (no optimizer: it stays small)."
+    return {"model": unwrap(model).state_dict(), "input_size": input_size, "config": asdict(cfg), "epoch": epoch, "best": best}
+
 def _checkpoint(model, optimizer, scheduler, cfg, epoch, best, history, input_size) -> dict:
-    return {"model": unwrap(model).state_dict(), "input_size": input_size, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "config": asdict(cfg), "epoch": epoch, "best": best, "history": history,
+    "What `last.pt` holds: everything a resumption needs."
+    return {**_weights(model, cfg, epoch, best, input_size), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "history": history,
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
 
 # Keys that may differ between a run and its resumption; all others must agree.
@@ -275,7 +281,8 @@ def load_checkpoint(path, cfg: TrainConfig | None = None, map_location="cpu") ->
     "Load a checkpoint, checking that it belongs to a run with this configuration."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no checkpoint at {path}")
-    try: ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    # weights_only: a checkpoint is tensors and plain values; a crafted file cannot run code when loaded
+    try: ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e: raise RuntimeError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); delete it to start over") from e
     if cfg is not None:
         saved = ckpt["config"]
@@ -360,8 +367,11 @@ def fit(config: TrainConfig | None = None, model: PathwayClassifier | None = Non
         row.update(seconds=seconds, images_per_s=len(train_loader) * cfg.batch_size / seconds)
         scheduler.step()
         if ctx.is_main:
-            sel = evaluate(model, select_loader, seed=cfg.eval_seed, amp=amp)
-            row.update({f"{cfg.select_on}_{k}": v for k, v in sel.items() if k.startswith("acc")})
+            trace = cfg.mis_every and ((epoch + 1) % cfg.mis_every == 0 or epoch + 1 == cfg.epochs)
+            sel = evaluate(model, select_loader, seed=cfg.eval_seed, amp=amp, mis="fast" if trace else None)
+            row["steps"] = (epoch + 1) * len(train_loader)   # optimizer steps so far: clusters form over steps
+            row.update({f"{cfg.select_on}_{k}": float(v) for k, v in sel.items() if k.startswith(("acc", "mis"))
+                        and k != "mis_method"})
             if on_epoch_end is not None: on_epoch_end(epoch, model, row)
             history.append(row)
             improved = sel["acc1"] > best["acc1"]
@@ -370,7 +380,7 @@ def fit(config: TrainConfig | None = None, model: PathwayClassifier | None = Non
                 best_state = {k: v.detach().clone() for k, v in unwrap(model).state_dict().items()}
             if run_dir is not None:
                 ckpt = _checkpoint(model, optimizer, scheduler, cfg, epoch, best, history, input_size)
-                if improved: atomic_save(ckpt, run_dir / "best.pt")
+                if improved: atomic_save(_weights(model, cfg, epoch, best, input_size), run_dir / "best.pt")
                 atomic_save(ckpt, run_dir / "last.pt")
                 with open(run_dir / "log.jsonl", "a") as f: f.write(json.dumps(row) + "\n")
         if ctx.enabled: dist.barrier()
@@ -431,10 +441,16 @@ def evaluate_run(run_dir, which: str = "best", device: str = "auto", mis_method:
     return res
 
 # %% ../nbs/05_train.ipynb #21b476d1
+# Settings added after runs were committed: they enter the name only when set, so those runs keep their names.
+_NAMED_WHEN_SET = {"mis_every": 0}
+
 def run_name(cfg: TrainConfig) -> str:
     "A run directory name that says what the run is and changes with any setting."
     import hashlib
-    digest = hashlib.sha1(json.dumps(asdict(cfg.replace(device="auto", compile=False, data_root=None)), sort_keys=True).encode()).hexdigest()[:8]
+    named = asdict(cfg.replace(device="auto", compile=False, data_root=None))
+    for key, default in _NAMED_WHEN_SET.items():
+        if named[key] == default: del named[key]
+    digest = hashlib.sha1(json.dumps(named, sort_keys=True).encode()).hexdigest()[:8]
     return f"{cfg.dataset}-{cfg.arch}-{cfg.method}-s{cfg.seed}-{digest}"
 
 def cached_fit(cfg: TrainConfig, runs_root, progress: bool | None = None) -> TrainResult:
