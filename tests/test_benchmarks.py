@@ -44,3 +44,32 @@ def test_benchmark_runs_tiny_on_cpu(tmp_path):
         v = r.get("fast_over_plain_throughput") or r.get("picnn_over_std_step_time")
         assert v is not None and v > 0
     assert res["mis"]["max_abs_diff"] < 1e-6
+
+def test_cpu_precision_benchmark_runs_and_reports_ratios(tmp_path):
+    "The fp32/bf16 CPU benchmark measures every format for both methods and its ratios are to fp32 NCHW."
+    from benchmarks.cpu_precision import main, FORMATS
+    rows = main(["--arch", "tiny_cnn", "--batch-size", "8", "--steps", "1", "--warmup", "1", "--rounds", "1",
+                 "--out", str(tmp_path / "p.json")])
+    assert {(r["method"], r["format"]) for r in rows} == {(m, f) for m in ("std", "picnn") for f in FORMATS}
+    assert all(r["speedup_over_fp32_nchw"] == 1.0 for r in rows if r["format"] == "fp32 NCHW")
+    saved = json.loads((tmp_path / "p.json").read_text())
+    assert saved["environment"]["torch_threads"] >= 1 and len(saved["rows"]) == 6
+
+def _readme_cells(title: str) -> list[list[str]]:
+    "The rows of the first markdown table after `title` in benchmarks/README.md, as lists of cell strings."
+    text = (ROOT / "benchmarks" / "README.md").read_text().split(title, 1)[1]
+    rows = [l for l in text.splitlines() if l.startswith("|")]
+    table = []
+    for l in rows:
+        if table and not l.startswith("|"): break
+        table.append([c.strip().strip("*") for c in l.strip("|").split("|")])
+    return [r for r in table[2:]]
+
+def test_benchmark_readme_prints_the_json_numbers():
+    "Every fast/plain ratio of the CPU table is the JSON's, rounded to two decimals (it once said 1.10 for 1.0948)."
+    saved = json.loads((ROOT / "benchmarks" / "results" / "cpu-2026-11-27.json").read_text())
+    want = {(r["size"], r["method"]): f"{r['fast_over_plain_throughput']:.2f}" for r in saved["ratios"] if "method" in r}
+    rows = [r for r in _readme_cells("## CPU: this project's 2-core machine") if r[0].endswith("px")]
+    assert len(rows) == 4
+    for r in rows:
+        assert r[4] == want[int(r[0].split()[0]), r[1].lower()], r
