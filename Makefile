@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -e ".[dev,cam]"
+	$(BIN)/python -m pip install -q -e ".[dev,cam,timm]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name picnn --display-name "Python (picnn)" >/dev/null
 	touch $@
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os, weakref
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlparse
@@ -20,9 +21,10 @@ import torch.nn.functional as F
 from .pathway import Correspondence, PathwayClassifier
 
 # %% auto #0
-__all__ = ['ARCHITECTURES', 'default_num_filters', 'Architecture', 'register', 'list_models', 'architecture', 'checkpoint_path',
-           'cached_weights', 'fresh_conv', 'first_conv', 'adapt_input_channels', 'unstride', 'GoogLeNetInputTransform',
-           'ViTFeatures', 'resize_vit', 'CifarBasicBlock', 'cifar_resnet', 'build_model', 'cluster_scores',
+__all__ = ['ARCHITECTURES', 'TIMM_PREFIX', 'default_num_filters', 'Architecture', 'register', 'list_models', 'architecture',
+           'checkpoint_path', 'cached_weights', 'fresh_conv', 'first_conv', 'adapt_input_channels', 'unstride',
+           'GoogLeNetInputTransform', 'ViTFeatures', 'resize_vit', 'hf_hub_cache', 'TimmWeights', 'timm_cached_weights',
+           'TimmFeatures', 'timm_backbone', 'CifarBasicBlock', 'cifar_resnet', 'build_model', 'cluster_scores',
            'cluster_cam', 'ClusterTarget', 'cluster_targets']
 
 # %% ../nbs/02_models.ipynb #fa29263d
@@ -41,12 +43,17 @@ class Architecture:
     torchvision: str | None  # the name of its weights in torchvision's registry; None: no pretrained weights
     in_channels: int = 3    # the image channels it expects by default
     note: str = ""
+    timm: str | None = None  # the timm model name of a "timm:<name>" architecture
 
 ARCHITECTURES: dict[str, Architecture] = {}
 
 def register(name: str, stems=("imagenet", "cifar"), torchvision: str | None = None, in_channels: int = 3, note: str = ""):
     "Register a backbone builder under `name`."
+    if ":" in name: raise ValueError(f"architecture names cannot contain ':' (reserved for 'timm:<name>'), got {name!r}")
     def deco(build):
+        old = ARCHITECTURES.get(name)
+        if old is not None and old.build.__qualname__ != build.__qualname__:   # re-running the same definition is fine
+            raise ValueError(f"architecture {name!r} is already registered (by {old.build.__qualname__})")
         ARCHITECTURES[name] = Architecture(name, build, tuple(stems), torchvision, in_channels, note)
         return build
     return deco
@@ -56,10 +63,12 @@ def list_models() -> list[str]:
     return list(ARCHITECTURES)
 
 def architecture(name: str) -> Architecture:
-    "The registered architecture `name`, or a clear error listing the known ones."
+    "The registered architecture `name`, a `timm:<name>` one, or a clear error listing the known ones."
     key = str(name).lower()
+    if key.startswith("timm:"): return _timm_architecture(key[len("timm:"):])
     if key not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {name!r}: known architectures are {', '.join(ARCHITECTURES)}")
+        raise ValueError(f"unknown architecture {name!r}: known architectures are {', '.join(ARCHITECTURES)}, "
+                         f"or 'timm:<name>' for any timm model")
     return ARCHITECTURES[key]
 
 # %% ../nbs/02_models.ipynb #cebd16ed
@@ -68,8 +77,9 @@ def checkpoint_path(weights) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
 
 def cached_weights(arch: str, pretrained: bool | str = True):
-    "The torchvision weights of `arch` (True: DEFAULT; a str: that member), checked to be in the local cache."
+    "The torchvision weights of `arch` (True: DEFAULT; a str: that member), checked to be in the local cache (timm models: `timm_cached_weights`)."
     spec = architecture(arch)
+    if spec.timm: return timm_cached_weights(spec.timm, pretrained)   # timm's own cache: the Hugging Face hub's
     if spec.torchvision is None:
         raise ValueError(f"{spec.name} has no pretrained weights (it is trained from scratch): pass pretrained=False")
     from torchvision.models import get_model_weights
@@ -261,6 +271,169 @@ def _vit_b_16(stem, weights, image_size=None):
     else: vit = resize_vit(_tv_model("vit_b_16", weights), size, patch)
     return ViTFeatures(vit), vit.hidden_dim
 
+# %% ../nbs/02_models.ipynb #5aecce4d
+TIMM_PREFIX = "timm:"
+
+def _import_timm():
+    "timm, or a clear error: it is an optional extra."
+    try: import timm
+    except ImportError as e:
+        raise ImportError("'timm:' architectures need timm, an optional extra of picnn: pip install 'picnn[timm]'") from e
+    return timm
+
+def _timm_architecture(name: str) -> Architecture:
+    "The Architecture of timm model `name` (with or without a pretrained tag), checked to exist in timm's registry."
+    timm = _import_timm()
+    if not timm.is_model(name):
+        base = name.split(".")[0]
+        close = timm.list_models(f"*{base}*")[:10] or timm.list_models(f"{base[:4]}*")[:10]
+        raise ValueError(f"unknown timm model {name!r}" + (f": similar timm models are {', '.join(close)}" if close else
+                         "") + " (timm.list_models('*pattern*') lists them)")
+    return Architecture(TIMM_PREFIX + name, partial(timm_backbone, name), ("imagenet", "cifar"), None, 3,
+                        note="timm forward_features; token models: patch tokens on their grid; cifar: output_stride=8 "
+                             "(CNNs), 4x4 patches (ViTs)", timm=name)
+
+def hf_hub_cache() -> Path:
+    """The Hugging Face hub cache that timm downloads into, resolved now as huggingface_hub does:
+    HF_HUB_CACHE, else HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub (~/.cache/huggingface/hub)."""
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(var): return Path(os.environ[var]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
+    return Path(home).expanduser() / "hub"
+
+@dataclass(frozen=True)
+class TimmWeights:
+    "Pretrained timm weights found in the local cache: the model name with its tag, the file, and how timm reads it."
+    name: str
+    file: Path
+    custom_load: bool = False
+
+def timm_cached_weights(name: str, pretrained: bool | str = True) -> TimmWeights:
+    "The cached file of timm model `name`'s pretrained weights (True: its default tag; a str: that tag), or a clear error."
+    timm = _import_timm()
+    from timm.models import get_pretrained_cfg
+    base, _, tag = name.partition(".")
+    if isinstance(pretrained, str): tag = pretrained
+    try: cfg = get_pretrained_cfg(f"{base}.{tag}" if tag else base)
+    except RuntimeError: cfg = None
+    if cfg is None or not (cfg.hf_hub_id or cfg.url):
+        tags = [t.partition(".")[2] for t in timm.list_pretrained(f"{base}.*")]
+        raise ValueError(f"timm model {base} has no pretrained weights{f' tagged {tag!r}' if tag else ''}: "
+                         + (f"choose True (its default) or one of {', '.join(tags)}" if tags else "pass pretrained=False"))
+    full = f"{base}.{cfg.tag}" if cfg.tag else base
+    how = (f"python -c \"import timm; timm.create_model('{full}', pretrained=True)\" on a machine with network")
+    if cfg.hf_hub_id:    # timm's own source: the Hugging Face hub, cached by huggingface_hub
+        from huggingface_hub import try_to_load_from_cache
+        repo, _, revision = cfg.hf_hub_id.partition("@")
+        cache = hf_hub_cache()
+        files = [cfg.hf_hub_filename] if cfg.hf_hub_filename else ["model.safetensors", "pytorch_model.bin"]
+        for f in files:
+            hit = try_to_load_from_cache(repo, f, cache_dir=cache, revision=revision or None)
+            if isinstance(hit, str): return TimmWeights(full, Path(hit), custom_load=False)
+        folder = cache / f"models--{repo.replace('/', '--')}"
+        raise FileNotFoundError(
+            f"pretrained weights of timm model {full} are not in the Hugging Face hub cache: looked for {' or '.join(files)} "
+            f"of {repo} in {folder} (HF_HOME={os.environ.get('HF_HOME', '<unset>')}, "
+            f"HF_HUB_CACHE={os.environ.get('HF_HUB_CACHE', '<unset>')}). picnn never downloads. Fill the cache: run {how} "
+            f"(or `hf download {repo}`) and copy its {folder.name} folder into {cache}, or set HF_HOME to a directory "
+            f"whose hub/ holds it; or pass pretrained=False to train from scratch.")
+    path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(cfg.url).path)   # timm's url cache
+    if path.is_file(): return TimmWeights(full, path, custom_load=bool(cfg.custom_load))
+    raise FileNotFoundError(
+        f"pretrained weights of timm model {full} are not in the torch hub cache: expected {path} "
+        f"(TORCH_HOME={os.environ.get('TORCH_HOME', '<unset>')}). picnn never downloads. Fill the cache: download "
+        f"{cfg.url} on a machine with network and copy it to {path}; or pass pretrained=False to train from scratch.")
+
+def _is_token_model(model: nn.Module) -> bool:
+    "A timm ViT-like model: patch tokens (B, N, D) from `forward_features`, the first `num_prefix_tokens` not on the grid."
+    return hasattr(model, "num_prefix_tokens") and hasattr(getattr(model, "patch_embed", None), "grid_size")
+
+class TimmFeatures(nn.Module):
+    """A timm model without its head: `forward_features(x)` as a (B, C, H, W) map. A CNN's final feature map as it is
+    (NHWC ones permuted); a ViT's tokens after its final norm, prefix tokens (class, registers) dropped, on their grid."""
+    def __init__(self, model: nn.Module, name: str, dropped: tuple = ()):
+        super().__init__()
+        self.model, self.name, self.dropped = model, name, tuple(dropped)   # dropped: unused modules set to Identity
+        self.tokens = _is_token_model(model)
+        self.num_prefix_tokens = int(getattr(model, "num_prefix_tokens", 0)) if self.tokens else 0
+        self.nhwc = str(getattr(model, "output_fmt", "NCHW")).upper().endswith("NHWC")
+        pe = model.patch_embed if self.tokens else None
+        self.image_size = int(pe.img_size[0]) if self.tokens and pe.img_size else None
+        self.patch_size = int(pe.patch_size[0]) if self.tokens else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.tokens:
+            f = self.model.forward_features(x)
+            return f.permute(0, 3, 1, 2) if self.nhwc else f
+        n, _, h, w = x.shape
+        if self.image_size and (h, w) != (self.image_size, self.image_size):
+            raise ValueError(f"this ViT ({self.name}) was built for {self.image_size}x{self.image_size} input (its position "
+                             f"embeddings belong to that grid), got {h}x{w}: build it with image_size={h} or resize the images")
+        tokens = self.model.forward_features(x)[:, self.num_prefix_tokens:]   # final norm included; prefix tokens dropped
+        gh, gw = h // self.patch_size, w // self.patch_size
+        return tokens.transpose(1, 2).reshape(n, tokens.shape[-1], gh, gw)
+
+    def extra_repr(self):
+        return f"{self.name!r}, dropped={self.dropped}" + (f", image_size={self.image_size}, patch_size={self.patch_size}" if self.tokens else "")
+
+def _used_modules(model: nn.Module, x: torch.Tensor) -> tuple[set, torch.Tensor]:
+    "The names of the submodules that `model.forward_features(x)` calls, and its output."
+    called, hooks = set(), []
+    for name, m in model.named_modules():
+        if name: hooks.append(m.register_forward_hook(lambda mod, i, o, name=name: called.add(name)))
+    try: out = model.forward_features(x)
+    finally:
+        for h in hooks: h.remove()
+    return called, out
+
+def _unused_heads(model: nn.Module, called: set) -> list[str]:
+    "The largest submodules with parameters that no call reached (the classifier head's norm, a conv head after pooling...)."
+    names, skip = [], None
+    for name, m in model.named_modules():
+        if not name or (skip and name.startswith(skip)): continue
+        if name in called or any(c.startswith(name + ".") for c in called): continue
+        if any(True for _ in m.parameters()): names.append(name); skip = name + "."
+    return names
+
+def timm_backbone(name: str, stem: str = "imagenet", weights: TimmWeights | None = None, image_size: int | None = None,
+                  in_channels: int = 3) -> tuple[TimmFeatures, int]:
+    """timm model `name` without its head, as a `TimmFeatures`, and its number of feature channels.
+    stem "imagenet": timm's model (a ViT at `image_size`, default its own); "cifar": CNNs with output_stride=8
+    (timm's dilated variant), ViTs with 4x4 patches at `image_size` (default 32). Weights: `timm_cached_weights`."""
+    timm = _import_timm()
+    if stem not in ("imagenet", "cifar"): raise ValueError(f"timm models support stem 'imagenet' or 'cifar', got {stem!r}")
+    model_name = weights.name if weights is not None else name
+    with torch.device("meta"):   # shapes only: what kind of model, which options, which modules forward_features uses
+        tokens = _is_token_model(timm.create_model(model_name, num_classes=0))
+        kwargs = dict(num_classes=0, in_chans=in_channels)
+        if tokens:
+            size = image_size or (32 if stem == "cifar" else None)
+            if size: kwargs["img_size"] = size
+            if stem == "cifar":
+                if size % 4: raise ValueError(f"{name} with the cifar stem uses 4x4 patches: image_size must be a multiple of 4, got {size}")
+                kwargs["patch_size"] = 4
+        elif stem == "cifar": kwargs["output_stride"] = 8
+        try: probe = timm.create_model(model_name, **kwargs)
+        except (TypeError, AssertionError, ValueError) as e:
+            if "output_stride" in kwargs:
+                raise ValueError(f"timm model {name} has no output_stride=8 (dilated) variant, which the cifar stem uses: "
+                                 f"pass stem='imagenet' ({type(e).__name__}: {e})") from None
+            raise
+        side = kwargs.get("img_size") or (32 if stem == "cifar" else probe.pretrained_cfg.get("input_size", (3, 224, 224))[-1])
+        try:
+            called, out = _used_modules(probe, torch.zeros(1, in_channels, side, side))
+            unused = _unused_heads(probe, called)
+            for n in unused: _set_module(probe, n, nn.Identity())
+            out = TimmFeatures(probe, name)(torch.zeros(1, in_channels, side, side))   # still runs without them
+            channels = out.shape[1]
+        except Exception:   # a model the meta device cannot run: keep every module, trust timm's feature count
+            unused, channels = [], probe.num_features
+    if weights is None: model = timm.create_model(model_name, pretrained=False, **kwargs)
+    else: model = timm.create_model(model_name, pretrained=True, **kwargs,
+                                    pretrained_cfg_overlay=dict(file=str(weights.file), custom_load=weights.custom_load, source="timm"))
+    for n in unused: _set_module(model, n, nn.Identity())   # parameters forward_features never uses would never train
+    return TimmFeatures(model, name, unused), int(channels)
+
 # %% ../nbs/02_models.ipynb #104977d3
 class CifarBasicBlock(nn.Module):
     "He et al.'s CIFAR basic block with the parameter-free shortcut (option A)."
@@ -305,12 +478,14 @@ def _tiny_cnn(stem, weights, image_size=None):
 def build_model(arch: str, num_classes: int, num_filters: int | None = None, method: str = "picnn",
                 pretrained: bool | str = False, stem: str | None = None, in_channels: int | None = None,
                 image_size: int | None = None, **pathway_kwargs) -> PathwayClassifier:
-    """A registered architecture with the PICNN pathway attached: backbone -> late conv (K filters) -> GAP -> Linear(K, C).
+    """A registered architecture, or `"timm:<name>"` for any timm model, with the PICNN pathway attached:
+    backbone -> late conv (K filters) -> GAP -> Linear(K, C).
 
     num_filters: K (None: `default_num_filters(num_classes)`). method: "picnn" or "std" (only the loss differs).
-    pretrained: True for torchvision's DEFAULT weights, or a weights name; read from the torch hub cache, never downloaded.
+    pretrained: True for torchvision's DEFAULT weights, or a weights name; read from the torch hub cache, never downloaded
+    (timm models: their default tag, or a tag, from the Hugging Face hub cache).
     stem: "imagenet" (torchvision's) or "cifar" (small inputs); None: the architecture's default.
-    in_channels: image channels (None: 1 for tiny_cnn, 3 otherwise). image_size: the ViT's input size (CNNs ignore it).
+    in_channels: image channels (None: 1 for tiny_cnn, 3 otherwise). image_size: a ViT's input size (CNNs ignore it).
     pathway_kwargs: `cluster`, `mask`, `temperature` of `PathwayClassifier`."""
     spec = architecture(arch)
     stem = spec.stems[0] if stem is None else stem
@@ -321,7 +496,7 @@ def build_model(arch: str, num_classes: int, num_filters: int | None = None, met
     Correspondence(num_classes, K)   # the pathway's own check of K >= C, before building a large backbone
     weights = cached_weights(spec.name, pretrained) if pretrained else None
     in_channels = spec.in_channels if in_channels is None else int(in_channels)
-    backbone, channels = spec.build(stem, weights, image_size)
+    backbone, channels = spec.build(stem, weights, image_size, **({"in_channels": in_channels} if spec.timm else {}))
     adapt_input_channels(backbone, in_channels)
     model = PathwayClassifier(backbone, channels, num_classes, K, method=method, **pathway_kwargs)
     model.arch = spec.name

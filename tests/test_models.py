@@ -1,6 +1,7 @@
 """picnn.models beyond the notebook: every registered architecture builds as STD and PICNN and trains one
 step, the ImageNet stems at 64/224 px, pretrained weights from a (fake) local cache, the CAM libraries on the
-models as they are, and the clear, fast errors. Sized for ~2-3 minutes on 2 shared cores."""
+models as they are, timm models of four families (the optional extra), and the clear, fast errors.
+Sized for ~2-3 minutes on 2 shared cores."""
 import os, subprocess, sys, time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from picnn.models import (ClusterTarget, architecture, build_model, checkpoint_path, cluster_cam, cluster_scores,
-                          cluster_targets, default_num_filters, list_models)
+                          cluster_targets, default_num_filters, list_models, register)
 from picnn.pathway import picnn_loss, std_loss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -313,3 +314,159 @@ def test_imports_without_cam_libraries():
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_imports_without_timm():
+    "timm is imported only when a 'timm:' architecture is built."
+    code = "import sys\nimport picnn.models, picnn.pathway\nassert 'timm' not in sys.modules, 'picnn.models imported timm'\n"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_registry_refuses_duplicates_and_colons():
+    with pytest.raises(ValueError, match="already registered"):
+        register("resnet18")(lambda stem, weights, image_size=None: None)
+    with pytest.raises(ValueError, match="cannot contain ':'"): register("timm:mine")
+    assert list_models() == TORCHVISION + ["resnet20", "tiny_cnn"]
+
+
+# ---------------------------------------------------------------- timm models (the optional extra picnn[timm])
+
+TIMM_FAMILIES = ["timm:resnet10t", "timm:efficientnet_b0", "timm:convnext_atto", "timm:vit_tiny_patch16_224"]
+
+
+@pytest.fixture(scope="module")
+def timm():
+    "timm, imported once (its import is not counted by raises_fast), or skip: it is an optional extra."
+    return pytest.importorskip("timm", reason="timm is the optional extra picnn[timm] (`make install` installs it)")
+
+
+@pytest.mark.parametrize("arch", TIMM_FAMILIES)
+def test_timm_trains_one_step_and_grad_cam(timm, arch):
+    """A ResNet, an EfficientNet, a ConvNeXt and a ViT from timm (pretrained=False, CIFAR stem at 32 px): one Adam
+    step with PICNN's loss moves every backbone parameter and theta; Grad-CAM on late_conv gives the class-cluster
+    map at the input size; the model rebuilds from its build_config and loads its own state dict."""
+    pgc = pytest.importorskip("pytorch_grad_cam")
+    torch.manual_seed(0)
+    model = build_model(arch, 3, stem="cifar", image_size=32)
+    x, grid = torch.randn(2, 3, 32, 32), 8 if "vit" in arch else 4
+    assert model.arch == model.build_config["arch"] == arch and isinstance(model.late_conv, nn.Conv2d)
+    assert model.feature_maps(x).shape == (2, 64, grid, grid)
+
+    backbone0 = [p.detach().clone() for p in model.backbone.parameters()]
+    theta0 = model.correspondence.theta.detach().clone()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for step in range(2):
+        out, y = all_positive_pathways(model, x, seed=step)
+        opt.zero_grad()
+        picnn_loss(out, y).total.backward()
+        opt.step()
+        if step == 0:   # every parameter is on the loss's graph (none left unused by forward_features) ...
+            assert not [n for n, p in model.backbone.named_parameters() if p.grad is None]
+            assert not torch.equal(model.correspondence.theta, theta0)
+    # ... and after two steps every one has moved (timm zero-initialises each ResNet block's last BN scale, so the
+    # block's other weights get their first non-zero gradient on the second step)
+    unchanged = [n for (n, p), p0 in zip(model.backbone.named_parameters(), backbone0) if torch.equal(p, p0)]
+    assert not unchanged, f"backbone parameters that did not move: {unchanged[:5]}"
+
+    model.eval()
+    classes = [0, 2]
+    with pgc.GradCAM(model=model, target_layers=[model.late_conv]) as cam:
+        maps = torch.from_numpy(cam(input_tensor=x, targets=[ClusterTarget(model, c) for c in classes]))
+    assert maps.shape == (2, 32, 32) and maps.min() >= 0 and maps.max() <= 1
+    torch.testing.assert_close(maps, cluster_cam(model, x, classes), atol=1e-4, rtol=0)
+
+    again = build_model(**model.build_config)
+    again.load_state_dict(model.state_dict())
+    with torch.no_grad(): torch.testing.assert_close(again.eval()(x), model(x))
+
+
+@pytest.mark.parametrize("arch,size,grid", [("timm:resnet10t", 64, 2), ("timm:convnext_atto", 64, 2),
+                                            ("timm:vit_tiny_patch16_224", 64, 4)])
+def test_timm_imagenet_stem(timm, arch, size, grid):
+    model = build_model(arch, 10, image_size=size)
+    assert model.build_config["stem"] == "imagenet"
+    assert model.feature_maps(torch.randn(1, 3, size, size)).shape == (1, 64, grid, grid)
+    assert model.build_config["image_size"] == (size if "vit" in arch else None)
+
+
+def test_timm_structure(timm):
+    with torch.device("meta"):
+        vit = build_model("timm:vit_tiny_patch16_224", 10)
+        convnext = build_model("timm:convnext_atto", 10, stem="cifar")
+        swin = build_model("timm:swin_tiny_patch4_window7_224", 10)
+        assert swin.feature_maps(torch.zeros(1, 3, 224, 224)).shape == (1, 64, 7, 7)   # NHWC output, permuted
+    assert (vit.backbone.image_size, vit.backbone.patch_size, vit.backbone.num_prefix_tokens) == (224, 16, 1)
+    assert convnext.backbone.dropped == ("head",)   # its head norm follows pooling: forward_features never uses it
+    grey = build_model("timm:resnet10t", 10, stem="cifar", in_channels=1)
+    assert grey.build_config["in_channels"] == 1 and grey(torch.randn(2, 1, 32, 32)).shape == (2, 10)
+
+
+def test_timm_errors(timm):
+    raises_fast(lambda: build_model("timm:resnet7", 10), ValueError, "unknown timm model 'resnet7'")
+    raises_fast(lambda: build_model("timm:mobilenetv3_small_050", 10, stem="cifar"), ValueError, "output_stride=8",
+                "stem='imagenet'")
+    raises_fast(lambda: build_model("timm:resnet10t", 10, stem="tiny"), ValueError, "'imagenet' or 'cifar'")
+    raises_fast(lambda: build_model("timm:resnet10t", 10, pretrained="nope"), ValueError, "c3_in1k")
+    raises_fast(lambda: build_model("timm:vit_tiny_patch16_224", 10, stem="cifar", image_size=30), ValueError, "multiple of 4")
+    model = build_model("timm:vit_tiny_patch16_224", 10, stem="cifar")
+    with pytest.raises(ValueError, match="image_size=64"): model(torch.randn(1, 3, 64, 64))
+
+
+def test_timm_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "timm", None)     # as if not installed
+    raises_fast(lambda: build_model("timm:resnet10t", 10), ImportError, "pip install 'picnn[timm]'")
+
+
+def _no_hf_env(monkeypatch):
+    for var in ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"): monkeypatch.delenv(var, raising=False)
+
+
+def test_timm_pretrained_missing_offline(timm, tmp_path, monkeypatch):
+    _no_hf_env(monkeypatch)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    folder = tmp_path / "hub" / "models--timm--convnext_atto.d2_in1k"
+    msg = raises_fast(lambda: build_model("timm:convnext_atto", 10, pretrained=True), FileNotFoundError,
+                      "convnext_atto.d2_in1k", str(folder), "HF_HOME", "pretrained=False")
+    assert "\n" not in msg
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "elsewhere"))   # HF_HUB_CACHE wins over HF_HOME, as in huggingface_hub
+    raises_fast(lambda: build_model("timm:convnext_atto", 10, pretrained=True), FileNotFoundError, str(tmp_path / "elsewhere"))
+
+
+def fake_hf_cache(tmp_path, monkeypatch, repo, state):
+    "Lay `state` out as huggingface_hub caches `repo`'s model.safetensors, with HF_HUB_CACHE pointing there."
+    from safetensors.torch import save_file
+    _no_hf_env(monkeypatch)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    folder, commit = tmp_path / "hub" / f"models--{repo.replace('/', '--')}", "0123456789abcdef" * 2 + "01234567"
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text(commit)
+    (folder / "snapshots" / commit).mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, folder / "snapshots" / commit / "model.safetensors")
+
+
+def test_timm_pretrained_from_cache(timm, tmp_path, monkeypatch):
+    torch.manual_seed(123)
+    state = timm.create_model("resnet10t").state_dict()
+    fake_hf_cache(tmp_path, monkeypatch, "timm/resnet10t.c3_in1k", state)
+    monkeypatch.setattr(timm.models._builder, "load_state_dict_from_hf",
+                        lambda *a, **k: pytest.fail("timm went to the hub: it should read the file it was given"))
+    model = build_model("timm:resnet10t", 10, pretrained=True)
+    assert model.build_config["pretrained"] is True
+    for k in ("conv1.0.weight", "layer4.0.conv2.weight", "layer4.0.bn2.running_var"):
+        assert torch.equal(model.backbone.model.state_dict()[k], state[k]), k
+    cifar = build_model("timm:resnet10t", 10, pretrained="c3_in1k", stem="cifar")   # output_stride=8 keeps every kernel
+    assert torch.equal(cifar.backbone.model.layer4[0].conv2.weight, state["layer4.0.conv2.weight"])
+    grey = build_model("timm:resnet10t", 10, pretrained=True, in_channels=1)          # timm sums the RGB kernels
+    torch.testing.assert_close(grey.backbone.model.conv1[0].weight, state["conv1.0.weight"].sum(1, keepdim=True))
+
+
+def test_timm_pretrained_vit_to_32px(timm, tmp_path, monkeypatch):
+    torch.manual_seed(123)
+    state = timm.create_model("vit_tiny_patch16_224").state_dict()
+    fake_hf_cache(tmp_path, monkeypatch, "timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k", state)
+    vit = build_model("timm:vit_tiny_patch16_224", 10, pretrained=True, stem="cifar").backbone.model
+    assert torch.equal(vit.blocks[11].mlp.fc1.weight, state["blocks.11.mlp.fc1.weight"])
+    assert vit.pos_embed.shape == (1, 65, 192) and vit.patch_embed.proj.weight.shape == (192, 3, 4, 4)   # resampled by timm
+    assert torch.equal(vit.cls_token, state["cls_token"])

@@ -58,9 +58,16 @@ def test_wheel_imports_without_dev_tools(tmp_path):
     wheel = next((tmp_path / "dist").glob("picnn-*.whl"))
     with zipfile.ZipFile(wheel) as z:
         meta = z.read(next(n for n in z.namelist() if n.endswith("METADATA"))).decode()
+        licence = [n for n in z.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+        assert licence, f"the wheel carries no LICENSE: {z.namelist()}"
+        text = z.read(licence[0]).decode()
         z.extractall(tmp_path / "site")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text and "the picnn authors" in text
+    assert text == (ROOT / "LICENSE").read_text()
+    assert "License-Expression: Apache-2.0" in meta and "License-File: LICENSE" in meta
     required = {_name(l.split(":", 1)[1]) for l in meta.splitlines() if l.startswith("Requires-Dist:") and "extra ==" not in l}
     assert required and not required & {n.lower() for n in DEV_ONLY}, required
+    assert "timm" not in required and "Provides-Extra: timm" in meta   # timm is the optional extra picnn[timm]
     run = subprocess.run([sys.executable, "-c", BLOCKER, str(tmp_path / "site")], capture_output=True, text=True,
                          cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -15,8 +15,45 @@ def test_readme_has_exactly_two_setup_commands_and_ci_calls_the_test_one():
     assert commands == ["make reproduce", "make test"], commands
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
-def test_readme_links_resolve():
-    text = (ROOT / "README.md").read_text()
-    for target in re.findall(r"\]\(([^)\s]+)\)", text):
-        if re.match(r"^(https?:|mailto:|#)", target): continue
-        assert (ROOT / target).exists(), f"README links to {target}, which does not exist"
+def _make_readme():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try: import make_readme
+    finally: sys.path.pop(0)
+    return make_readme
+
+def _links(text):
+    return re.findall(r"\]\s*\(([^)\s]+)\)", text) + re.findall(r"""\b(?:src|href)=["']([^"']+)["']""", text)
+
+def test_readme_links_are_absolute_and_resolve():
+    """On a package index the README has no repository beside it: every link is an absolute URL or an anchor,
+    images point at raw files, and every link into the repository names a file or folder that exists here."""
+    repo, branch = _make_readme().project_urls()
+    raw = "https://raw.githubusercontent.com/" + repo.removeprefix("https://github.com/") + f"/{branch}/"
+    links = _links((ROOT / "README.md").read_text())
+    assert any(l.startswith(raw) for l in links), "the README shows no image from the repository"
+    for target in links:
+        assert re.match(r"^(https?:|mailto:|#)", target), f"README has a relative link {target}: it breaks on PyPI"
+        path = target.split("#")[0].split("?")[0]
+        for prefix in (raw, f"{repo}/blob/{branch}/", f"{repo}/tree/{branch}/"):
+            if path.startswith(prefix):
+                assert (ROOT / path[len(prefix):]).exists(), f"README links to {target}, which is not in the repository"
+                if re.search(r"\.(png|jpe?g|gif|svg|webp)$", path, re.I): assert prefix == raw, f"image {target} not raw"
+
+def test_repository_url_is_consistent():
+    "pyproject.toml names the repository that the docs site (picnn.github.io/picnn) and nbdev.yml belong to."
+    import tomllib
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    owner, name = re.match(r"^https://github\.com/([^/]+)/([^/]+)$", urls["Repository"]).groups()
+    assert urls["Documentation"].rstrip("/") == f"https://{owner}.github.io/{name}"
+    assert f'repo-url: "{urls["Repository"]}"' in (ROOT / "nbs" / "nbdev.yml").read_text()
+
+def test_relative_links_become_absolute():
+    mr = _make_readme()
+    repo, branch = mr.project_urls()
+    raw = "https://raw.githubusercontent.com/" + repo.removeprefix("https://github.com/") + f"/{branch}"
+    md = ('![fig](images/pathway.png) [nb](02_models.ipynb#any-timm-model) [dir](paper) [up](../results/SUMMARY.md) '
+          '[web](https://example.org/a.png) [top](#two-commands) <img src="images/pathway.png" width="50%">')
+    assert mr._rebase_links(md) == (
+        f"![fig]({raw}/nbs/images/pathway.png) [nb]({repo}/blob/{branch}/nbs/02_models.ipynb#any-timm-model) "
+        f"[dir]({repo}/tree/{branch}/nbs/paper) [up]({repo}/blob/{branch}/results/SUMMARY.md) "
+        f'[web](https://example.org/a.png) [top](#two-commands) <img src="{raw}/nbs/images/pathway.png" width="50%">')
