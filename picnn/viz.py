@@ -6,9 +6,6 @@ Docs: https://picnn.github.io/picnn/viz.html.md"""
 
 # %% ../nbs/08_viz.ipynb #17b78770
 from __future__ import annotations
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,26 +16,9 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.ticker import MaxNLocator
 import seaborn as sns
 
-from .config import Scale, load_scale
-
 # %% auto #0
-__all__ = ['KNOWN_CLASS_COUNTS', 'save_figure', 'pathway_diagram', 'denormalize', 'to_display', 'show_image', 'order_filters',
-           'cluster_sizes', 'plot_matrices', 'grad_cam', 'has_pytorch_grad_cam', 'posthoc_cam', 'plot_cams',
-           'plot_training_curves', 'num_classes_of', 'train_config_for', 'default_dataset', 'arch_fits', 'default_arch',
-           'FigureSetup', 'run_row', 'figure_setup']
-
-# %% ../nbs/08_viz.ipynb #ede9295d
-def save_figure(fig: Figure, path, dpi: int = 150) -> Path:
-    "Write `fig` to `path` atomically (PNG unless the suffix names another format); returns the path."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return path
+__all__ = ['pathway_diagram', 'denormalize', 'to_display', 'show_image', 'order_filters', 'cluster_sizes', 'plot_matrices',
+           'grad_cam', 'has_pytorch_grad_cam', 'posthoc_cam', 'plot_cams', 'plot_training_curves', 'plot_acc_vs_mis']
 
 # %% ../nbs/08_viz.ipynb #2b6949cb
 _COLORS = {"disc": ("#dbe9f6", "#2c6fad"), "interp": ("#fde5cf", "#c5661b"), "corr": ("#dff0d8", "#3c7a34"),
@@ -355,130 +335,31 @@ def plot_training_curves(histories: dict[str, list[dict]], figsize=(16, 3.3)) ->
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08_viz.ipynb #ddf81f56
-KNOWN_CLASS_COUNTS = {"digits": 10, "cifar10": 10, "stl10": 10, "voc_part": 6, "cifar100": 100, "tinyimagenet": 200}
+# %% ../nbs/08_viz.ipynb #81ad9da3
+def _num(v) -> float | None:
+    "A number from a row's value (rows read back from CSV hold strings; empty or NaN: None)."
+    if v is None or v == "": return None
+    try: v = float(v)
+    except (TypeError, ValueError): return None
+    return None if np.isnan(v) else v
 
-def num_classes_of(dataset: str, data_root=None) -> int:
-    "The number of classes of `dataset`: known datasets without loading anything, others from their test split."
-    if dataset in KNOWN_CLASS_COUNTS: return KNOWN_CLASS_COUNTS[dataset]
-    from picnn.data import load_dataset
-    return load_dataset(dataset, root=data_root, split="test").num_classes
-
-def train_config_for(scale: Scale | str, dataset: str, arch: str, method: str, seed: int = 0, device: str = "auto",
-                     **overrides):
-    """The `picnn.train.TrainConfig` of one reproduction run at `scale` (a `Scale` or a preset name), the one mapping
-    that every table and figure notebook uses, so their runs are shared. `None` overrides keep the preset."""
-    from picnn.train import TrainConfig          # imported here: drawing figures should not need the training stack
-    if isinstance(scale, str): scale = load_scale(scale)
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    classes = num_classes_of(dataset, overrides.get("data_root"))
-    return TrainConfig.from_scale(scale, dataset, arch, method, seed=int(seed), device=device, num_classes=classes, **overrides)
-
-# %% ../nbs/08_viz.ipynb #58d49006
-def default_dataset(scale: Scale | str) -> str:
-    "The scale's first dataset that can be loaded here (raises `DatasetNotFound` naming them all if none can)."
-    from picnn.data import DatasetNotFound, load_dataset
-    if isinstance(scale, str): scale = load_scale(scale)
-    missing = []
-    for name in scale.datasets:
-        try:
-            load_dataset(name, split="test"); return name
-        except DatasetNotFound as e: missing.append(f"{name}: {str(e).splitlines()[0]}")
-    raise DatasetNotFound(f"none of the datasets of scale {scale.name!r} is present:\n" + "\n".join(missing) +
-                          "\npass dataset=... or get one of them (see picnn.data.load_dataset)")
-
-def arch_fits(arch: str, dataset: str, scale: Scale | str) -> bool:
-    "Whether `arch`, built as `scale` builds it, takes `dataset`'s images: one forward pass on the meta device."
-    from picnn.data import load_dataset
-    from picnn.models import build_model
-    if isinstance(scale, str): scale = load_scale(scale)
-    split = load_dataset(dataset, split="test")
-    c, h, w = split.image_shape
-    size = scale.image_size or min(h, w)
-    try:
-        with torch.device("meta"):
-            model = build_model(arch, split.num_classes, num_filters=max(scale.num_filters, split.num_classes),
-                                stem=scale.stem, in_channels=c, image_size=size)
-            logits = model(torch.zeros(1, c, size, size))
-        return tuple(logits.shape) == (1, split.num_classes)
-    except (RuntimeError, ValueError):
-        return False
-
-def default_arch(scale: Scale | str, dataset: str) -> str:
-    "The scale's first architecture that fits `dataset`."
-    if isinstance(scale, str): scale = load_scale(scale)
-    for arch in scale.archs:
-        if arch_fits(arch, dataset, scale): return arch
-    raise ValueError(f"none of the architectures {list(scale.archs)} of scale {scale.name!r} takes {dataset!r} images "
-                     f"with stem {scale.stem!r}: pass arch=... explicitly")
-
-# %% ../nbs/08_viz.ipynb #f91be99f
-@dataclass
-class FigureSetup:
-    "A figure notebook's resolved parameters, its output `record` and its shared trained runs."
-    name: str
-    scale: Scale
-    dataset: str | None
-    arch: str | None
-    seed: int
-    device: str
-    record: object = field(repr=False)
-    runs_override: Path | None = field(default=None, repr=False)
-
-    def __repr__(self):
-        sc = self.scale
-        return (f"{self.name}: {self.dataset} / {self.arch}, seed {self.seed}, device {self.device!r}; scale {sc.name!r}: "
-                f"{sc.epochs} epoch{'s' * (sc.epochs != 1)}, train_subset {sc.train_subset}, test_subset {sc.test_subset}; "
-                f"outputs in {self.output_dir}; runs in {self.runs_root}")
-
-    @property
-    def output_dir(self) -> Path: return self.record.out_dir
-    @property
-    def runs_root(self) -> Path: return self.runs_override or self.record.runs_root
-
-    def config(self, method: str):
-        "The `TrainConfig` of this figure's run of `method` ('std' or 'picnn')."
-        if self.dataset is None or self.arch is None: raise ValueError(f"{self.name} was set up without a dataset and architecture")
-        return train_config_for(self.scale, self.dataset, self.arch, method, self.seed, self.device)
-
-    def train(self, method: str):
-        "The shared run of `method`: from the run cache, or trained into it now (`picnn.train.TrainResult`)."
-        from picnn.reproduce import locked_cached_fit
-        return locked_cached_fit(self.config(method), self.runs_root)
-
-    def save_figure(self, fig: Figure, filename: str) -> Path:
-        "Save `fig` into the output folder (atomically, listed in metrics.json)."
-        path = save_figure(fig, self.output_dir / filename)
-        self.record.figures.append(path.name)
-        return path
-
-    def finish(self, results: dict | None = None, **extra) -> dict:
-        "Write metrics.json (with one row per trained run in `results`, method -> TrainResult, also as table.csv) and STATUS."
-        rows = [run_row(r) for r in (results or {}).values()]
-        return self.record.finish(rows, rows, **extra)
-
-def run_row(result) -> dict:
-    "One trained run (a `picnn.train.TrainResult`) as a row: what it is, its test metrics and its folder."
-    cfg, t = result.metrics["config"], result.metrics["test"]
-    return {"dataset": cfg["dataset"], "arch": cfg["arch"], "method": cfg["method"], "seed": cfg["seed"],
-            "K": result.model.num_filters, "epochs": cfg["epochs"], "status": "ok",
-            "acc1": t["acc1"], "acc2": t.get("acc2_mean", t["acc2"]), "acc3": t.get("acc3_mean", t["acc3"]),
-            "mis": t["mis"], "mis_normalized": t["mis_normalized"], "mis_method": t["mis_method"],
-            "test_size": result.metrics.get("test_size"), "run_dir": str(result.run_dir)}
-
-def figure_setup(name: str, scale: str = "smoke", dataset: str | None = None, arch: str | None = None, seed: int = 0,
-                 device: str = "auto", output_dir=None, runs_root=None, settings=None, needs_models: bool = True,
-                 **scale_overrides) -> FigureSetup:
-    """Resolve a figure notebook's parameters and open its record. `runs_root`: None for the scale's shared runs folder
-    beside `output_dir`. `scale_overrides`: fields of the scale such as `epochs`, `train_subset`, `test_subset` (None:
-    keep the preset). Without `needs_models`, no dataset or architecture is resolved."""
-    from picnn.reproduce import Record, resolve_output_dir
-    sc = load_scale(scale, settings, **scale_overrides)
-    if needs_models:
-        dataset = dataset or default_dataset(sc)
-        arch = arch or default_arch(sc, dataset)
-    parameters = dict(scale=scale, dataset=dataset, arch=arch, seed=seed, device=device, settings=settings,
-                      runs_root=runs_root, **scale_overrides)
-    out = resolve_output_dir(name, sc.name, output_dir, settings)
-    return FigureSetup(name, sc, dataset, arch, int(seed), device, Record(name, out, sc, parameters, settings),
-                       Path(runs_root) if runs_root else None)
+def plot_acc_vs_mis(rows: list[dict], title: str = "") -> Figure:
+    "ACC1 against MIS/H, one panel per dataset, an arrow from STD to PICNN per architecture."
+    ok = [r for r in rows if r.get("status") == "ok" and r.get("method") in ("std", "picnn")]
+    datasets = list(dict.fromkeys(r["dataset"] for r in ok)) or ["(nothing measured)"]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.6), squeeze=False)
+    for ax, d in zip(axes[0], datasets):
+        cells = [r for r in ok if r["dataset"] == d]
+        for i, arch in enumerate(dict.fromkeys(r["arch"] for r in cells)):
+            pts = {r["method"]: (_num(r["mis_normalized"]), 100 * _num(r["acc1"])) for r in cells if r["arch"] == arch}
+            color = f"C{i}"
+            if "std" in pts: ax.scatter(*pts["std"], facecolors="none", edgecolors=color, s=50)
+            if "picnn" in pts: ax.scatter(*pts["picnn"], color=color, s=50, label=arch)
+            if len(pts) == 2: ax.annotate("", pts["picnn"], pts["std"], arrowprops=dict(arrowstyle="->", color=color))
+        split = next((r.get("split") for r in cells), "")
+        ax.set_title(d + (" (NON-OFFICIAL split)" if split == "NON-OFFICIAL" else ""))
+        ax.set_xlabel("MIS / H (normalised)"); ax.set_ylabel("ACC1 (%)")
+        if cells: ax.legend(fontsize=7, title="open: STD, filled: PICNN", title_fontsize=7)
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    return fig
