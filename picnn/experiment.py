@@ -22,13 +22,13 @@ from .metrics import mis_ceiling
 from .train import TrainConfig, cached_fit, environment_info, resolve_device, run_name
 
 # %% auto #0
-__all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'TABLE1_DATASETS', 'TABLE2_DATASETS', 'METHODS', 'METRICS',
-           'SHARED', 'CSG_SOURCE', 'PUBLISHED', 'repo_root', 'resolve_output_dir', 'runs_root_of', 'scale_overrides',
-           'num_classes_of', 'filters_for', 'stem_for', 'train_config', 'table_datasets', 'table_configs', 'run_lock',
-           'cached_run', 'finished_run', 'shorten', 'missing_reason', 'split_label', 'cell_labels', 'run_row',
-           'train_cell', 'aggregate', 'not_run_rows', 'with_references', 'git_commit', 'git_dirty', 'provenance',
-           'write_csv', 'read_csv', 'write_status', 'save_figure', 'Record', 'default_dataset', 'arch_fits',
-           'default_arch', 'FigureSetup', 'figure_setup']
+__all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'TABLE1_DATASETS', 'TABLE2_DATASETS', 'METHODS', 'VARIANTS',
+           'VARIANT_LABELS', 'METRICS', 'SHARED', 'CSG_SOURCE', 'PUBLISHED', 'repo_root', 'resolve_output_dir',
+           'runs_root_of', 'scale_overrides', 'num_classes_of', 'filters_for', 'stem_for', 'train_config',
+           'table_datasets', 'table_configs', 'ablation_grid', 'run_lock', 'cached_run', 'finished_run', 'shorten',
+           'missing_reason', 'split_label', 'cell_labels', 'run_row', 'train_cell', 'aggregate', 'not_run_rows',
+           'with_references', 'git_commit', 'git_dirty', 'provenance', 'write_csv', 'read_csv', 'write_status',
+           'save_figure', 'Record', 'default_dataset', 'arch_fits', 'default_arch', 'FigureSetup', 'figure_setup']
 
 # %% ../nbs/09_experiment.ipynb #645067ba
 def repo_root(settings=None) -> Path:
@@ -103,6 +103,20 @@ def table_configs(scale: Scale, datasets: list, device: str = "auto", data_dir=N
     "The runs of a table: every dataset x architecture x method x seed of `scale`, in the table's order."
     return [train_config(scale, d, a, m, seed, device, data_dir)
             for d in datasets for a in scale.archs for m in METHODS for seed in scale.seeds]
+
+# %% ../nbs/09_experiment.ipynb #37c5d414
+VARIANTS = {"default": {}, "label": {"cluster": "label"}, "relaxed": {"mask": "relaxed"}}
+VARIANT_LABELS = {"default": "default (sampled cluster, straight-through mask)", "label": "cluster chosen by the label",
+                  "relaxed": "relaxed Bernoulli mask (τ = 0.5)"}
+
+def ablation_grid(lambdas=(0, 0.5, 1, 2, 4), filters=(32, 64, 128), variants=tuple(VARIANTS)) -> list[tuple]:
+    "(sweep, setting, method, overrides) of every point of the ablations, STD last."
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown: raise ValueError(f"unknown variant(s) {unknown}: choose from {list(VARIANTS)}")
+    grid = [("lambda", f"λ = {lam:g}", "picnn", {"lam": lam}) for lam in lambdas]
+    grid += [("K", f"K = {k}", "picnn", {"num_filters": k}) for k in filters]
+    grid += [("variant", VARIANT_LABELS[v], "picnn", VARIANTS[v]) for v in variants]
+    return grid + [("baseline", "STD", "std", {})]
 
 # %% ../nbs/09_experiment.ipynb #0bcb7e4f
 @contextmanager
