@@ -16,7 +16,8 @@ from .datasets import (ImageSplit, DatasetNotFound, DatasetCorrupt, load_dataset
                        train_val_split, stratified_indices, normalization, IMAGENET_MEAN, IMAGENET_STD, clear_cache)
 
 # %% auto #0
-__all__ = ['AUGMENTS', 'JITTER', 'crop_batch', 'pad_crop_flip', 'center_crop', 'color_jitter_batch', 'DeviceLoader']
+__all__ = ['AUGMENTS', 'JITTER', 'crop_batch', 'pad_crop_flip', 'center_crop', 'color_jitter_batch', 'draw_augmentation',
+           'augment_batch', 'DeviceLoader']
 
 # %% ../nbs/05_data.ipynb #c1f3b763
 def _stats_for(split: ImageSplit, mean=None, std=None) -> tuple[tuple, tuple]:
@@ -82,6 +83,7 @@ def _hsv_to_rgb(h, s, v):
     k = torch.remainder(n + 6.0 * h[:, None], 6.0)
     return v[:, None] - v[:, None] * s[:, None] * torch.clamp(torch.minimum(k, 4.0 - k), 0.0, 1.0)
 
+# %% ../nbs/05_data.ipynb #63db0b79
 def _blend_coefficients(order: torch.Tensor, factors: torch.Tensor, rgb: bool) -> torch.Tensor:
     """Per stage and image, (a, b, c) with the stage's op written as x -> clamp(a x + b gray(x) + c mean(gray(x)), 0, 1):
     brightness (f, 0, 0), contrast (f, 0, 1-f), saturation (f, 1-f, 0), anything else the identity (1, 0, 0)."""
@@ -133,6 +135,33 @@ JITTER = (0.4, 0.4, 0.4, 0.1)  # brightness, contrast, saturation, hue of the of
 def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, np.uint64)[0])
 
+def draw_augmentation(augment: str | None, n: int, image_size: int, resize_to, gen: torch.Generator) -> dict | None:
+    "Per-position augmentation parameters of one epoch of `n` images, drawn on the CPU from `gen` (None: no augmentation)."
+    if augment is None: return None
+    flip = torch.rand(n, generator=gen) < 0.5
+    if augment == "crop_flip":
+        span = 2 * (image_size // 8) + 1
+        return dict(oy=torch.randint(0, span, (n,), generator=gen), ox=torch.randint(0, span, (n,), generator=gen), flip=flip)
+    (rh, rw), s = resize_to, image_size
+    oy, ox = torch.randint(0, rh - s + 1, (n,), generator=gen), torch.randint(0, rw - s + 1, (n,), generator=gen)
+    lo = torch.tensor([1 - JITTER[0], 1 - JITTER[1], 1 - JITTER[2], -JITTER[3]]).clamp_min(-0.5)
+    hi = torch.tensor([1 + JITTER[0], 1 + JITTER[1], 1 + JITTER[2], JITTER[3]])
+    factors = lo + (hi - lo) * torch.rand(n, 4, generator=gen)
+    order = torch.rand(n, 4, generator=gen).argsort(1)
+    return dict(oy=oy, ox=ox, flip=flip, factors=factors, order=order)
+
+def augment_batch(xb: torch.Tensor, augment: str | None, image_size: int, resize_to, params: dict | None) -> tuple[torch.Tensor, bool]:
+    "A uint8 batch resized, and augmented with `params` (None: evaluation); True when it is already float in [0, 1]."
+    s = image_size
+    if augment != "official":
+        xb = _resize(xb, (s, s))
+        return (xb if params is None else pad_crop_flip(xb, s // 8, params["oy"], params["ox"], params["flip"])), False
+    xb = _resize(xb, resize_to)
+    if params is None: return center_crop(xb, s), False
+    xb = crop_batch(xb, params["oy"], params["ox"], s, s, params["flip"]).float().div_(255)
+    return color_jitter_batch(xb, params["factors"], params["order"]), True
+
+# %% ../nbs/05_data.ipynb #11f6c84b
 class DeviceLoader:
     "A whole uint8 split resident on `device`, batched by a seeded permutation and augmented there (see above)."
     def __init__(self, split: ImageSplit, batch_size: int = 128, train: bool = True, augment: str | None = "crop_flip",
@@ -175,32 +204,12 @@ class DeviceLoader:
         return len(self.split) // g if self.drop_last else math.ceil(len(self.split) / g)
 
     def _draw(self, n: int, gen: torch.Generator) -> dict | None:
-        "Per-position augmentation parameters of one epoch (CPU)."
-        if not self.train or self.augment is None: return None
-        flip = torch.rand(n, generator=gen) < 0.5
-        if self.augment == "crop_flip":
-            span = 2 * (self.image_size // 8) + 1
-            return dict(oy=torch.randint(0, span, (n,), generator=gen), ox=torch.randint(0, span, (n,), generator=gen), flip=flip)
-        (rh, rw), s = self.resize_to, self.image_size
-        oy, ox = torch.randint(0, rh - s + 1, (n,), generator=gen), torch.randint(0, rw - s + 1, (n,), generator=gen)
-        lo = torch.tensor([1 - JITTER[0], 1 - JITTER[1], 1 - JITTER[2], -JITTER[3]]).clamp_min(-0.5)
-        hi = torch.tensor([1 + JITTER[0], 1 + JITTER[1], 1 + JITTER[2], JITTER[3]])
-        factors = lo + (hi - lo) * torch.rand(n, 4, generator=gen)
-        order = torch.rand(n, 4, generator=gen).argsort(1)
-        return dict(oy=oy, ox=ox, flip=flip, factors=factors, order=order)
+        "Per-position augmentation parameters of one epoch (CPU); none for evaluation."
+        return draw_augmentation(self.augment, n, self.image_size, self.resize_to, gen) if self.train else None
 
     def transform(self, xb: torch.Tensor, params: dict | None = None) -> torch.Tensor:
         "uint8 batch -> normalised float batch: resize, augmentation with `params` (None: evaluation), normalisation."
-        s = self.image_size
-        if self.augment == "official":
-            xb = _resize(xb, self.resize_to)
-            if params is None: xb, unit = center_crop(xb, s), False
-            else:
-                xb = crop_batch(xb, params["oy"], params["ox"], s, s, params["flip"]).float().div_(255)
-                xb, unit = color_jitter_batch(xb, params["factors"], params["order"]), True
-        else:
-            xb, unit = _resize(xb, (s, s)), False
-            if params is not None: xb = pad_crop_flip(xb, s // 8, params["oy"], params["ox"], params["flip"])
+        xb, unit = augment_batch(xb, self.augment, self.image_size, self.resize_to, params)
         xb = torch.addcmul(self._shift, xb.float(), self._scale_unit if unit else self._scale_u8).to(self.dtype)
         return xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb
 

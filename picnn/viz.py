@@ -242,6 +242,7 @@ def grad_cam(model: torch.nn.Module, x: torch.Tensor, c, layer: torch.nn.Module 
     cam = (grads.float().mean((2, 3), keepdim=True) * maps).sum(1).relu()
     return _upsample_normalise(cam, x.shape[-2:])
 
+# %% ../nbs/08_viz.ipynb #45a9a202
 def has_pytorch_grad_cam() -> bool:
     "Whether the optional `pytorch-grad-cam` library (`pip install picnn[cam]`) is importable."
     try:
