@@ -1,5 +1,4 @@
-"""How class-specific a layer's filters are: CSG's MIS, its ceiling, and an exact, vectorised torch
-reimplementation of scikit-learn's estimator.
+"""How class-specific a layer's filters are: CSG's MIS, its ceiling, and an exact, vectorised torch reimplementation of scikit-learn's estimator.
 
 Docs: https://picnn.github.io/picnn/metrics.html.md"""
 
