@@ -1,5 +1,5 @@
 """Table 1's GPU cells without papermill (the GPU machine has no Jupyter): the same functions the table1
-notebook calls (`picnn.reproduce.train_cell`, `aggregate`, `with_references`, `Record`), writing the same
+notebook calls (`picnn.experiment.train_cell`, `aggregate`, `with_references`, `Record`), writing the same
 `table.csv` and `metrics.json` into results/gpu/table1 (or --out).
 
     python -m benchmarks.gpu_table [--device cuda] [--archs resnet18,mobilenet_v2] [--epochs 12] [--data-root .gpu]
@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse, shutil, time
 from pathlib import Path
 from picnn.config import load_scale
-from picnn.reproduce import Record, train_config, train_cell, aggregate, with_references, markdown_table
+from picnn.experiment import Record, train_config, train_cell, aggregate, with_references
+from picnn.report import markdown_table
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -30,7 +31,7 @@ def main(argv=None):
     cells, t0 = [], time.perf_counter()
     for arch in archs:
         for method in ("std", "picnn"):
-            cfg = train_config(S, "cifar10", arch, method, 0, a.device, a.data_root, None)
+            cfg = train_config(S, "cifar10", arch, method, 0, a.device, a.data_root)
             row = train_cell(cfg, Path(a.out) / "runs")
             cells.append(row)
             print(f"{arch:14s} {method:6s} {row.get('status')}: ACC1 {row.get('acc1', float('nan')):.4f} "

@@ -12,7 +12,8 @@ import argparse, os, time
 
 import torch
 
-from picnn.data import DatasetNotFound, DeviceLoader, ImageSplit, load_dataset, make_dataloader
+from picnn.data import DatasetNotFound, DeviceLoader, ImageSplit, load_dataset
+from benchmarks.torch_loader import make_dataloader
 
 
 def benchmark_split(data: str = "auto", n: int = 5000, seed: int = 0) -> ImageSplit:

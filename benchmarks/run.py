@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from picnn.models import build_model
-from picnn.data import load_dataset, DeviceLoader, official_transforms, normalization, ImageSplit
+from picnn.data import load_dataset, DeviceLoader, normalization, ImageSplit
+from benchmarks.torch_loader import official_transforms
 from picnn.train import TrainConfig, train_one_epoch, Distributed
 
 HERE = Path(__file__).resolve().parent

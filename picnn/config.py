@@ -1,4 +1,4 @@
-"""Scale presets and data locations, read from `settings.ini` and overridable from papermill.
+"""Scale presets and data locations, read from `settings.ini` and overridable from papermill; and the two helpers every layer shares: reading a value from text, and writing a file atomically.
 
 Docs: https://picnn.github.io/picnn/config.html.md"""
 
@@ -6,12 +6,13 @@ Docs: https://picnn.github.io/picnn/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #a8c86031
 from __future__ import annotations
-import configparser, dataclasses, os
+import ast, configparser, dataclasses, os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SETTINGS_FILE', 'find_settings', 'Scale', 'load_scale', 'list_scales', 'data_dir', 'data_dirs']
+__all__ = ['SETTINGS_FILE', 'find_settings', 'Scale', 'load_scale', 'list_scales', 'data_dir', 'data_dirs', 'parse_value',
+           'as_list', 'atomic_write', 'atomic_write_text']
 
 # %% ../nbs/00_config.ipynb #13b40f61
 SETTINGS_FILE = "settings.ini"
@@ -76,10 +77,7 @@ _TUPLES = {"datasets": str, "archs": str, "seeds": int}
 def _coerce(key, value):
     "Turn an ini string (or a papermill value) into the field's type."
     ftype = {f.name: f.type for f in fields(Scale)}[key]
-    if key in _TUPLES:
-        if isinstance(value, str): value = [v.strip() for v in value.split(",") if v.strip()]
-        elif not isinstance(value, (list, tuple)): value = [value]
-        return tuple(_TUPLES[key](v) for v in value)
+    if key in _TUPLES: return tuple(as_list(value, _TUPLES[key]))
     if ftype == "bool | None":
         if isinstance(value, str) and value.strip().lower() in ("auto", "none", ""): return None
         return _coerce_bool(value)
@@ -132,3 +130,36 @@ def data_dirs(settings: str | os.PathLike | None = None) -> list[Path]:
             d = (path.parent / extra.strip()).resolve()
             if d.is_dir() and d not in dirs: dirs.append(d)
     return dirs
+
+# %% ../nbs/00_config.ipynb #17a7877e
+def parse_value(value):
+    "A value written as text, as Python: None, booleans, numbers and lists literally; anything else stays a string."
+    if not isinstance(value, str): return value
+    s = value.strip()
+    if s.lower() in ("none", "null"): return None
+    if s.lower() in ("true", "false"): return s.lower() == "true"
+    try: return ast.literal_eval(s)
+    except (ValueError, SyntaxError): return s
+
+def as_list(value, cast=str) -> list | None:
+    "A list from `None`, a list, a single value, or a comma-separated string, each item through `cast`."
+    if value is None: return None
+    if isinstance(value, str): value = [v.strip() for v in value.split(",") if v.strip()]
+    elif not isinstance(value, (list, tuple)): value = [value]
+    return [cast(v) for v in value]
+
+# %% ../nbs/00_config.ipynb #bb133730
+def atomic_write(path, write) -> Path:
+    "Call `write(tmp)` on a temporary path beside `path`, then rename it to `path` (the temporary file never stays)."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists(): tmp.unlink()
+    return path
+
+def atomic_write_text(text: str, path) -> Path:
+    "Write `text` to `path` atomically."
+    return atomic_write(path, lambda tmp: tmp.write_text(text))

@@ -73,3 +73,23 @@ def test_benchmark_readme_prints_the_json_numbers():
     assert len(rows) == 4
     for r in rows:
         assert r[4] == want[int(r[0].split()[0]), r[1].lower()], r
+
+def test_torch_loader_baseline_matches_the_device_loader():
+    "The PIL DataLoader path the loader benchmark measures against: same shapes and pairing, the official recipe at 224 px."
+    from benchmarks.torch_loader import make_dataloader, official_transforms
+    from picnn.data import DeviceLoader, ImageSplit, load_dataset
+    i = torch.arange(64)
+    x = torch.zeros(64, 3, 32, 32, dtype=torch.uint8)
+    x[:, 0], x[:, 1], x[:, 2] = (i % 256).view(64, 1, 1), (i // 256).view(64, 1, 1), 128
+    split = ImageSplit(x, i, [str(k) for k in range(64)], "index")
+    xb, yb = next(iter(make_dataloader(split, batch_size=16, train=False, augment=None, num_workers=0)))
+    ref = DeviceLoader(split, batch_size=16, train=False)
+    assert xb.shape == (16, 3, 32, 32) and torch.allclose(xb, next(iter(ref))[0], atol=1e-5) and torch.equal(yb, i[:16])
+    xb, _ = next(iter(make_dataloader(split, batch_size=16, train=True, augment="crop_flip", num_workers=0)))
+    assert xb.shape == (16, 3, 32, 32)
+    digits = load_dataset("digits", split="test")
+    xb, _ = next(iter(make_dataloader(digits, batch_size=8, train=False, augment="official", image_size=32, num_workers=0)))
+    assert xb.shape == (8, 1, 32, 32)
+    t = official_transforms(True)
+    assert [type(s).__name__ for s in t.transforms] == ["Resize", "RandomCrop", "RandomHorizontalFlip", "ColorJitter", "ToTensor", "Normalize"]
+    assert t.transforms[0].size == 256 and official_transforms(False).transforms[1].size == (224, 224)

@@ -1,4 +1,4 @@
-"""picnn.data beyond the notebook: the real CIFAR-10/100 from the shared WebP containers (counts and the
+"""picnn.sources and picnn.datasets beyond the notebook: the real CIFAR-10/100 from the shared WebP containers (counts and the
 README's decode checksums), the WebP container and torchvision paths on generated fixtures, and download failure."""
 import hashlib, io, os, pickle, time, warnings
 from pathlib import Path
@@ -8,7 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-import picnn.data as data
+import picnn.datasets as data
+import picnn.sources as sources
+from picnn.data import DeviceLoader
 from picnn.config import data_dirs
 
 # sha256 of the decoded uint8 (N, 32, 32, 3) arrays, from shared/data/README.md
@@ -37,7 +39,7 @@ def cifar(shared_data, tmp_path_factory):
         via_search = any(Path(d).resolve() == shared_data.resolve() for d in data_dirs())
         root = None
         if not via_search:   # settings.ini does not list the shared folder: decode explicitly, load from `out`
-            for name in ("cifar10", "cifar100"): data.decode_webp_container(shared_data / f"{name}.npz", out / f"{name}.npz")
+            for name in ("cifar10", "cifar100"): sources.decode_webp_container(shared_data / f"{name}.npz", out / f"{name}.npz")
             root = out
         data.clear_cache()
         t0 = time.perf_counter()
@@ -104,9 +106,9 @@ def test_normalization_matches_the_data(cifar):
 def test_device_loader_on_cifar(cifar):
     train = cifar["splits"]["cifar10", "train"].subset(2000)
     assert train.class_counts().tolist() == [200] * 10
-    xs = torch.cat([x for x, _ in data.DeviceLoader(train, batch_size=500, train=False)])   # normalised: mean 0, std 1
+    xs = torch.cat([x for x, _ in DeviceLoader(train, batch_size=500, train=False)])   # normalised: mean 0, std 1
     assert xs.shape == (2000, 3, 32, 32) and xs.mean((0, 2, 3)).abs().max() < 0.05 and (xs.std((0, 2, 3)) - 1).abs().max() < 0.05
-    xa, ya = next(iter(data.DeviceLoader(train, batch_size=250, augment="crop_flip")))
+    xa, ya = next(iter(DeviceLoader(train, batch_size=250, augment="crop_flip")))
     assert xa.shape == (250, 3, 32, 32) and len(set(ya.tolist())) == 10
     val_part, val = data.train_val_split(train, 0.1)
     assert val.class_counts().tolist() == [20] * 10 and len(val_part) == 1800
@@ -135,7 +137,7 @@ def test_webp_container_decodes_exactly(tmp_path, monkeypatch):
     monkeypatch.setenv("PICNN_DATA", str(tmp_path / "writable"))
     src = tmp_path / "shared"; src.mkdir()
     pixels = make_container(src / "cifar100.npz")
-    out = data.decode_webp_container(src / "cifar100.npz", tmp_path / "decoded.npz")
+    out = sources.decode_webp_container(src / "cifar100.npz", tmp_path / "decoded.npz")
     assert np.array_equal(out["x_train"], pixels["train"].transpose(0, 3, 1, 2)) and "non-official split" in str(out["note"])
     # through load_dataset with root: the container in root would be overwritten by its cache, so it stays in memory
     data.clear_cache()
@@ -156,8 +158,8 @@ def test_webp_container_bad_image_names_file_and_index(tmp_path):
     webp[o[2]:o[3]] = 0   # image 2 of test: garbage
     arrays["webp_test"] = webp
     np.savez(tmp_path / "cifar10.npz", **arrays)
-    with pytest.raises(data.DatasetCorrupt, match=r"cifar10\.npz \(test\): image 2"):
-        data.decode_webp_container(tmp_path / "cifar10.npz")
+    with pytest.raises(sources.DatasetCorrupt, match=r"cifar10\.npz \(test\): image 2"):
+        sources.decode_webp_container(tmp_path / "cifar10.npz")
 
 
 # ---- torchvision sources on a generated folder, and download failure
@@ -187,7 +189,7 @@ def test_download_failure_is_fast_and_clear(tmp_path, monkeypatch):
     t0 = time.perf_counter()
     with pytest.raises(data.DatasetNotFound, match="127.0.0.1:9") as e:
         data.load_dataset("cifar10", root=tmp_path, download=True)
-    assert time.perf_counter() - t0 < data.DOWNLOAD_TIMEOUT
+    assert time.perf_counter() - t0 < sources.DOWNLOAD_TIMEOUT
     assert "extract it into" in str(e.value) and isinstance(e.value, FileNotFoundError)
 
 

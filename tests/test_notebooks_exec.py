@@ -5,17 +5,20 @@ skipped by its flags); this one executes *every* cell of every notebook in nbs/ 
 named kernel spec that `make install` registers, so a notebook that only works cell-by-cell under nbdev
 (or only in some other environment) fails here. Slow: run with `pytest --slow`.
 
-Paper notebooks see `PICNN_TESTING=1` (tiny parameters) and `PICNN_OUTPUT` (a temporary folder), so
-nothing is written into results/. The executed notebooks are not saved; nbs/ is left as it was.
+Paper notebooks get tiny parameters injected by papermill (`conftest.parameterised_copy`: one epoch, tiny_cnn,
+outputs and runs in a temporary folder), so nothing is written into results/. The executed notebooks are not
+saved; nbs/ is left as it was.
 """
 import time
 from pathlib import Path
 import pytest
+from conftest import parameterised_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "picnn"
 NOTEBOOK_TIMEOUT_S = 600     # the whole notebook, all cells together
-NOTEBOOKS = sorted(p for p in (ROOT / "nbs").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and not p.name.startswith("_"))
+NOTEBOOKS = sorted(p for p in (ROOT / "nbs").rglob("*.ipynb")
+                   if ".ipynb_checkpoints" not in p.parts and not p.name.startswith(("_", ".")))
 
 @pytest.fixture(scope="module")
 def kernel_name() -> str:
@@ -39,11 +42,14 @@ def test_notebook_executes(nb, kernel_name, monkeypatch, tmp_path):
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
-    # the kernel inherits this environment: tiny parameters, outputs into tmp_path, never results/
-    monkeypatch.setenv("PICNN_TESTING", "1")
+    # the kernel inherits this environment: outputs into tmp_path, never results/
     monkeypatch.setenv("PICNN_OUTPUT", str(tmp_path / "output"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    notebook = nbformat.read(nb, as_version=4)
+    if nb.parent.name == "paper":
+        copy, _ = parameterised_copy(nb, tmp_path)
+        notebook = nbformat.read(copy, as_version=4); copy.unlink()
+    else:
+        notebook = nbformat.read(nb, as_version=4)
     client = NotebookClient(notebook, kernel_name=kernel_name, timeout_func=notebook_deadline(NOTEBOOK_TIMEOUT_S),
                             startup_timeout=120, resources={"metadata": {"path": str(nb.parent)}})
     t0 = time.monotonic()

@@ -8,7 +8,9 @@ nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("papermill")
 from nbformat.v4 import new_code_cell, new_notebook
 
-from picnn.reproduce import find_notebooks, notebook_parameters, read_csv, reproduce, write_summary
+from picnn.experiment import read_csv
+from picnn.reproduce import find_notebooks, notebook_parameters, reproduce
+from picnn.report import write_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "nbs" / "paper"

@@ -2,7 +2,7 @@
 
     python tools/train_scale.py --scale cpu --threads 1 [--methods std,picnn] [--seeds 0,1,2]
 
-The configs are the ones the table1 notebook asks for (`picnn.reproduce.train_config`), so
+The configs are the ones the table1 notebook asks for (`picnn.experiment.train_config`), so
 `picnn reproduce --scale cpu` later finds every run finished here in the run cache and trains nothing.
 A killed worker loses at most one epoch: run the same command again to resume."""
 import argparse, json, sys, time
@@ -19,7 +19,7 @@ args = ap.parse_args()
 torch.set_num_threads(args.threads)
 
 from picnn.config import load_scale
-from picnn.reproduce import train_config
+from picnn.experiment import train_config
 from picnn.train import cached_fit, run_name
 
 S = load_scale(args.scale)
