@@ -436,7 +436,7 @@ def _mismatch(what: str, diff: dict) -> str:
     keys = ", ".join(f"{k} (saved {a!r}, asked {b!r})" for k, (a, b) in diff.items())
     why = (" A run's cosine schedule is as long as its epochs from the start: resuming with other epochs would bend it;"
            " train a new run for a longer schedule." if "epochs" in diff else "")
-    return f"{what} is of another run; differing settings: {keys}.{why} Use another run directory, or overwrite this one"
+    return f"{what} is of another run; differing settings: {keys}.{why} Use another run directory, or replace this run (overwrite=True, --overwrite)"
 
 def read_json(path) -> dict:
     "A JSON file of a run; a missing one is `RunNotFound`, a truncated one `CorruptRunFile`, both naming it."
