@@ -98,6 +98,7 @@ class Scale:
         overrides = {k: v for k, v in overrides.items() if v is not None}
         return dataclasses.replace(self, **_coerce_all(overrides, "override"))
 
+# %% ../nbs/00_config.ipynb #7c1e0a06
 def _check_keys(d, where="settings"):
     known = {f.name for f in fields(Scale)}
     bad = sorted(set(d) - known)
