@@ -6,50 +6,95 @@ Docs: https://picnn.github.io/picnn/cli.html.md"""
 
 # %% ../nbs/12_cli.ipynb #3ed23a31
 from __future__ import annotations
-import argparse, dataclasses, json, sys, typing
+import argparse, dataclasses, json, os, sys
 from pathlib import Path
 
+from .config import PicnnError, ConfigError
+
 # %% auto #0
-__all__ = ['add_config_options', 'build_parser', 'cmd_train', 'cmd_evaluate', 'cmd_demo', 'cmd_reproduce', 'main']
+__all__ = ['RECIPES', 'TRAIN_HELP', 'TRAIN_EXAMPLES', 'add_config_options', 'Parser', 'build_parser', 'train_config',
+           'test_summary', 'cmd_train', 'cmd_evaluate', 'cmd_demo', 'cmd_reproduce', 'main']
 
 # %% ../nbs/12_cli.ipynb #50aa047c
-def _field_type(f):
-    "The argparse type of a TrainConfig field (its annotation is a string under postponed evaluation)."
-    t = str(f.type)
-    if t.startswith("bool"): return _bool
-    if t.startswith("int"): return int
-    if t.startswith("float"): return float
-    return str
+RECIPES = {   # the starting point of `picnn train`; options override it
+    "quick": dict(arch="tiny_cnn", dataset="digits", epochs=10, batch_size=64, augment=None, mis_method="fast"),
+    "paper": {},   # TrainConfig's defaults: the official recipe (spec section 5)
+}
 
 def _bool(s: str) -> bool:
     if s.lower() in ("1", "true", "yes", "on"): return True
     if s.lower() in ("0", "false", "no", "off"): return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
+    raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
 
-def _none_or(tp):
+def _parser_of(f):
+    "The argparse type of a TrainConfig field (its annotation is a string under postponed evaluation); 'none' is None where allowed."
+    t = str(f.type)
+    tp = _bool if t.startswith("bool") else int if t.startswith("int") else float if t.startswith("float") else str
+    if "None" not in t: return tp
     def parse(s): return None if s.lower() == "none" else tp(s)
-    parse.__name__ = getattr(tp, "__name__", "value")
+    parse.__name__ = getattr(tp, "__name__", "value")   # argparse names the type in its error
     return parse
 
-def add_config_options(parser: argparse.ArgumentParser):
-    "One option per TrainConfig field, defaulting to the config's own default."
+def _registries():
+    from picnn.models import list_models
+    from picnn.data import list_datasets
+    return {"arch": list_models, "dataset": list_datasets}
+
+def _help_of(f, recipes: dict) -> tuple[str, str | None]:
+    "An option's help (meaning, default of each recipe) and metavar (its choices, when they are a fixed few)."
+    show = lambda v: "none" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+    choices = f.metadata.get("choices")
+    metavar = "{" + ",".join(map(show, choices)) + "}" if choices else "{true,false}" if str(f.type).startswith("bool") else None
+    defaults = {name: r.get(f.name, f.default) for name, r in recipes.items()}
+    known = _registries()[f.name]() if f.name in _registries() else None    # names a registry knows: arch, dataset
+    default = (f"default: {show(defaults['quick'])}" if len(set(map(show, defaults.values()))) == 1 else
+               "default: " + ", ".join(f"{show(v)} ({name})" for name, v in defaults.items()))
+    listed = f"; one of {', '.join(known)}" if known else ""
+    return f"{f.metadata.get('help', '')}{listed} ({default})", metavar
+
+def add_config_options(parser: argparse.ArgumentParser, recipes: dict = RECIPES):
+    "One option per TrainConfig field; an option not given is absent from the parsed arguments."
     from picnn.train import TrainConfig
+    group = parser.add_argument_group("training settings (the fields of picnn.train.TrainConfig)")
     for f in dataclasses.fields(TrainConfig):
-        tp = _field_type(f)
-        if "None" in str(f.type): tp = _none_or(tp)
-        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=tp, default=None,
-                            help=f"(default: {f.default!r})")
+        help, metavar = _help_of(f, recipes)
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_parser_of(f), default=argparse.SUPPRESS,
+                           help=help, metavar=metavar)
 
 # %% ../nbs/12_cli.ipynb #b86c7e58
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="picnn", allow_abbrev=False, description="PICNN: train, evaluate and reproduce the paper's tables.")
-    sub = p.add_subparsers(dest="command", required=True)
+class Parser(argparse.ArgumentParser):
+    "argparse, but a bad option is one line (the cause, and where to read more) with exit status 2."
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
-    t = sub.add_parser("train", allow_abbrev=False, help="train one STD or PICNN model")
-    add_config_options(t)
+TRAIN_HELP = """\
+Train one STD or PICNN model into a run directory (config.json, log.jsonl, best.pt, last.pt, metrics.json).
+
+Starts from a recipe: quick (the default: a small CNN on the digits that ship with scikit-learn, a minute or two on
+a CPU) or paper (the official recipe, spec section 5: ResNet-20 on CIFAR-10, Adam 1e-3, 200-epoch cosine, lam 2).
+Options override the recipe; --resume takes the run's own config.json instead."""
+
+TRAIN_EXAMPLES = """\
+examples:
+  picnn train                                           # quick: PICNN on the digits, 10 epochs
+  picnn train --method std --run-dir runs/std-digits    # its STD baseline, into a named folder
+  picnn train --recipe paper --dataset cifar10 --epochs 30 --device cuda
+  picnn train --run-dir runs/std-digits --resume        # continue a killed run where it stopped"""
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="picnn", allow_abbrev=False, description="PICNN: train, evaluate and reproduce the paper's tables.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    t = sub.add_parser("train", allow_abbrev=False, help="train one STD or PICNN model", description=TRAIN_HELP,
+                       epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--recipe", choices=list(RECIPES), default=None,
+                   help="the settings to start from: quick (default; minutes on a CPU) or paper (the official recipe)")
     t.add_argument("--run-dir", default=None, help="where the run writes (default: runs/<dataset>-<arch>-<method>-s<seed>-<time>)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
-    t.add_argument("--progress", type=_bool, default=None, help="progress bars (default: when attached to a terminal)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint, with its settings")
+    t.add_argument("--overwrite", action="store_true", help="replace the run that --run-dir holds (default: refuse to)")
+    t.add_argument("--progress", choices=["auto", "bar", "lines", "off"], default="auto",
+                   help="a bar on a terminal and one line per epoch elsewhere (auto), or as named")
+    add_config_options(t)
 
     e = sub.add_parser("evaluate", allow_abbrev=False, help="evaluate a run directory's checkpoint on its test split")
     e.add_argument("run_dir")
@@ -68,20 +113,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", allow_abbrev=False, help="STD vs PICNN on the embedded digits: accuracy and MIS in a minute")
     d.add_argument("--epochs", type=int, default=10)
-    d.add_argument("--run-dir", default=None)
+    d.add_argument("--run-dir", default=None, help="where the two runs go (rerun: the finished runs are reused)")
     return p
 
 # %% ../nbs/12_cli.ipynb #7ce1f30e
+def train_config(args):
+    "The configuration of `picnn train`: the recipe (or, with --resume, the run's config.json), then the options given."
+    from picnn.train import TrainConfig, read_config
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    if args.resume:
+        if args.run_dir is None: raise ConfigError("--resume needs --run-dir: the folder of the run to continue")
+        if args.recipe is not None: raise ConfigError("--resume continues a run with its own settings: drop --recipe")
+        base = dataclasses.asdict(read_config(args.run_dir))
+    else: base = {**dataclasses.asdict(TrainConfig()), **RECIPES[args.recipe or "quick"]}
+    return TrainConfig.from_dict({**base, **given})
+
+def test_summary(t: dict) -> str:
+    "The test numbers as metrics.json holds them: ACC2/ACC3 as the mean (and spread) of their draws."
+    def acc(k):
+        return f"{t[k + '_mean']:.4f}±{t[k + '_std']:.4f}" if f"{k}_mean" in t else f"{t[k]:.4f}"
+    draws = f" (mean±sd of {t['draws']} draws)" if "draws" in t else ""
+    return f"test ACC1 {t['acc1']:.4f}  ACC2 {acc('acc2')}  ACC3 {acc('acc3')}{draws}  MIS {t['mis']:.4f} ({t['mis_method']})"
+
 def cmd_train(args) -> int:
-    from picnn.train import TrainConfig, fit, default_run_dir
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
-    cfg = TrainConfig(**overrides)
+    from picnn.train import fit, default_run_dir, resolve_device
+    cfg = train_config(args)
+    resolve_device(cfg.device)                      # no GPU here: say so before anything else
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(cfg)
-    res = fit(cfg, run_dir=run_dir, resume=args.resume, progress=args.progress)
+    if not args.resume and (args.recipe or "quick") == "quick":
+        print("picnn train: the quick recipe, a first run in minutes; --recipe paper trains the official recipe", flush=True)
+    print(f"training {cfg.method} {cfg.arch} on {cfg.dataset} for {cfg.epochs} epochs into {run_dir}", flush=True)
+    progress = {"auto": None, "off": False}.get(args.progress, args.progress)
+    res = fit(cfg, run_dir=run_dir, resume=args.resume, overwrite=args.overwrite, progress=progress)
     if res.metrics:
-        t = res.metrics["test"]
-        print(f"{cfg.method} {cfg.arch} on {cfg.dataset}: test ACC1 {t['acc1']:.4f}  ACC2 {t['acc2']:.4f}  "
-              f"ACC3 {t['acc3']:.4f}  MIS {t['mis']:.4f} ({t['mis_method']})")
+        m = res.metrics
+        print(f"{cfg.method} {cfg.arch} on {cfg.dataset}, epoch {m['selected_epoch'] + 1} of {m['epochs_run']} "
+              f"selected on {cfg.select_on}: {test_summary(m['test'])}")
         print(f"results in {run_dir} (metrics.json, log.jsonl, best.pt, last.pt)")
     return 0
 
@@ -96,23 +163,28 @@ def cmd_demo(args) -> int:
     import tempfile
     from picnn.train import TrainConfig, fit
     root = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="picnn-demo-"))
-    cfg = TrainConfig(arch="tiny_cnn", dataset="digits", epochs=args.epochs, batch_size=64, augment=None, mis_method="sklearn")
+    cfg = TrainConfig(**{**RECIPES["quick"], "epochs": args.epochs, "mis_method": "sklearn"})
     print(f"{'method':8s}{'ACC1':>8s}{'ACC2':>8s}{'ACC3':>8s}{'MIS':>8s}{'MIS/H':>8s}")
     for method in ("std", "picnn"):
-        t = fit(cfg, method=method, run_dir=root / method).metrics["test"]
-        print(f"{method:8s}{t['acc1']:8.3f}{t['acc2']:8.3f}{t['acc3']:8.3f}{t['mis']:8.4f}{t['mis_normalized']:8.3f}")
+        t = fit(cfg, method=method, run_dir=root / method, resume=True, progress=False).metrics["test"]
+        print(f"{method:8s}{t['acc1']:8.3f}{t['acc2_mean']:8.3f}{t['acc3_mean']:8.3f}{t['mis']:8.4f}{t['mis_normalized']:8.3f}")
     print(f"runs in {root}")
     return 0
 
+# %% ../nbs/12_cli.ipynb #2c3d4e06
 def cmd_reproduce(args) -> int:
     from picnn.reproduce import reproduce
     params = {}
     for kv in args.param:
-        if "=" not in kv: raise SystemExit(f"--param expects KEY=VALUE, got {kv!r}")
+        if "=" not in kv: raise ConfigError(f"--param expects KEY=VALUE, got {kv!r}")
         k, v = kv.split("=", 1); params[k] = v
     ok = reproduce(scale=args.scale, only=args.only.split(",") if args.only else None, jobs=args.jobs,
                    output=args.output, settings=args.settings, device=args.device, params=params)
     return 0 if ok else 1
+
+def _one_line(e: BaseException) -> str:
+    text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)   # KeyError's str() quotes its message
+    return " ".join(str(text).split())
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `picnn` console script."
@@ -120,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo, "reproduce": cmd_reproduce}
     try:
         return commands[args.command](args)
-    except (FileNotFoundError, KeyError, ValueError) as e:
-        print(f"picnn {args.command}: error: {e}", file=sys.stderr)
+    # PicnnError: raised on purpose; the three built-ins: raised on purpose by code that predates PicnnError
+    except (PicnnError, FileNotFoundError, KeyError, ValueError) as e:
+        if os.environ.get("PICNN_DEBUG"): raise
+        print(f"picnn {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"picnn {args.command}: interrupted (a run resumes with --run-dir RUN_DIR --resume)", file=sys.stderr)
+        return 130

@@ -1,4 +1,4 @@
-"""Scale presets and data locations, read from `settings.ini` and overridable from papermill; and the two helpers every layer shares: reading a value from text, and writing a file atomically.
+"""Scale presets and data locations, read from `settings.ini` and overridable from papermill.
 
 Docs: https://picnn.github.io/picnn/config.html.md"""
 
@@ -11,8 +11,20 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SETTINGS_FILE', 'find_settings', 'Scale', 'load_scale', 'list_scales', 'data_dir', 'data_dirs', 'parse_value',
-           'as_list', 'atomic_write', 'atomic_write_text']
+__all__ = ['SETTINGS_FILE', 'PicnnError', 'ConfigError', 'UnknownSetting', 'find_settings', 'read_settings', 'Scale',
+           'load_scale', 'list_scales', 'data_dir', 'data_dirs', 'parse_value', 'as_list', 'atomic_write',
+           'atomic_write_text']
+
+# %% ../nbs/00_config.ipynb #7c1e0a02
+class PicnnError(Exception):
+    "An error picnn expects and explains: its message is one line naming the cause and the fix."
+
+class ConfigError(PicnnError, ValueError):
+    "A setting is invalid: a bad value, a malformed `settings.ini`, settings that contradict each other."
+
+class UnknownSetting(ConfigError, KeyError):
+    "A key that names no setting (a `KeyError` too, as it always was)."
+    def __str__(self): return str(self.args[0]) if self.args else ""   # KeyError would print the message in quotes
 
 # %% ../nbs/00_config.ipynb #13b40f61
 SETTINGS_FILE = "settings.ini"
@@ -35,8 +47,28 @@ def find_settings(path: str | os.PathLike | None = None) -> Path:
         f"set PICNN_SETTINGS=/path/to/settings.ini, or pass settings=... explicitly")
 
 def _is_picnn_settings(p: Path) -> bool:
-    cp = configparser.ConfigParser(); cp.read(p)
+    "Whether `p` looks like picnn's settings (a lenient parse: a malformed file of ours is reported when it is read)."
+    cp = configparser.ConfigParser(strict=False)
+    try: cp.read(p)
+    except configparser.Error: return "[smoke]" in p.read_text(errors="replace")
     return cp.has_section("data") and cp.has_section("smoke")
+
+def read_settings(path: Path) -> configparser.ConfigParser:
+    "Parse `path`; a duplicate key or section, or a line that is not `key = value`, is an error naming the file and line."
+    cp = configparser.ConfigParser()   # strict: a key given twice is an error, not a silent "last one wins"
+    try: cp.read(path)
+    except configparser.DuplicateOptionError as e:
+        raise ConfigError(f"{path}, line {e.lineno}: key {e.option!r} is given twice in section [{e.section}]; keep one") from None
+    except configparser.DuplicateSectionError as e:
+        raise ConfigError(f"{path}, line {e.lineno}: section [{e.section}] appears twice; merge the two") from None
+    except configparser.MissingSectionHeaderError as e:
+        raise ConfigError(f"{path}, line {e.lineno}: {e.line.strip()!r} comes before any [section] header") from None
+    except configparser.ParsingError as e:
+        n, line = e.errors[0]
+        raise ConfigError(f"{path}, line {n}: {line} is not `key = value`; fix or remove it") from None   # `line` is a repr already
+    except configparser.Error as e:
+        raise ConfigError(f"{path} is malformed: {' '.join(str(e).split())}") from None
+    return cp
 
 # %% ../nbs/00_config.ipynb #815296a7
 @dataclass(frozen=True)
@@ -65,13 +97,22 @@ class Scale:
     def replace(self, **overrides) -> "Scale":
         "A copy with `overrides` applied (`None` values are ignored; unknown keys are an error)."
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        _check_keys(overrides)
-        return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
+        return dataclasses.replace(self, **_coerce_all(overrides, "override"))
 
-def _check_keys(d):
+# %% ../nbs/00_config.ipynb #7c1e0a06
+def _check_keys(d, where="settings"):
     known = {f.name for f in fields(Scale)}
     bad = sorted(set(d) - known)
-    if bad: raise KeyError(f"unknown scale setting(s) {bad}; the known ones are {sorted(known)}")
+    if bad: raise UnknownSetting(f"unknown scale setting(s) {bad} in {where}; the known ones are {sorted(known)}")
+
+def _coerce_all(raw: dict, where: str) -> dict:
+    "Every value of `raw` in its field's type; a malformed one is an error naming the key and `where` it came from."
+    _check_keys(raw, where)
+    out = {}
+    for key, value in raw.items():
+        try: out[key] = _coerce(key, value)
+        except (TypeError, ValueError) as e: raise ConfigError(f"{where}: {key} = {value!r} is not valid: {e}") from None
+    return out
 
 _TUPLES = {"datasets": str, "archs": str, "seeds": int}
 def _coerce(key, value):
@@ -82,9 +123,13 @@ def _coerce(key, value):
         if isinstance(value, str) and value.strip().lower() in ("auto", "none", ""): return None
         return _coerce_bool(value)
     if ftype == "bool": return _coerce_bool(value)
-    if ftype == "int": return int(value)
-    if ftype == "float": return float(value)
+    if ftype == "int": return _number(value, int, "a whole number")
+    if ftype == "float": return _number(value, float, "a number")
     return str(value)
+
+def _number(value, kind, words):
+    try: return kind(value)
+    except (TypeError, ValueError): raise ValueError(f"{value!r} is not {words}") from None
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 def _coerce_bool(value) -> bool:
@@ -99,16 +144,15 @@ def _coerce_bool(value) -> bool:
 def load_scale(name: str = "smoke", settings: str | os.PathLike | None = None, **overrides) -> Scale:
     "The preset `name` from `settings.ini`, with `overrides` (papermill parameters) applied."
     path = find_settings(settings)
-    cp = configparser.ConfigParser(); cp.read(path)
+    cp = read_settings(path)
     presets = [s for s in cp.sections() if s != "data"]
-    if name not in presets: raise KeyError(f"unknown scale {name!r} in {path}; choose one of {presets}")
-    raw = dict(cp[name]); _check_keys(raw)
-    return Scale(name=name, **{k: _coerce(k, v) for k, v in raw.items() if k != "name"}).replace(**overrides)
+    if name not in presets: raise UnknownSetting(f"unknown scale {name!r} in {path}; choose one of {presets}")
+    raw = {k: v for k, v in cp[name].items() if k != "name"}
+    return Scale(name=name, **_coerce_all(raw, f"section [{name}] of {path}")).replace(**overrides)
 
 def list_scales(settings: str | os.PathLike | None = None) -> list[str]:
     "The preset names in `settings.ini`."
-    cp = configparser.ConfigParser(); cp.read(find_settings(settings))
-    return [s for s in cp.sections() if s != "data"]
+    return [s for s in read_settings(find_settings(settings)).sections() if s != "data"]
 
 # %% ../nbs/00_config.ipynb #93160015
 def data_dir(settings: str | os.PathLike | None = None) -> Path:
@@ -116,7 +160,7 @@ def data_dir(settings: str | os.PathLike | None = None) -> Path:
     if os.environ.get("PICNN_DATA"): return Path(os.environ["PICNN_DATA"]).expanduser()
     try: path = find_settings(settings)
     except FileNotFoundError: return Path.home() / ".cache" / "picnn"
-    cp = configparser.ConfigParser(); cp.read(path)
+    cp = read_settings(path)
     return (path.parent / cp.get("data", "dir", fallback="data")).resolve()
 
 def data_dirs(settings: str | os.PathLike | None = None) -> list[Path]:
@@ -124,7 +168,7 @@ def data_dirs(settings: str | os.PathLike | None = None) -> list[Path]:
     dirs = [data_dir(settings)]
     try: path = find_settings(settings)
     except FileNotFoundError: return dirs
-    cp = configparser.ConfigParser(); cp.read(path)
+    cp = read_settings(path)
     for extra in cp.get("data", "extra_dirs", fallback="").split(","):
         if extra.strip():
             d = (path.parent / extra.strip()).resolve()

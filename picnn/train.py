@@ -6,110 +6,162 @@ Docs: https://picnn.github.io/picnn/train.html.md"""
 
 # %% ../nbs/07_train.ipynb #951c700a
 from __future__ import annotations
-import dataclasses, json, math, os, sys, time, platform
+import errno, json, logging, math, os, sys, time, platform
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
-from contextlib import nullcontext
 import numpy as np
 import torch
-import torch.nn.functional as F
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
+from . import config
+from .config import PicnnError, ConfigError, UnknownSetting
 from .pathway import PathwayClassifier, picnn_loss, std_loss, batch_accuracy
-from .models import build_model
-from .data import load_dataset, train_val_split, DeviceLoader
-from .metrics import mutual_information_score
+from .models import build_model, list_models, architecture
+from .datasets import load_dataset, train_val_split, list_datasets
+from .data import DeviceLoader, AUGMENTS
+from .metrics import mutual_information_score, METHODS
 import picnn
 
 # %% auto #0
-__all__ = ['TrainConfig', 'resolve_device', 'Distributed', 'init_distributed', 'atomic_save', 'atomic_write_text',
-           'NonFiniteLoss', 'unwrap', 'collect_outputs', 'pathway_accuracy', 'evaluate', 'train_one_epoch',
-           'default_run_dir', 'prepare_data', 'environment_info', 'TrainResult', 'load_checkpoint', 'load_weights',
-           'fit', 'load_run', 'evaluate_run', 'run_name', 'cached_fit']
+__all__ = ['LOSS_LIMIT', 'RUN_FILES', 'setting', 'TrainConfig', 'config_problems', 'DeviceUnavailable', 'RunDirError',
+           'RunLocked', 'RunNotFound', 'RunMismatch', 'CorruptRunFile', 'TrainingDiverged', 'NonFiniteLoss',
+           'resolve_device', 'Distributed', 'init_distributed', 'disk_error', 'atomic_write', 'atomic_save',
+           'atomic_write_text', 'append_line', 'make_dir', 'run_dir_lock', 'unwrap', 'collect_outputs',
+           'pathway_accuracy', 'evaluate', 'train_one_epoch', 'epoch_line', 'Progress', 'setup_process',
+           'default_run_dir', 'environment_info', 'TrainResult', 'config_diff', 'read_json', 'load_checkpoint',
+           'load_weights', 'open_run_dir', 'open_run', 'prepare_data', 'Splits', 'make_loaders', 'build_training',
+           'TrainState', 'restore', 'wrap_for_training', 'Training', 'train_epoch', 'end_epoch', 'finish', 'fit',
+           'read_config', 'load_run', 'evaluate_run', 'run_name', 'cached_fit']
+
+# %% ../nbs/07_train.ipynb #03613aa0
+def setting(default, help: str, choices: tuple | None = None):
+    "A `TrainConfig` field with its meaning and, where its values are a fixed few, their choices."
+    return field(default=default, metadata={"help": help, "choices": choices})
 
 # %% ../nbs/07_train.ipynb #03613aaf
 @dataclass
 class TrainConfig:
     "Everything a run depends on. Defaults: the official recipe (spec section 5) on CIFAR-10."
-    arch: str = "resnet20"
-    dataset: str = "cifar10"
-    method: str = "picnn"               # "picnn" or "std"
-    num_filters: int | None = None      # K; None: the registry's default (64 for <= 32 classes)
-    lam: float = 2.0                    # weight of the interpretation loss
-    cluster: str = "sample"             # "sample" (default) or "label" (ablation)
-    mask: str = "straight_through"      # "straight_through" (default) or "relaxed" (ablation)
-    temperature: float = 0.5            # of the relaxed mask
-    epochs: int = 200
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    min_lr: float = 1e-6
-    seed: int = 0
-    val_size: float = 0.1               # fraction (or count) of train held out for model selection
-    select_on: str = "val"              # "val", or "test" (the released code's behaviour, labelled as such)
-    train_subset: int = 0               # 0: the whole training split
-    test_subset: int = 0                # 0: the whole test split
-    augment: str | None = "crop_flip"   # "crop_flip", "official" (resize/crop/jitter recipe) or None
-    image_size: int = 0                 # 0: the dataset's native size
-    stem: str | None = None             # "cifar" or "imagenet"; None: the architecture's default
-    pretrained: bool = False
-    device: str = "auto"                # "auto", "cpu", "cuda", "cuda:1", ...
-    amp: bool | None = None             # bf16 autocast; None: on CUDA only
-    channels_last: bool = True
-    compile: bool = False               # torch.compile the model for training
-    eval_seed: int = 0                  # generator seed of ACC2/ACC3 draws
-    eval_draws: int = 10                # draws for ACC2/ACC3 in expectation on the test split
-    mis_method: str = "sklearn"         # "sklearn" (the reference) or "fast"
-    mis_every: int = 0                  # log the selection split's MIS (fast estimator) every this many epochs; 0: never
-    data_root: str | None = None
+    arch: str = setting("resnet20", "the backbone (picnn.models.list_models())")
+    dataset: str = setting("cifar10", "the data (picnn.data.list_datasets(), or imagefolder:<path>)")
+    method: str = setting("picnn", "std: cross-entropy alone; picnn: plus lam x the interpretation loss", ("picnn", "std"))
+    num_filters: int | None = setting(None, "K, filters of the late conv; none: 64 for <= 32 classes, 2C above")
+    lam: float = setting(2.0, "weight of the interpretation loss")
+    cluster: str = setting("sample", "the cluster a step tests: a sampled class's (the paper) or the label's (ablation)",
+                           ("sample", "label"))
+    mask: str = setting("straight_through", "the filter mask: binary with a straight-through gradient (the paper), "
+                        "or Gumbel-sigmoid (ablation)", ("straight_through", "relaxed"))
+    temperature: float = setting(0.5, "temperature of the relaxed mask")
+    epochs: int = setting(200, "training epochs; also the length of the cosine schedule")
+    batch_size: int = setting(128, "images per optimizer step, over all processes")
+    lr: float = setting(1e-3, "Adam's initial learning rate")
+    weight_decay: float = setting(1e-4, "Adam's (coupled) weight decay")
+    min_lr: float = setting(1e-6, "the learning rate the cosine schedule ends at")
+    seed: int = setting(0, "seed of initialisation, subsets, splits, data order and augmentation")
+    val_size: float = setting(0.1, "training images held out to select the best epoch: a fraction, or a count")
+    select_on: str = setting("val", "the split that selects the best epoch; test is the released code's optimistic "
+                             "choice, labelled as such", ("val", "test"))
+    train_subset: int = setting(0, "train on a stratified subset of this many images; 0: all")
+    test_subset: int = setting(0, "test on a stratified subset of this many images; 0: all")
+    augment: str | None = setting("crop_flip", "training augmentation: pad-crop-flip, the official resize/crop/jitter "
+                                  "recipe, or none", AUGMENTS)
+    image_size: int = setting(0, "resize the images to this many pixels; 0: the dataset's native size")
+    stem: str | None = setting(None, "the first layers: for small images (cifar) or torchvision's (imagenet); "
+                               "none: the architecture's default")
+    pretrained: bool = setting(False, "start from torchvision's ImageNet weights (read from the torch hub cache)")
+    device: str = setting("auto", "auto (CUDA when available), cpu, cuda, cuda:1, ...")
+    amp: bool | None = setting(None, "bf16 autocast; none: on CUDA only")
+    channels_last: bool = setting(True, "channels-last memory format (faster convolutions)")
+    compile: bool = setting(False, "torch.compile the model for training")
+    eval_seed: int = setting(0, "seed of the ACC2/ACC3 cluster draws")
+    eval_draws: int = setting(10, "cluster draws averaged for ACC2/ACC3 on the test split")
+    mis_method: str = setting("sklearn", "the test split's MIS estimator: scikit-learn's (the reference) or fast "
+                              "(the same numbers to 1e-6)", METHODS)
+    mis_every: int = setting(0, "log the selection split's MIS every this many epochs; 0: never")
+    data_root: str | None = setting(None, "a folder to read the data from; none: the folders of settings.ini")
 
     def __post_init__(self):
         # 2 and 2.0 must name the same run (run directories are named after the config's JSON)
         for name in ("lam", "lr", "weight_decay", "min_lr", "temperature"):
             v = getattr(self, name)
             if isinstance(v, int) and not isinstance(v, bool): setattr(self, name, float(v))
-        if self.method not in ("picnn", "std"): raise ValueError(f"method must be 'picnn' or 'std', got {self.method!r}")
-        if self.select_on not in ("val", "test"): raise ValueError(f"select_on must be 'val' or 'test', got {self.select_on!r}")
-        if self.select_on == "val" and not self.val_size: raise ValueError("select_on='val' needs val_size > 0")
-        if self.epochs < 1 or self.batch_size < 1: raise ValueError("epochs and batch_size must be positive")
+        problems = config_problems(self)
+        if problems: raise ConfigError("invalid training settings: " + "; ".join(problems))
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         "A config from a dict, rejecting keys that do not exist."
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
-        if unknown: raise KeyError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+        if unknown: raise UnknownSetting(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
         return cls(**d)
 
     def replace(self, **overrides) -> "TrainConfig":
         return TrainConfig.from_dict({**asdict(self), **overrides})
 
-    @classmethod
-    def from_scale(cls, scale, dataset: str, arch: str, method: str, seed: int = 0, device: str = "auto",
-                   num_classes: int | None = None, **overrides) -> "TrainConfig":
-        """The run a reproduction preset (`picnn.config.Scale`) asks for. Every paper notebook builds its configs
-        here, so a figure reuses exactly the models its table trained. K is raised to the registry's default
-        when the preset's is below the class count; the 8x8 digits are not augmented (a flipped digit is
-        another digit); the preset decides the MIS estimator, bf16 autocast and the MIS trajectory."""
-        from picnn.models import default_num_filters
-        k = scale.num_filters
-        if num_classes is not None and k < num_classes: k = default_num_filters(num_classes)
-        cfg = cls(arch=arch, dataset=dataset, method=method, seed=seed, device=device, num_filters=k,
-                  epochs=scale.epochs, batch_size=scale.batch_size, train_subset=scale.train_subset,
-                  test_subset=scale.test_subset, val_size=scale.val_size, image_size=scale.image_size,
-                  stem=scale.stem if arch not in ("resnet20", "tiny_cnn") else None, pretrained=scale.pretrained,
-                  augment=None if dataset == "digits" else scale.augment, compile=scale.compile,
-                  amp=scale.amp, mis_method=scale.mis_method, mis_every=scale.mis_every)
-        return cfg.replace(**overrides) if overrides else cfg
+# %% ../nbs/07_train.ipynb #9b1d0c02
+def _type_ok(value, annotation) -> bool:
+    "Whether `value` fits a field's annotation (a string such as 'int | None' under postponed evaluation)."
+    kinds = [k.strip() for k in str(annotation).split("|")]
+    if value is None: return "None" in kinds
+    if isinstance(value, bool): return "bool" in kinds
+    return {"int": isinstance(value, int), "float": isinstance(value, (int, float)),
+            "str": isinstance(value, str)}.get(kinds[0], False)
+
+def _device_ok(device: str) -> bool:
+    if device == "auto": return True
+    try: torch.device(device); return True
+    except (RuntimeError, ValueError): return False
+
+def config_problems(cfg: TrainConfig) -> list[str]:
+    "Everything wrong with `cfg`, each as 'key=value: what to use instead' (empty when it is valid)."
+    bad = []
+    def need(ok, key, fix):
+        if not ok: bad.append(f"{key}={getattr(cfg, key)!r}: {fix}")
+    for f in fields(cfg):
+        value, choices = getattr(cfg, f.name), f.metadata.get("choices")
+        if not _type_ok(value, f.type): need(False, f.name, f"must be of type {f.type}")
+        elif choices is not None: need(value in choices, f.name, "choose " + " or ".join(map(repr, choices)))
+    if bad: return bad                                  # the range checks below need the right types
+    models = list_models()
+    need(cfg.arch in models, "arch", f"choose one of {', '.join(models)}")
+    need(cfg.dataset in list_datasets() or cfg.dataset.startswith("imagefolder:"), "dataset",
+         f"choose one of {', '.join(list_datasets())}, or imagefolder:<path>")
+    if cfg.arch in models and cfg.stem is not None:
+        stems = architecture(cfg.arch).stems
+        need(cfg.stem in stems, "stem", f"{cfg.arch} supports {' or '.join(map(repr, stems))} (or None: its default)")
+    for key in ("epochs", "batch_size", "eval_draws"): need(getattr(cfg, key) >= 1, key, "must be at least 1")
+    for key, zero in (("train_subset", "the whole split"), ("test_subset", "the whole split"),
+                      ("image_size", "the native size"), ("mis_every", "never")):
+        need(getattr(cfg, key) >= 0, key, f"must be a positive number, or 0 for {zero}")
+    for key in ("seed", "eval_seed"): need(getattr(cfg, key) >= 0, key, "must be 0 or more")
+    need(cfg.num_filters is None or cfg.num_filters >= 1, "num_filters", "must be at least 1 (or None: the default K)")
+    for key in ("lr", "temperature"): need(0 < getattr(cfg, key) < math.inf, key, "must be a positive number")
+    for key in ("lam", "weight_decay", "min_lr"): need(0 <= getattr(cfg, key) < math.inf, key, "must be 0 or more")
+    need(cfg.min_lr <= cfg.lr, "min_lr", f"must not exceed lr={cfg.lr} (the schedule decays to it)")
+    need(0 <= cfg.val_size < 1 or float(cfg.val_size).is_integer(), "val_size", "use a fraction in [0, 1) or a count")
+    need(cfg.val_size > 0 or cfg.select_on == "test", "val_size", "select_on='val' needs a validation split: val_size > 0")
+    need(_device_ok(cfg.device), "device", "use auto, cpu, cuda or cuda:<index>")
+    return bad
 
 # %% ../nbs/07_train.ipynb #11065832
+class DeviceUnavailable(PicnnError, RuntimeError): "The device asked for does not exist here."
+class RunDirError(PicnnError, OSError): "A run directory cannot be used: it is unwritable, full, or in use."
+class RunLocked(RunDirError): "Another process is training into this run directory."
+class RunNotFound(RunDirError, FileNotFoundError): "A run directory, or a file of one, is not where it was expected."
+class RunMismatch(PicnnError, ValueError): "A run directory or checkpoint belongs to a run with other settings."
+class CorruptRunFile(PicnnError, ValueError): "A file of a run exists but cannot be read."
+class TrainingDiverged(PicnnError, FloatingPointError): "The loss exploded: the run stops; its checkpoints so far are valid."
+class NonFiniteLoss(TrainingDiverged): "The loss became NaN or infinite."
+
 def resolve_device(device: str = "auto") -> torch.device:
     "The torch device for `device` ('auto': CUDA when available)."
     if device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     d = torch.device(device)
     if d.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} asked for, but CUDA is not available here: use device='cpu' or 'auto'")
+        raise DeviceUnavailable(f"device {device!r} asked for, but CUDA is not available here: use device cpu or auto")
     return d
 
 @dataclass
@@ -130,17 +182,71 @@ def init_distributed(device: torch.device) -> Distributed:
     if not dist.is_initialized(): dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
-def atomic_save(obj, path: Path):
-    "torch.save to a temporary file, then rename: a killed run never leaves a half-written checkpoint."
-    path = Path(path); tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp); os.replace(tmp, path)
+# %% ../nbs/07_train.ipynb #7d2e4a02
+_DISK_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "the disk quota is exceeded",
+                errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
 
-def atomic_write_text(text: str, path: Path):
-    path = Path(path); tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text); os.replace(tmp, path)
+def disk_error(e: OSError, path) -> RunDirError:
+    "A one-line error for a failed write of `path`: what happened, and what to do."
+    what = _DISK_ERRORS.get(e.errno, e.strerror or str(e))
+    fix = "free some space" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "choose a writable folder"
+    return RunDirError(f"cannot write {path}: {what}; {fix}, or pass another run directory")
 
-class NonFiniteLoss(FloatingPointError):
-    "The loss became NaN or infinite."
+def atomic_write(path, write):
+    "`picnn.config.atomic_write` (the partial temporary file never stays), with a failed write said in one line."
+    try: return config.atomic_write(path, write)
+    except OSError as e:
+        if isinstance(e, PicnnError): raise
+        raise disk_error(e, path) from e
+
+def _write_bytes(tmp, save):
+    with open(tmp, "wb") as f: save(f)    # through Python's file: a full disk is an OSError, not a torch RuntimeError
+
+def atomic_save(obj, path):
+    "torch.save, atomically: a killed run never leaves a half-written checkpoint."
+    atomic_write(path, lambda tmp: _write_bytes(tmp, lambda f: torch.save(obj, f)))
+
+def atomic_write_text(text: str, path):
+    "Write `text` to `path` atomically."
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+def append_line(path, line: str):
+    "Append one line to a log (a torn last line is dropped by the next resumption, which rewrites the log)."
+    try:
+        with open(path, "a") as f: f.write(line + "\n")
+    except OSError as e: raise disk_error(e, path) from e
+
+def make_dir(path) -> Path:
+    path = Path(path)
+    try: path.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise disk_error(e, path) from e
+    return path
+
+# %% ../nbs/07_train.ipynb #7d2e4a04
+@contextmanager
+def run_dir_lock(run_dir):
+    "Hold an exclusive lock on `run_dir` for the duration; raise `RunLocked`, naming the holder, if another process has it."
+    if run_dir is None: yield; return
+    try: import fcntl
+    except ImportError: yield; return                   # no flock here (Windows): unlocked, as before
+    path = make_dir(run_dir) / ".lock"
+    while True:
+        try: f = open(path, "a+")
+        except OSError as e: raise disk_error(e, path) from e
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0); holder = f.read().strip() or "another process"; f.close()
+            raise RunLocked(f"run directory {run_dir} is in use by {holder}: wait for it to finish, "
+                            f"or train into another run directory") from None
+        if path.exists() and os.stat(path).st_ino == os.fstat(f.fileno()).st_ino: break
+        f.close()                                       # its holder removed the file as we opened it: lock the new one
+    try:
+        f.seek(0); f.truncate()
+        f.write(f"process {os.getpid()} on {platform.node()} (since {time.strftime('%Y-%m-%d %H:%M:%S')})"); f.flush()
+        yield
+    finally:
+        with suppress(OSError): path.unlink()
+        fcntl.flock(f, fcntl.LOCK_UN); f.close()
 
 # %% ../nbs/07_train.ipynb #0a96ec94
 def unwrap(model) -> PathwayClassifier:
@@ -195,15 +301,25 @@ def evaluate(model, loader, seed: int = 0, draws: int = 1, mis: str | None = Non
     return res
 
 # %% ../nbs/07_train.ipynb #e161bff5
+LOSS_LIMIT = 1e4   # a mean training loss above this has diverged (a healthy one is a few units)
+
+def _check_loss(sums, cfg: TrainConfig, epoch: int, step: int, every: int):
+    "Stop a run whose running mean loss is NaN, infinite or beyond `LOSS_LIMIT`, saying where and what to change."
+    where = f"at epoch {epoch}, step {step}" + (f" (within the last {every} steps)" if every > 1 else "")
+    fix = f"lower the learning rate (lr={cfg.lr:g}) or check the data; checkpoints written so far are valid"
+    if not torch.isfinite(sums[:3]).all(): raise NonFiniteLoss(f"non-finite loss {where}: {fix}")
+    mean = (sums[0] / sums[4]).item()
+    if mean > LOSS_LIMIT: raise TrainingDiverged(f"training diverged {where}: mean loss {mean:.3g} > {LOSS_LIMIT:g}; {fix}")
+
 def train_one_epoch(model, loader, optimizer, cfg: TrainConfig, epoch: int, amp: bool, ctx: Distributed,
                     progress: bool = False) -> dict:
-    "Train for one epoch; returns the mean losses and ACC1 (averaged across ranks)."
+    "Train for one epoch (with a tqdm bar over its steps when `progress`); the mean losses and ACC1, averaged across ranks."
     model.train()
     if hasattr(loader, "set_epoch"): loader.set_epoch(epoch)   # any iterable of (x, y) batches works
     device = next(unwrap(model).parameters()).device
     sums = torch.zeros(5, device=device)   # loss, ce, interp, correct, count
     check_every = 1 if device.type == "cpu" else 25
-    bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not progress)
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=not progress)
     for step, (x, y) in enumerate(bar):
         try:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -224,28 +340,61 @@ def train_one_epoch(model, loader, optimizer, cfg: TrainConfig, epoch: int, amp:
         n = y.shape[0]
         sums += torch.stack([loss.detach().float() * n, ce.detach().float() * n, interp.detach().float() * n,
                              (logits.detach().argmax(1) == y).sum().float(), torch.tensor(float(n), device=device)])
-        if (step + 1) % check_every == 0 or step + 1 == len(loader):
-            if not torch.isfinite(sums[:3]).all():
-                raise NonFiniteLoss(f"non-finite loss at epoch {epoch}, step {step} (within the last {check_every} steps): "
-                                    f"lower the learning rate or check the data; checkpoints written so far are valid")
+        if (step + 1) % check_every == 0 or step + 1 == len(loader): _check_loss(sums, cfg, epoch, step, check_every)
     if ctx.enabled: dist.all_reduce(sums)
     loss, ce, interp, correct, count = sums.tolist()
     return {"train_loss": loss / count, "train_ce": ce / count, "train_interp": interp / count, "train_acc1": correct / count}
 
+# %% ../nbs/07_train.ipynb #5a3f6b02
+_log = logging.getLogger("picnn.train")
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds)); return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+def epoch_line(row: dict, epochs: int, select_on: str, eta: float) -> str:
+    "One line about a finished epoch: losses, ACC1 (training batches, selection split), speed, time left."
+    parts = [f"epoch {row['epoch'] + 1}/{epochs}", f"loss {row['train_loss']:.4f}"]
+    if row.get("train_interp"): parts[-1] += f" (ce {row['train_ce']:.4f}, interp {row['train_interp']:.4f})"
+    parts += [f"train ACC1 {row['train_acc1']:.4f}", f"{select_on} ACC1 {row.get(f'{select_on}_acc1', float('nan')):.4f}",
+              f"{row['images_per_s']:,.0f} img/s", f"ETA {_clock(eta)}"]
+    return "  ".join(parts)
+
+class Progress:
+    "What a run shows: `mode` 'bar' (a tqdm bar over steps, and epoch lines), 'lines' (epoch lines only) or None."
+    def __init__(self, mode, start: int, epochs: int, select_on: str):
+        self.mode, self.start, self.epochs, self.select_on = mode, start, epochs, select_on
+        self.t0 = time.perf_counter()
+
+    @staticmethod
+    def mode_for(progress, is_main: bool = True):
+        "`progress` None or True: a bar on a terminal, lines elsewhere; 'bar'/'lines' as given; False: silent."
+        if not is_main or progress is False: return None
+        if progress in ("bar", "lines"): return progress
+        return "bar" if sys.stderr.isatty() else "lines"
+
+    def epoch_done(self, row: dict):
+        if self.mode is None: return
+        done = row["epoch"] + 1
+        eta = (time.perf_counter() - self.t0) / (done - self.start) * (self.epochs - done)
+        line = epoch_line(row, self.epochs, self.select_on, eta)
+        if self.mode == "bar": tqdm.write(line, file=sys.stderr)
+        elif _log.isEnabledFor(logging.INFO) and _log.hasHandlers(): _log.info(line)
+        else: print(line, flush=True)
+
 # %% ../nbs/07_train.ipynb #e0cef742
+def setup_process(cfg: TrainConfig) -> tuple[torch.device, Distributed, bool]:
+    "The device (checked to exist), this process's place under torchrun, and whether to autocast to bf16; seeds."
+    device = resolve_device(cfg.device)
+    ctx = init_distributed(device)
+    if ctx.enabled and device.type == "cuda": device = torch.device("cuda", ctx.local_rank); torch.cuda.set_device(device)
+    if ctx.enabled and cfg.batch_size % ctx.world_size:
+        raise ConfigError(f"batch_size {cfg.batch_size} is not divisible by the world size {ctx.world_size}: use a multiple")
+    torch.manual_seed(cfg.seed); np.random.seed(cfg.seed)
+    return device, ctx, (device.type == "cuda" if cfg.amp is None else cfg.amp)
+
 def default_run_dir(cfg: TrainConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{cfg.dataset}-{cfg.arch}-{cfg.method}-s{cfg.seed}-{stamp}"
-
-def prepare_data(cfg: TrainConfig):
-    "Train, selection and test splits as the config asks (subsets are stratified and seeded)."
-    train_full = load_dataset(cfg.dataset, root=cfg.data_root, split="train")
-    test = load_dataset(cfg.dataset, root=cfg.data_root, split="test")
-    if cfg.train_subset: train_full = train_full.subset(cfg.train_subset, seed=cfg.seed)
-    if cfg.test_subset: test = test.subset(cfg.test_subset, seed=cfg.seed)
-    if cfg.val_size: train, val = train_val_split(train_full, cfg.val_size, seed=cfg.seed)
-    else: train, val = train_full, None
-    return train, val, test
 
 def environment_info(device: torch.device) -> dict:
     "What ran the run: package, torch, hardware."
@@ -274,20 +423,39 @@ def _checkpoint(model, optimizer, scheduler, cfg, epoch, best, history, input_si
             "scheduler": scheduler.state_dict(), "history": history,
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
 
-# Keys that may differ between a run and its resumption; all others must agree.
-_RESUMABLE = {"epochs", "device", "compile", "data_root"}
+# Keys that may differ between a run and its resumption (where it runs); all others must agree.
+_RESUMABLE = {"device", "compile", "data_root"}
+
+def config_diff(saved: dict, cfg: TrainConfig) -> dict:
+    "{key: (saved, asked)} for the settings other than `_RESUMABLE` that differ (keys a saved config lacks take their defaults)."
+    saved = {**{f.name: f.default for f in fields(TrainConfig)}, **saved}
+    return {k: (saved[k], v) for k, v in asdict(cfg).items() if k not in _RESUMABLE and saved[k] != v}
+
+def _mismatch(what: str, diff: dict) -> str:
+    keys = ", ".join(f"{k} (saved {a!r}, asked {b!r})" for k, (a, b) in diff.items())
+    why = (" A run's cosine schedule is as long as its epochs from the start: resuming with other epochs would bend it;"
+           " train a new run for a longer schedule." if "epochs" in diff else "")
+    return f"{what} is of another run; differing settings: {keys}.{why} Use another run directory, or replace this run (overwrite=True, --overwrite)"
+
+def read_json(path) -> dict:
+    "A JSON file of a run; a missing one is `RunNotFound`, a truncated one `CorruptRunFile`, both naming it."
+    path = Path(path)
+    if not path.is_file(): raise RunNotFound(f"{path} does not exist: it is not a (finished) picnn run directory")
+    try: return json.loads(path.read_text())
+    except ValueError as e: raise CorruptRunFile(f"{path} is not valid JSON ({e}): it is truncated or damaged; train the run again") from None
 
 def load_checkpoint(path, cfg: TrainConfig | None = None, map_location="cpu") -> dict:
-    "Load a checkpoint, checking that it belongs to a run with this configuration."
+    "Load a checkpoint (weights only: never code), checking that it belongs to a run with this configuration."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"no checkpoint at {path}")
-    # weights_only: a checkpoint is tensors and plain values; a crafted file cannot run code when loaded
+    if not path.is_file(): raise RunNotFound(f"no checkpoint at {path}: the run has not finished an epoch, or its .pt files were not kept")
     try: ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e: raise RuntimeError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); delete it to start over") from e
-    if cfg is not None:
-        saved = ckpt["config"]
-        diff = {k: (saved.get(k), v) for k, v in asdict(cfg).items() if k not in _RESUMABLE and saved.get(k) != v}
-        if diff: raise ValueError(f"checkpoint {path} is of another run; differing settings (saved, asked): {diff}")
+    except Exception as e:
+        why = (str(e).strip().splitlines() or [""])[0][:160]
+        raise CorruptRunFile(f"checkpoint {path} cannot be read ({type(e).__name__}: {why}): it is truncated, damaged or "
+                             f"not a picnn checkpoint; delete it and train again") from None
+    if not isinstance(ckpt, dict) or not {"model", "config"} <= set(ckpt):
+        raise CorruptRunFile(f"checkpoint {path} is not a picnn checkpoint (no model weights and config); delete it")
+    if cfg is not None and (diff := config_diff(ckpt["config"], cfg)): raise RunMismatch(_mismatch(f"checkpoint {path}", diff))
     return ckpt
 
 def load_weights(model: PathwayClassifier, state: dict, source="checkpoint"):
@@ -295,128 +463,230 @@ def load_weights(model: PathwayClassifier, state: dict, source="checkpoint"):
     try: model.load_state_dict(state)
     except RuntimeError as e:
         first = str(e).splitlines()[0]
-        raise ValueError(f"{source} does not fit this model (another architecture, class count or K?): {first}") from None
+        raise RunMismatch(f"{source} does not fit this model (another architecture, class count or K?): {first}") from None
 
-# %% ../nbs/07_train.ipynb #b8beaa48
-def fit(config: TrainConfig | None = None, model: PathwayClassifier | None = None, run_dir=None, resume: bool = False,
-        progress: bool | None = None, on_epoch_end=None, **overrides) -> TrainResult:
-    """Train STD or PICNN as `config` (plus `overrides`) says, select the best epoch, and evaluate it on the test split.
-    With `run_dir`, write config, per-epoch log, checkpoints and metrics there; `resume` continues from `last.pt`.
-    `on_epoch_end(epoch, model, row)` runs on rank 0 after each epoch's validation; keys it adds to `row` are logged."""
-    cfg = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
-    device = resolve_device(cfg.device)
-    ctx = init_distributed(device)
-    if ctx.enabled and device.type == "cuda": device = torch.device("cuda", ctx.local_rank); torch.cuda.set_device(device)
-    amp = device.type == "cuda" if cfg.amp is None else cfg.amp
-    progress = sys.stderr.isatty() and ctx.is_main if progress is None else (progress and ctx.is_main)
-    torch.manual_seed(cfg.seed); np.random.seed(cfg.seed)
+# %% ../nbs/07_train.ipynb #4c1b7e02
+RUN_FILES = ("config.json", "log.jsonl", "best.pt", "last.pt", "metrics.json", "analysis.npz", "evaluation.json")
 
-    # data: resident on the device, each rank drawing its shard of every global batch
+def _run_status(run_dir: Path) -> str:
+    if (run_dir / "metrics.json").is_file(): return "a finished run"
+    if (run_dir / "log.jsonl").is_file(): return f"a run stopped after {len((run_dir / 'log.jsonl').read_text().splitlines())} epoch(s)"
+    return "a run that has not finished an epoch"
+
+def open_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict | None:
+    "Make `run_dir` hold the run of `cfg` (see above); the checkpoint to continue from, or None to start at epoch 0."
+    if resume and overwrite: raise ConfigError("resume and overwrite exclude each other: continue the run, or replace it")
+    if any((run_dir / n).exists() for n in RUN_FILES) and not overwrite:
+        if (run_dir / "config.json").exists() and (diff := config_diff(read_json(run_dir / "config.json"), cfg)):
+            raise RunMismatch(_mismatch(f"run directory {run_dir}", diff))
+        if not resume:
+            raise RunMismatch(f"run directory {run_dir} already holds {_run_status(run_dir)} with these settings: "
+                              f"resume it (resume=True, --resume), overwrite it (overwrite=True, --overwrite), or use another")
+    ckpt = load_checkpoint(run_dir / "last.pt", cfg) if resume and (run_dir / "last.pt").is_file() else None
+    if ckpt is None:                                    # a fresh start: nothing of an earlier run stays beside it
+        for name in RUN_FILES:
+            try: (run_dir / name).unlink(missing_ok=True)
+            except OSError as e: raise disk_error(e, run_dir / name) from e
+    atomic_write_text(json.dumps(asdict(cfg), indent=2), run_dir / "config.json")
+    # the log is rewritten from the checkpoint's history: no duplicate epochs, no torn last line
+    atomic_write_text("".join(json.dumps(h) + "\n" for h in (ckpt or {}).get("history", [])), run_dir / "log.jsonl")
+    return ckpt
+
+def open_run(run_dir, cfg: TrainConfig, ctx: Distributed, resume: bool, overwrite: bool) -> dict | None:
+    "`open_run_dir` on rank 0; the other ranks wait for it, then read the same checkpoint."
+    if run_dir is None:
+        if resume: raise ConfigError("resume=True needs the run_dir of the run to continue")
+        return None
+    ckpt = open_run_dir(run_dir, cfg, resume, overwrite) if ctx.is_main else None
+    if ctx.enabled:
+        dist.barrier()
+        if not ctx.is_main and resume and (run_dir / "last.pt").is_file(): ckpt = load_checkpoint(run_dir / "last.pt", cfg)
+    return ckpt
+
+# %% ../nbs/07_train.ipynb #2f9c0d02
+def prepare_data(cfg: TrainConfig):
+    "Train, selection and test splits as the config asks (subsets are stratified and seeded)."
+    train_full = load_dataset(cfg.dataset, root=cfg.data_root, split="train")
+    test = load_dataset(cfg.dataset, root=cfg.data_root, split="test")
+    if cfg.train_subset: train_full = train_full.subset(cfg.train_subset, seed=cfg.seed)
+    if cfg.test_subset: test = test.subset(cfg.test_subset, seed=cfg.seed)
+    if cfg.val_size: train, val = train_val_split(train_full, cfg.val_size, seed=cfg.seed)
+    else: train, val = train_full, None
+    return train, val, test
+
+@dataclass
+class Splits:
+    "The loaders of a run and what the model and `metrics.json` need to know about the splits."
+    train: DeviceLoader
+    select: DeviceLoader
+    test: DeviceLoader
+    num_classes: int
+    in_channels: int
+    input_size: int      # what the network sees (the ViT's patch grid depends on it)
+    sizes: dict          # images per split
+    note: str            # the test split's provenance
+
+def make_loaders(cfg: TrainConfig, device: torch.device, ctx: Distributed) -> Splits:
+    "The splits on the device: this rank's shard of the training batches, the selection and the test split."
     train, val, test = prepare_data(cfg)
-    if ctx.enabled and cfg.batch_size % ctx.world_size:
-        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the world size {ctx.world_size}")
     common = dict(device=device, image_size=cfg.image_size or None, channels_last=cfg.channels_last)
     train_loader = DeviceLoader(train, cfg.batch_size // ctx.world_size, train=True, augment=cfg.augment, seed=cfg.seed,
                                 rank=ctx.rank, world_size=ctx.world_size, **common)
     test_loader = DeviceLoader(test, 512, train=False, augment=cfg.augment, **common)
-    select_loader = test_loader if cfg.select_on == "test" else DeviceLoader(val, 512, train=False, augment=cfg.augment, **common)
+    select = test_loader if cfg.select_on == "test" else DeviceLoader(val, 512, train=False, augment=cfg.augment, **common)
+    sizes = {"train_size": len(train), "val_size": len(val) if val is not None else 0, "test_size": len(test)}
+    return Splits(train_loader, select, test_loader, len(train.classes), train.x.shape[1],
+                  cfg.image_size or train.x.shape[-1], sizes, getattr(test, "note", ""))
 
-    # model
-    input_size = cfg.image_size or train.x.shape[-1]   # what the network sees (the ViT's patch grid depends on it)
+def build_training(cfg: TrainConfig, model, data: Splits, device: torch.device):
+    "The model (built from the registry unless given), Adam, and the cosine schedule stepped once per epoch."
     if model is None:
-        model = build_model(cfg.arch, num_classes=len(train.classes), num_filters=cfg.num_filters, method=cfg.method,
-                            pretrained=cfg.pretrained, stem=cfg.stem, in_channels=train.x.shape[1], image_size=input_size,
-                            cluster=cfg.cluster, mask=cfg.mask, temperature=cfg.temperature)
+        model = build_model(cfg.arch, num_classes=data.num_classes, num_filters=cfg.num_filters, method=cfg.method,
+                            pretrained=cfg.pretrained, stem=cfg.stem, in_channels=data.in_channels,
+                            image_size=data.input_size, cluster=cfg.cluster, mask=cfg.mask, temperature=cfg.temperature)
     model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.min_lr)
+    return model, optimizer, scheduler
 
-    # run directory and resumption
-    run_dir = Path(run_dir) if run_dir is not None else None
-    start, best, history = 0, {"epoch": -1, "acc1": -1.0}, []
-    if run_dir is not None and ctx.is_main: run_dir.mkdir(parents=True, exist_ok=True)
-    if resume:
-        if run_dir is None: raise ValueError("resume=True needs the run_dir of the run to continue")
-        if (run_dir / "last.pt").is_file():
-            ckpt = load_checkpoint(run_dir / "last.pt", cfg)
-            load_weights(unwrap(model), ckpt["model"], run_dir / "last.pt")
-            optimizer.load_state_dict(ckpt["optimizer"]); scheduler.load_state_dict(ckpt["scheduler"])
-            torch.set_rng_state(ckpt["rng"]["torch"])
-            if ckpt["rng"]["cuda"] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
-            start, best, history = ckpt["epoch"] + 1, ckpt["best"], ckpt["history"]
-    if run_dir is not None and ctx.is_main:
-        atomic_write_text(json.dumps(asdict(cfg), indent=2), run_dir / "config.json")
-        with open(run_dir / "log.jsonl", "w") as f:   # rewritten from the checkpoint's history: no duplicate epochs
-            for h in history: f.write(json.dumps(h) + "\n")
+# %% ../nbs/07_train.ipynb #3e8a1f02
+@dataclass
+class TrainState:
+    "Where the loop stands: the next epoch, the best epoch so far and its weights, the log rows."
+    start: int = 0
+    best: dict = field(default_factory=lambda: {"epoch": -1, "acc1": -1.0})
+    history: list = field(default_factory=list)
+    best_state: dict | None = None
 
-    train_model = model
-    if ctx.enabled:
-        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.compile: train_model = torch.compile(train_model)
-
+def restore(ckpt: dict | None, cfg: TrainConfig, model, optimizer, scheduler, run_dir, device) -> TrainState:
+    "A fresh state, or the checkpoint's weights, optimizer, schedule, random state and best epoch put back."
+    if ckpt is None: return TrainState()
+    load_weights(unwrap(model), ckpt["model"], run_dir / "last.pt")
+    optimizer.load_state_dict(ckpt["optimizer"]); scheduler.load_state_dict(ckpt["scheduler"])
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    if ckpt["rng"]["cuda"] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
     best_state = None
-    if start and run_dir is not None and (run_dir / "best.pt").is_file():
-        best_state = load_checkpoint(run_dir / "best.pt", map_location=device)["model"]
-    t_run = time.perf_counter()
-    for epoch in tqdm(range(start, cfg.epochs), desc="epochs", disable=not progress, initial=start, total=cfg.epochs):
-        t0 = time.perf_counter()
-        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-        row.update(train_one_epoch(train_model, train_loader, optimizer, cfg, epoch, amp, ctx, progress))
-        if device.type == "cuda": torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - t0
-        row.update(seconds=seconds, images_per_s=len(train_loader) * cfg.batch_size / seconds)
-        scheduler.step()
-        if ctx.is_main:
-            trace = cfg.mis_every and ((epoch + 1) % cfg.mis_every == 0 or epoch + 1 == cfg.epochs)
-            sel = evaluate(model, select_loader, seed=cfg.eval_seed, amp=amp, mis="fast" if trace else None)
-            row["steps"] = (epoch + 1) * len(train_loader)   # optimizer steps so far: clusters form over steps
-            row.update({f"{cfg.select_on}_{k}": float(v) for k, v in sel.items() if k.startswith(("acc", "mis"))
-                        and k != "mis_method"})
-            if on_epoch_end is not None: on_epoch_end(epoch, model, row)
-            history.append(row)
-            improved = sel["acc1"] > best["acc1"]
-            if improved:
-                best = {"epoch": epoch, "acc1": sel["acc1"]}
-                best_state = {k: v.detach().clone() for k, v in unwrap(model).state_dict().items()}
-            if run_dir is not None:
-                ckpt = _checkpoint(model, optimizer, scheduler, cfg, epoch, best, history, input_size)
-                if improved: atomic_save(_weights(model, cfg, epoch, best, input_size), run_dir / "best.pt")
-                atomic_save(ckpt, run_dir / "last.pt")
-                with open(run_dir / "log.jsonl", "a") as f: f.write(json.dumps(row) + "\n")
-        if ctx.enabled: dist.barrier()
-    wall = time.perf_counter() - t_run
+    if (run_dir / "best.pt").is_file(): best_state = load_checkpoint(run_dir / "best.pt", cfg, map_location=device)["model"]
+    return TrainState(ckpt["epoch"] + 1, ckpt["best"], ckpt["history"], best_state)
 
-    # the selected epoch, evaluated once on the test split
-    metrics, mi_matrix = {}, None
-    if ctx.is_main:
-        if best_state is not None: load_weights(unwrap(model), best_state, "the best epoch's weights")
-        test_res = evaluate(model, test_loader, seed=cfg.eval_seed, draws=cfg.eval_draws, mis=cfg.mis_method, amp=amp)
-        mi_matrix = test_res.pop("_mi_matrix")
-        metrics = {
-            "config": asdict(cfg),
-            "selection": ("best epoch by TEST accuracy (the released code's behaviour; test numbers are optimistic)"
-                          if cfg.select_on == "test" else "best epoch by validation accuracy; test split used once"),
-            "selected_epoch": best["epoch"], "epochs_run": len(history),
-            "test": test_res,
-            "split_note": getattr(test, "note", ""),
-            "train_size": len(train), "val_size": len(val) if val is not None else 0, "test_size": len(test),
-            "wall_seconds": wall, "environment": environment_info(device),
-        }
-        if run_dir is not None:
-            np.savez(run_dir / "analysis.npz", P=unwrap(model).correspondence_matrix().detach().cpu().numpy(),
-                     mi_matrix=mi_matrix)
-            atomic_write_text(json.dumps(metrics, indent=2), run_dir / "metrics.json")
+def wrap_for_training(model, cfg: TrainConfig, ctx: Distributed, device: torch.device):
+    "The module the steps run: DistributedDataParallel under torchrun, compiled when asked (the plain model stays for eval)."
+    if ctx.enabled:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    return torch.compile(model) if cfg.compile else model
+
+# %% ../nbs/07_train.ipynb #6b7c2d02
+@dataclass
+class Training:
+    "What the steps of a run share."
+    cfg: TrainConfig
+    device: torch.device
+    ctx: Distributed
+    amp: bool
+    data: Splits
+    model: PathwayClassifier       # the plain model: evaluated, checkpointed
+    train_model: torch.nn.Module   # what the steps run (DDP / compiled)
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    run_dir: Path | None
+    progress: Progress
+
+def train_epoch(t: Training, epoch: int) -> dict:
+    "One epoch of training on every rank: the log row's learning rate, losses, ACC1 on the training batches and speed."
+    t0 = time.perf_counter()
+    row = {"epoch": epoch, "lr": t.optimizer.param_groups[0]["lr"]}
+    row.update(train_one_epoch(t.train_model, t.data.train, t.optimizer, t.cfg, epoch, t.amp, t.ctx, t.progress.mode == "bar"))
+    if t.device.type == "cuda": torch.cuda.synchronize(t.device)
+    seconds = time.perf_counter() - t0
+    row.update(seconds=seconds, images_per_s=len(t.data.train) * t.cfg.batch_size / seconds)
+    t.scheduler.step()
+    return row
+
+def end_epoch(t: Training, state: TrainState, row: dict, on_epoch_end=None):
+    "Rank 0 after an epoch: validate, keep the best weights, checkpoint, log and report."
+    cfg, epoch = t.cfg, row["epoch"]
+    trace = cfg.mis_every and ((epoch + 1) % cfg.mis_every == 0 or epoch + 1 == cfg.epochs)
+    sel = evaluate(t.model, t.data.select, seed=cfg.eval_seed, amp=t.amp, mis="fast" if trace else None)
+    row["steps"] = (epoch + 1) * len(t.data.train)   # optimizer steps so far: clusters form over steps
+    row.update({f"{cfg.select_on}_{k}": float(v) for k, v in sel.items() if k.startswith(("acc", "mis")) and k != "mis_method"})
+    if on_epoch_end is not None: on_epoch_end(epoch, t.model, row)
+    state.history.append(row)
+    improved = sel["acc1"] > state.best["acc1"]
+    if improved:
+        state.best = {"epoch": epoch, "acc1": sel["acc1"]}
+        state.best_state = {k: v.detach().clone() for k, v in unwrap(t.model).state_dict().items()}
+    if t.run_dir is not None:
+        ckpt = _checkpoint(t.model, t.optimizer, t.scheduler, cfg, epoch, state.best, state.history, t.data.input_size)
+        if improved: atomic_save(_weights(t.model, cfg, epoch, state.best, t.data.input_size), t.run_dir / "best.pt")
+        atomic_save(ckpt, t.run_dir / "last.pt")
+        append_line(t.run_dir / "log.jsonl", json.dumps(row))
+    t.progress.epoch_done(row)
+
+# %% ../nbs/07_train.ipynb #8d4e5f02
+def _savez(tmp, **arrays): _write_bytes(tmp, lambda f: np.savez(f, **arrays))
+
+def finish(t: Training, state: TrainState, wall: float) -> tuple[dict, np.ndarray]:
+    "Rank 0: the selected epoch evaluated once on the test split; `metrics.json` and `analysis.npz` written."
+    cfg = t.cfg
+    if state.best_state is not None: load_weights(unwrap(t.model), state.best_state, "the best epoch's weights")
+    test_res = evaluate(t.model, t.data.test, seed=cfg.eval_seed, draws=cfg.eval_draws, mis=cfg.mis_method, amp=t.amp)
+    mi_matrix = test_res.pop("_mi_matrix")
+    metrics = {
+        "config": asdict(cfg),
+        "selection": ("best epoch by TEST accuracy (the released code's behaviour; test numbers are optimistic)"
+                      if cfg.select_on == "test" else "best epoch by validation accuracy; test split used once"),
+        "selected_epoch": state.best["epoch"], "epochs_run": len(state.history),
+        "test": test_res,
+        "split_note": t.data.note,
+        **t.data.sizes,
+        "wall_seconds": wall, "environment": environment_info(t.device),
+    }
+    if t.run_dir is not None:
+        P = unwrap(t.model).correspondence_matrix().detach().cpu().numpy()
+        atomic_write(t.run_dir / "analysis.npz", lambda tmp: _savez(tmp, P=P, mi_matrix=mi_matrix))
+        atomic_write_text(json.dumps(metrics, indent=2), t.run_dir / "metrics.json")
+    return metrics, mi_matrix
+
+# %% ../nbs/07_train.ipynb #b8beaa48
+def fit(config: TrainConfig | None = None, model: PathwayClassifier | None = None, run_dir=None, resume: bool = False,
+        progress: bool | str | None = None, on_epoch_end=None, overwrite: bool = False, **overrides) -> TrainResult:
+    """Train STD or PICNN as `config` (plus `overrides`) says, select the best epoch, and evaluate it on the test split.
+    With `run_dir`, write config, per-epoch log, checkpoints and metrics there: `resume` continues from `last.pt`,
+    `overwrite` replaces a run that is there; a folder of another run is refused. `progress`: None or True shows a bar
+    on a terminal and one line per epoch elsewhere, 'bar' or 'lines' forces one, False is silent.
+    `on_epoch_end(epoch, model, row)` runs on rank 0 after each epoch's validation; keys it adds to `row` are logged."""
+    cfg = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
+    device, ctx, amp = setup_process(cfg)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    with run_dir_lock(run_dir if ctx.is_main else None):
+        ckpt = open_run(run_dir, cfg, ctx, resume, overwrite)
+        data = make_loaders(cfg, device, ctx)
+        model, optimizer, scheduler = build_training(cfg, model, data, device)
+        state = restore(ckpt, cfg, model, optimizer, scheduler, run_dir, device)
+        t = Training(cfg, device, ctx, amp, data, model, wrap_for_training(model, cfg, ctx, device), optimizer, scheduler,
+                     run_dir, Progress(Progress.mode_for(progress, ctx.is_main), state.start, cfg.epochs, cfg.select_on))
+        t_run = time.perf_counter()
+        for epoch in range(state.start, cfg.epochs):
+            row = train_epoch(t, epoch)
+            if ctx.is_main: end_epoch(t, state, row, on_epoch_end)
+            if ctx.enabled: dist.barrier()
+        metrics, mi_matrix = finish(t, state, time.perf_counter() - t_run) if ctx.is_main else ({}, None)
     if ctx.enabled: dist.barrier()
-    return TrainResult(run_dir, metrics, unwrap(model), history, mi_matrix)
+    return TrainResult(run_dir, metrics, unwrap(model), state.history, mi_matrix)
 
 # %% ../nbs/07_train.ipynb #a65b7c40
+def read_config(run_dir) -> TrainConfig:
+    "The configuration in `run_dir/config.json`."
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir(): raise RunNotFound(f"run directory {run_dir} does not exist: pass the folder that `picnn train` printed")
+    if not (run_dir / "config.json").is_file(): raise RunNotFound(f"{run_dir} has no config.json: it is not a picnn run directory")
+    try: return TrainConfig.from_dict(read_json(run_dir / "config.json"))
+    except ConfigError as e: raise ConfigError(f"{run_dir / 'config.json'}: {e}") from None
+
 def load_run(run_dir, which: str = "best", device: str = "cpu") -> tuple[PathwayClassifier, TrainConfig]:
     "The model of a run directory (`which` = 'best' or 'last' checkpoint) and its configuration."
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir(): raise FileNotFoundError(f"run directory {run_dir} does not exist: pass the folder that `picnn train` printed")
-    if not (run_dir / "config.json").is_file(): raise FileNotFoundError(f"{run_dir} has no config.json: it is not a picnn run directory")
-    cfg = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    ckpt = load_checkpoint(run_dir / f"{which}.pt", map_location=resolve_device(device))
+    run_dir, cfg = Path(run_dir), read_config(run_dir)
+    ckpt = load_checkpoint(run_dir / f"{which}.pt", cfg, map_location=resolve_device(device))
     classes = ckpt["model"]["classifier.weight"].shape[0]
     in_ch = next(v for k, v in ckpt["model"].items() if v.ndim == 4).shape[1]
     model = build_model(cfg.arch, num_classes=classes, num_filters=cfg.num_filters, method=cfg.method, pretrained=False,
@@ -453,12 +723,12 @@ def run_name(cfg: TrainConfig) -> str:
     digest = hashlib.sha1(json.dumps(named, sort_keys=True).encode()).hexdigest()[:8]
     return f"{cfg.dataset}-{cfg.arch}-{cfg.method}-s{cfg.seed}-{digest}"
 
-def cached_fit(cfg: TrainConfig, runs_root, progress: bool | None = None) -> TrainResult:
+def cached_fit(cfg: TrainConfig, runs_root, progress: bool | str | None = None) -> TrainResult:
     "The finished run of `cfg` under `runs_root` if there is one; else train it (resuming what was interrupted)."
     run_dir = Path(runs_root) / run_name(cfg)
     if (run_dir / "metrics.json").is_file() and (run_dir / "best.pt").is_file():
         model, _ = load_run(run_dir, "best", cfg.device)
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics = read_json(run_dir / "metrics.json")
         history = [json.loads(l) for l in (run_dir / "log.jsonl").read_text().splitlines()]
         analysis = np.load(run_dir / "analysis.npz")
         return TrainResult(run_dir, metrics, model, history, analysis["mi_matrix"])

@@ -67,19 +67,3 @@ def test_every_committed_run_folder_is_named_by_its_config():
     wrong = [f for f in folders if run_name(TrainConfig.from_dict(json.loads((f / "config.json").read_text()))) != f.name]
     assert len(wrong) <= ORPHANS_WITH_INT_LAM, [f.name for f in wrong]
     for f in wrong: assert isinstance(json.loads((f / "config.json").read_text())["lam"], int), f.name
-
-
-def test_configs_equal_those_of_train_from_scale_while_it_exists():
-    "While `picnn.train.TrainConfig.from_scale` exists, the experiment layer's configs are exactly its configs."
-    if not hasattr(TrainConfig, "from_scale"): pytest.skip("TrainConfig.from_scale is gone: test_committed_runs_are_found pins the configs")
-    from picnn.config import list_scales, load_scale
-    from picnn.experiment import KNOWN_CLASS_COUNTS
-    for name in list_scales():
-        S = load_scale(name)
-        for d, classes in KNOWN_CLASS_COUNTS.items():
-            for a in {*S.archs, "resnet20", "tiny_cnn", "resnet18"}:
-                for m in ("std", "picnn"):
-                    ours = train_config(S, d, a, m, 1, "cpu", lam=0.5 if m == "picnn" else None)
-                    theirs = TrainConfig.from_scale(S, d, a, m, seed=1, device="cpu", num_classes=classes,
-                                                    **({"lam": 0.5} if m == "picnn" else {}))
-                    assert ours == theirs and run_name(ours) == run_name(theirs), (name, d, a, m)

@@ -75,3 +75,30 @@ def test_cli_errors_are_clear(tmp_path):
     assert res.returncode == 2 and "does not exist" in res.stderr
     res = picnn_cli("train", "--arch", "no_such_net", "--dataset", "digits", "--epochs", "1")
     assert res.returncode == 2 and "no_such_net" in res.stderr
+
+def test_committed_runs_keep_their_names():
+    "Every committed run folder is still found by `run_name` (its config.json is valid and hashes as before)."
+    from picnn.train import TrainConfig, run_name
+    configs = sorted(ROOT.glob("results/*/runs/*/config.json"))
+    assert configs, "no committed runs found"
+    for c in configs:
+        cfg = TrainConfig.from_dict(json.loads(c.read_text()))
+        assert (c.parent.parent / run_name(cfg)).is_dir(), c
+
+def test_run_dir_lock_names_its_holder_and_is_released(tmp_path):
+    from picnn.train import run_dir_lock, RunLocked
+    with run_dir_lock(tmp_path):
+        assert str(os.getpid()) in (tmp_path / ".lock").read_text()
+        with pytest.raises(RunLocked, match=f"in use by process {os.getpid()}"):
+            with run_dir_lock(tmp_path): pass
+    assert not (tmp_path / ".lock").exists()
+    with run_dir_lock(tmp_path): pass
+
+def test_every_expected_error_is_a_picnn_error_and_keeps_its_old_type():
+    from picnn.config import PicnnError, ConfigError, UnknownSetting
+    from picnn import train as T
+    for cls, old in [(ConfigError, ValueError), (UnknownSetting, KeyError), (T.RunNotFound, FileNotFoundError),
+                     (T.RunMismatch, ValueError), (T.CorruptRunFile, ValueError), (T.NonFiniteLoss, FloatingPointError),
+                     (T.DeviceUnavailable, RuntimeError), (T.RunDirError, OSError), (T.RunLocked, OSError)]:
+        assert issubclass(cls, PicnnError) and issubclass(cls, old), cls
+    assert str(UnknownSetting("no such key")) == "no such key"
