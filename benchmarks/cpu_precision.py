@@ -46,7 +46,7 @@ def seconds_per_step(arch: str, method: str, fmt: dict, data: ImageSplit, batch_
     model = build_model(arch, num_classes=10, method=method, in_channels=3)
     model = model.to(memory_format=torch.channels_last if fmt["channels_last"] else torch.contiguous_format)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    cfg = TrainConfig(arch=arch, dataset="synthetic", method=method, batch_size=batch_size, device="cpu")
+    cfg = TrainConfig(arch=arch, dataset="cifar10", method=method, batch_size=batch_size, device="cpu")
     loader = DeviceLoader(data, batch_size, train=True, augment="crop_flip", device=torch.device("cpu"),
                           channels_last=fmt["channels_last"])
     train_one_epoch(model, FirstBatches(loader, warmup), opt, cfg, 0, fmt["amp"], Distributed())

@@ -22,8 +22,9 @@ from .sources import (stratified_indices, DatasetNotFound, DatasetCorrupt, save_
                            _build_tinyimagenet, _build_voc_part)
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'DATASETS', 'ImageSplit', 'train_val_split', 'normalization', 'register_stats',
-           'clear_cache', 'DatasetSource', 'list_datasets', 'register_dataset', 'load_dataset']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'DATASETS', 'PATH_DATASETS', 'ImageSplit', 'train_val_split', 'normalization',
+           'register_stats', 'clear_cache', 'DatasetSource', 'list_datasets', 'is_dataset_name', 'register_dataset',
+           'load_dataset']
 
 # %% ../nbs/04_datasets.ipynb #457106f6
 @dataclass(repr=False)
@@ -204,6 +205,12 @@ def _add_source(name: str, build: Callable, how_to_get: Callable, cached: bool =
 def list_datasets() -> list[str]:
     "The registered dataset names (`load_dataset` also takes 'imagefolder:<path>' and 'npz:<path>')."
     return list(DATASETS)
+
+PATH_DATASETS = ("imagefolder:", "npz:")   # prefixes of datasets named by a path
+
+def is_dataset_name(name: str) -> bool:
+    "Whether `load_dataset` takes `name`: a registered dataset, or a path behind one of `PATH_DATASETS`."
+    return name in DATASETS or (isinstance(name, str) and name.startswith(PATH_DATASETS))
 
 _how_tv = lambda name: (lambda out_dir: _how_to_get_torchvision(name, out_dir))
 _add_source("digits", _build_digits, lambda out_dir: "it is built from scikit-learn's digits; is scikit-learn installed?")

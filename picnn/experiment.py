@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.stats import norm as normal, t as student_t
 
 import picnn
 from .config import Scale, as_list, atomic_write, atomic_write_text, find_settings, load_scale
@@ -27,8 +28,9 @@ __all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'TABLE1_DATASETS',
            'runs_root_of', 'scale_overrides', 'num_classes_of', 'filters_for', 'stem_for', 'train_config',
            'table_datasets', 'table_configs', 'ablation_grid', 'run_lock', 'cached_run', 'finished_run', 'shorten',
            'missing_reason', 'split_label', 'cell_labels', 'run_row', 'train_cell', 'aggregate', 'not_run_rows',
-           'with_references', 'git_commit', 'git_dirty', 'provenance', 'write_csv', 'read_csv', 'write_status',
-           'save_figure', 'Record', 'default_dataset', 'arch_fits', 'default_arch', 'FigureSetup', 'figure_setup']
+           't_interval', 'binomial_difference', 'paired_differences', 'with_references', 'git_commit', 'git_dirty',
+           'provenance', 'write_csv', 'read_csv', 'write_status', 'save_figure', 'Record', 'default_dataset',
+           'arch_fits', 'default_arch', 'FigureSetup', 'figure_setup']
 
 # %% ../nbs/09_experiment.ipynb #645067ba
 def repo_root(settings=None) -> Path:
@@ -227,6 +229,41 @@ def not_run_rows(datasets: list, scale: Scale, asked=None, **labels) -> list[dic
     why = (lambda d: f"not among the datasets asked for ({', '.join(as_list(asked))})") if asked is not None else \
           (lambda d: f"not part of the {scale.name!r} scale: pass datasets=[..., {d!r}] or run a scale that lists it")
     return [{**labels, "dataset": d, "status": "not run", "seeds": 0, "note": why(d)} for d in datasets]
+
+# %% ../nbs/09_experiment.ipynb #a67ebb6a
+def t_interval(values, level: float = 0.95) -> dict:
+    "Mean, sample std (`ddof=1`), `n` and the two-sided Student-t interval `lo`..`hi` of the mean (NaN with < 2 values)."
+    v = np.asarray([float(x) for x in values], dtype=float); n = len(v)
+    if n == 0: return {"mean": math.nan, "std": math.nan, "n": 0, "lo": math.nan, "hi": math.nan, "interval": "none"}
+    mean = float(v.mean())
+    if n < 2: return {"mean": mean, "std": math.nan, "n": 1, "lo": math.nan, "hi": math.nan, "interval": "none"}
+    sd = float(v.std(ddof=1)); half = float(student_t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return {"mean": mean, "std": sd, "n": n, "lo": mean - half, "hi": mean + half, "interval": f"{level:.0%} t"}
+
+def binomial_difference(p_std: float, p_picnn: float, n_test: int, level: float = 0.95) -> dict:
+    "p_picnn - p_std of two accuracies on the same `n_test` images, with the normal interval of their binomial errors."
+    se = math.sqrt(p_std * (1 - p_std) / n_test + p_picnn * (1 - p_picnn) / n_test)
+    d, z = p_picnn - p_std, float(normal.ppf(0.5 + level / 2))
+    return {"mean": d, "std": math.nan, "n": 1, "lo": d - z * se, "hi": d + z * se, "interval": f"{level:.0%} binomial"}
+
+def paired_differences(runs: list[dict], metric: str, keys=("dataset", "arch")) -> list[dict]:
+    """PICNN minus STD of `metric` for each cell (`keys`) measured with both methods, paired seed by seed: the
+    t interval over seeds, or with one seed the binomial interval for an accuracy. Also each method's mean and std."""
+    cells: dict = {}
+    for r in runs:
+        if r.get("status") != "ok" or r.get("method") not in ("std", "picnn") or r.get(metric) in (None, ""): continue
+        cells.setdefault(tuple(r.get(k) for k in keys), {}).setdefault(r["method"], {})[int(r["seed"])] = r
+    out = []
+    for key, by_method in cells.items():
+        seeds = sorted(set(by_method.get("std", {})) & set(by_method.get("picnn", {})))
+        if not seeds: continue
+        std = [float(by_method["std"][s][metric]) for s in seeds]; pic = [float(by_method["picnn"][s][metric]) for s in seeds]
+        diff = t_interval([p - q for p, q in zip(pic, std)])
+        if len(seeds) == 1 and metric.startswith("acc"):
+            diff = binomial_difference(std[0], pic[0], int(by_method["std"][seeds[0]].get("test_size") or 0) or 1)
+        out.append({**dict(zip(keys, key)), "metric": metric, "seeds": seeds, "diff": diff,
+                    "std": t_interval(std), "picnn": t_interval(pic)})
+    return out
 
 # %% ../nbs/09_experiment.ipynb #c576be36
 CSG_SOURCE = "CSG (Liang et al., ECCV 2020): ResNet-20 from scratch on the full CIFAR-10, K=64, CSG's training schedule"

@@ -10,11 +10,13 @@ import json, math, time
 from pathlib import Path
 
 from .config import atomic_write_text, list_scales
-from .experiment import CSG_SOURCE, provenance, read_csv
+from .experiment import CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_differences, provenance, read_csv, t_interval
 
 # %% auto #0
-__all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROWS', 'TITLES', 'fmt_value', 'dataset_notes',
-           'markdown_table', 'collect_results', 'mis_method_of', 'protocol_notes', 'protocol_table', 'status_table',
+__all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROWS', 'COMPARABLE', 'NEAR', 'FAR', 'PAPER_ARCHS',
+           'PAPER_DATASETS', 'CLAIMS', 'CLAIMS_RULES', 'TITLES', 'fmt_value', 'dataset_notes', 'markdown_table',
+           'collect_results', 'mis_method_of', 'protocol_notes', 'protocol_table', 'interval_verdict',
+           'cluster_verdict', 'describe_difference', 'table_runs', 'claim_rows', 'claims_markdown', 'status_table',
            'reference_comparisons', 'table_section', 'figure_section', 'summary_markdown', 'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
@@ -163,6 +165,89 @@ def protocol_table(entries: list[dict], order: list[str]) -> list[str]:
                    " | ".join(_md_escape(_protocol_cell(scales[s], key, rows[s])) for s in names) + " |")
     return out + [""]
 
+# %% ../nbs/10_report.ipynb #bb6ea19c
+COMPARABLE = 0.01     # an ACC1 within one point of STD's counts as comparable
+NEAR, FAR = 0.05, 0.5  # clusters: ACC2 within 5 points of ACC1; ACC3 at most half of ACC1
+PAPER_ARCHS = ("alexnet", "vgg16_bn", "resnet18", "resnet50", "densenet121", "mobilenet_v2", "shufflenet_v2_x1_0",
+               "efficientnet_b0", "googlenet", "vit_b_16")
+PAPER_DATASETS = TABLE1_DATASETS + TABLE2_DATASETS
+CLAIMS = {"mis": "PICNN's filters are more class-specific than STD's: higher MIS",
+          "accuracy": "at higher or comparable accuracy (ACC1)",
+          "clusters": "each class's cluster carries the class: ACC2 near ACC1, ACC3 far below",
+          "breadth": "on ten architectures and five datasets"}
+
+def interval_verdict(diff: dict, margin: float = 0.0) -> str:
+    "Above `-margin` with 95 % confidence: supported; below it: not supported; else not resolved."
+    if math.isnan(diff["lo"]): return "not resolved (one seed, no interval)"
+    if diff["lo"] > -margin: return "supported"
+    if diff["hi"] < -margin: return "not supported at this scale"
+    return "not resolved at this scale"
+
+def cluster_verdict(acc1: float, acc2: float, acc3: float, classes: int) -> str:
+    "Both rules: supported; one: partly. Near chance every accuracy is close to every other, so nothing is judged there."
+    if acc1 < 2 / classes: return "not resolved (ACC1 below twice chance)"
+    near, far = acc1 - acc2 <= NEAR, acc3 <= FAR * acc1
+    return "supported" if near and far else "partly" if near or far else "not supported at this scale"
+
+# %% ../nbs/10_report.ipynb #f8086b71
+def _signed(v: float, scale: float, digits: int) -> str: return f"{scale * v:+.{digits}f}"
+
+def describe_difference(d: dict, percent: bool) -> str:
+    "'PICNN − STD = +0.026 [+0.004, +0.048] (95% t, 3 seeds); STD 0.201 ± 0.006, PICNN 0.227 ± 0.004'."
+    s, k, unit = (100, 2, " points") if percent else (1, 4, "")
+    iv = d["diff"]
+    rng = "" if math.isnan(iv["lo"]) else f" [{_signed(iv['lo'], s, k)}, {_signed(iv['hi'], s, k)}] ({iv['interval']})"
+    each = lambda m: f"{s * m['mean']:.{k}f}" + ("" if math.isnan(m["std"]) else f" ± {s * m['std']:.{k}f}")
+    return (f"PICNN − STD = {_signed(iv['mean'], s, k)}{unit}{rng}, {len(d['seeds'])} seed{'s' if len(d['seeds']) > 1 else ''}; "
+            f"STD {each(d['std'])}, PICNN {each(d['picnn'])}")
+
+def table_runs(entries: list[dict]) -> list[tuple[str, dict]]:
+    "(scale, run) for every run listed by a table1/table2 notebook's metrics.json."
+    return [(e["scale"], r) for e in entries if e["name"] in ("table1", "table2") for r in e["metrics"].get("runs", [])]
+
+def claim_rows(entries: list[dict]) -> list[dict]:
+    "The claims table's rows: each claim beside each measured cell, with its measurement and verdict."
+    rows, cells = [], []
+    for scale in dict.fromkeys(s for s, _ in table_runs(entries)):
+        runs = [r for s, r in table_runs(entries) if s == scale]
+        for mis in paired_differences(runs, "mis"):
+            cell = {"scale": scale, "dataset": mis["dataset"], "arch": mis["arch"], "seeds": len(mis["seeds"])}
+            cells.append(cell)
+            (acc,) = [a for a in paired_differences(runs, "acc1") if (a["dataset"], a["arch"]) == (mis["dataset"], mis["arch"])]
+            rows.append({**cell, "claim": "mis", "measured": describe_difference(mis, False) + " nats",
+                         "verdict": interval_verdict(mis["diff"])})
+            rows.append({**cell, "claim": "accuracy", "measured": describe_difference(acc, True),
+                         "verdict": interval_verdict(acc["diff"], COMPARABLE)})
+            ok = [r for r in runs if r.get("status") == "ok" and (r["dataset"], r["arch"]) == (mis["dataset"], mis["arch"])]
+            pic = {m: t_interval([r[m] for r in ok if r["method"] == "picnn"])["mean"] for m in ("acc1", "acc2", "acc3")}
+            std3 = t_interval([r["acc3"] for r in ok if r["method"] == "std"])["mean"]
+            rows.append({**cell, "claim": "clusters", "measured": f"PICNN ACC1 {100 * pic['acc1']:.2f} %, ACC2 {100 * pic['acc2']:.2f} %, "
+                         f"ACC3 {100 * pic['acc3']:.2f} % (STD's ACC3 {100 * std3:.2f} %)",
+                         "verdict": cluster_verdict(pic["acc1"], pic["acc2"], pic["acc3"], int(ok[0].get("classes") or 10))})
+    paper = sorted({(c["dataset"], c["arch"]) for c in cells if c["dataset"] in PAPER_DATASETS and c["arch"] in PAPER_ARCHS})
+    others = sorted({f"{c['dataset']}/{c['arch']}" for c in cells} - {f"{d}/{a}" for d, a in paper})
+    rows.append({"scale": "all", "dataset": "", "arch": "", "seeds": "", "claim": "breadth",
+                 "measured": f"{len(paper)} of {len(PAPER_ARCHS) * len(PAPER_DATASETS)} paper cells (architecture x dataset) "
+                             f"measured{': ' + ', '.join(f'{d}/{a}' for d, a in paper) if paper else ''}"
+                             f"{'; also ' + ', '.join(others) if others else ''}",
+                 "verdict": "not measured" if not paper else "supported" if len(paper) == len(PAPER_ARCHS) * len(PAPER_DATASETS) else "partly"})
+    return rows
+
+CLAIMS_RULES = (f"Verdicts by fixed rules (picnn.report): an MIS difference is supported when its 95 % interval over paired seeds "
+                f"lies above 0; accuracy is comparable within {100 * COMPARABLE:g} point of STD; clusters need ACC2 within "
+                f"{100 * NEAR:g} points of ACC1 and ACC3 at most {FAR:g} x ACC1. With one seed an accuracy difference gets the "
+                "binomial interval of the test set (test noise only) and an MIS difference none. Every verdict holds at "
+                "its scale only.")
+
+def claims_markdown(entries: list[dict]) -> str:
+    "The claims table as markdown: claim, where it was measured, what was measured, the verdict."
+    rows = claim_rows(entries)
+    out = ["| claim (paper) | scale | cell | measured | verdict |", "|---|---|---|---|---|"]
+    for r in rows:
+        cell = f"{r['dataset']} / {r['arch']}" if r["dataset"] else "every cell above"
+        out.append(f"| {CLAIMS[r['claim']]} | {r['scale']} | {cell} | {_md_escape(r['measured'])} | **{r['verdict']}** |")
+    return "\n".join(out)
+
 # %% ../nbs/10_report.ipynb #0c3adb29
 def _fmt_seconds(s) -> str:
     s = _num(s)
@@ -243,6 +328,7 @@ def summary_markdown(root, settings=None) -> str:
                                                            not e["name"].startswith("table"), e["name"]))
     out = _header(settings)
     if not entries: return "\n".join(out + ["No results yet: run `picnn reproduce`.", ""])
+    out += ["## The paper's claims against our measurements", "", claims_markdown(entries), "", CLAIMS_RULES, ""]
     out += status_table(entries, root)
     tables = [e for e in entries if not e["name"].startswith("fig")]
     for name in dict.fromkeys(e["name"] for e in sorted(tables, key=lambda e: (not e["name"].startswith("table"), e["name"]))):

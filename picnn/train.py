@@ -6,7 +6,7 @@ Docs: https://picnn.github.io/picnn/train.html.md"""
 
 # %% ../nbs/07_train.ipynb #951c700a
 from __future__ import annotations
-import errno, json, logging, math, os, sys, time, platform
+import errno, json, logging, math, os, re, sys, time, platform
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
@@ -18,8 +18,8 @@ from tqdm.auto import tqdm
 from . import config
 from .config import PicnnError, ConfigError, UnknownSetting
 from .pathway import PathwayClassifier, picnn_loss, std_loss, batch_accuracy
-from .models import build_model, list_models, architecture
-from .datasets import load_dataset, train_val_split, list_datasets
+from .models import TIMM_PREFIX, build_model, list_models, architecture
+from .datasets import load_dataset, train_val_split, list_datasets, is_dataset_name
 from .data import DeviceLoader, AUGMENTS
 from .metrics import mutual_information_score, METHODS
 import picnn
@@ -45,7 +45,7 @@ def setting(default, help: str, choices: tuple | None = None):
 class TrainConfig:
     "Everything a run depends on. Defaults: the official recipe (spec section 5) on CIFAR-10."
     arch: str = setting("resnet20", "the backbone (picnn.models.list_models())")
-    dataset: str = setting("cifar10", "the data (picnn.data.list_datasets(), or imagefolder:<path>)")
+    dataset: str = setting("cifar10", "the data (picnn.data.list_datasets(), or imagefolder:<path>, npz:<path>)")
     method: str = setting("picnn", "std: cross-entropy alone; picnn: plus lam x the interpretation loss", ("picnn", "std"))
     num_filters: int | None = setting(None, "K, filters of the late conv; none: 64 for <= 32 classes, 2C above")
     lam: float = setting(2.0, "weight of the interpretation loss")
@@ -126,9 +126,9 @@ def config_problems(cfg: TrainConfig) -> list[str]:
         elif choices is not None: need(value in choices, f.name, "choose " + " or ".join(map(repr, choices)))
     if bad: return bad                                  # the range checks below need the right types
     models = list_models()
-    need(cfg.arch in models, "arch", f"choose one of {', '.join(models)}")
-    need(cfg.dataset in list_datasets() or cfg.dataset.startswith("imagefolder:"), "dataset",
-         f"choose one of {', '.join(list_datasets())}, or imagefolder:<path>")
+    need(cfg.arch in models or cfg.arch.startswith(TIMM_PREFIX), "arch", f"choose one of {', '.join(models)}, or timm:<name>")
+    need(is_dataset_name(cfg.dataset), "dataset",
+         f"choose one of {', '.join(list_datasets())}, or imagefolder:<path> or npz:<path>")
     if cfg.arch in models and cfg.stem is not None:
         stems = architecture(cfg.arch).stems
         need(cfg.stem in stems, "stem", f"{cfg.arch} supports {' or '.join(map(repr, stems))} (or None: its default)")
@@ -721,7 +721,9 @@ def run_name(cfg: TrainConfig) -> str:
     for key, default in _NAMED_WHEN_SET.items():
         if named[key] == default: del named[key]
     digest = hashlib.sha1(json.dumps(named, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{cfg.dataset}-{cfg.arch}-{cfg.method}-s{cfg.seed}-{digest}"
+    # 'npz:/data/x.npz' or 'timm:resnet18' must not put a path or ':' into the folder name (the digest keeps them apart)
+    safe = lambda s: re.sub(r"[^A-Za-z0-9_.]+", "_", s.rsplit("/", 1)[-1].removesuffix(".npz"))
+    return f"{safe(cfg.dataset)}-{safe(cfg.arch)}-{cfg.method}-s{cfg.seed}-{digest}"
 
 def cached_fit(cfg: TrainConfig, runs_root, progress: bool | str | None = None) -> TrainResult:
     "The finished run of `cfg` under `runs_root` if there is one; else train it (resuming what was interrupted)."
