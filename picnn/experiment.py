@@ -427,14 +427,14 @@ class FigureSetup:
     @property
     def runs_root(self) -> Path: return self.runs_override or self.record.runs_root
 
-    def config(self, method: str) -> TrainConfig:
-        "The `TrainConfig` of this figure's run of `method` ('std' or 'picnn')."
+    def config(self, method: str, seed: int | None = None) -> TrainConfig:
+        "The `TrainConfig` of this figure's run of `method` ('std' or 'picnn'), of `seed` (None: the figure's seed)."
         if self.dataset is None or self.arch is None: raise ValueError(f"{self.name} was set up without a dataset and architecture")
-        return train_config(self.scale, self.dataset, self.arch, method, self.seed, self.device)
+        return train_config(self.scale, self.dataset, self.arch, method, self.seed if seed is None else seed, self.device)
 
-    def train(self, method: str):
+    def train(self, method: str, seed: int | None = None):
         "The shared run of `method` with its model: from the run cache, or trained into it now (`picnn.train.TrainResult`)."
-        return cached_run(self.config(method), self.runs_root)
+        return cached_run(self.config(method, seed), self.runs_root)
 
     def save_figure(self, fig, filename: str) -> Path:
         "Save `fig` into the output folder (atomically, listed in metrics.json)."

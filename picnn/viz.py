@@ -18,7 +18,8 @@ import seaborn as sns
 
 # %% auto #0
 __all__ = ['pathway_diagram', 'denormalize', 'to_display', 'show_image', 'order_filters', 'cluster_sizes', 'plot_matrices',
-           'grad_cam', 'has_pytorch_grad_cam', 'posthoc_cam', 'plot_cams', 'plot_training_curves', 'plot_acc_vs_mis']
+           'grad_cam', 'has_pytorch_grad_cam', 'posthoc_cam', 'plot_cams', 'plot_training_curves', 'paired_gap',
+           'plot_trajectories', 'plot_acc_vs_mis']
 
 # %% ../nbs/08_viz.ipynb #2b6949cb
 _COLORS = {"disc": ("#dbe9f6", "#2c6fad"), "interp": ("#fde5cf", "#c5661b"), "corr": ("#dff0d8", "#3c7a34"),
@@ -333,6 +334,53 @@ def plot_training_curves(histories: dict[str, list[dict]], figsize=(16, 3.3)) ->
     for ax in axes[2:]: ax.set_ylim(max(0, lo - 5), 100)
     if not axes[1].lines: axes[1].text(0.5, 0.5, "no run trains $\\mathcal{L}_{int}$", ha="center", transform=axes[1].transAxes)
     axes[0].legend(fontsize=8.5)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/08_viz.ipynb #ed6956c6
+def _series(rows: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+    "(steps, values) of the rows of a training log that carry `key` (and `steps`)."
+    pts = [(r["steps"], r[key]) for r in rows if r.get(key) is not None and "steps" in r]
+    return np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float)
+
+def paired_gap(picnn_logs: list[list[dict]], std_logs: list[list[dict]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    "(steps, gaps): PICNN − STD of `key` at the steps both logged, one row per seed pair (logs paired by position)."
+    pairs = [(_series(p, key), _series(s, key)) for p, s in zip(picnn_logs, std_logs)]
+    common = None
+    for (xp, _), (xs, _) in pairs:
+        both = np.intersect1d(xp, xs)
+        common = both if common is None else np.intersect1d(common, both)
+    if common is None or not len(common): return np.array([]), np.zeros((0, 0))
+    gaps = [yp[np.isin(xp, common)] - ys[np.isin(xs, common)] for (xp, yp), (xs, ys) in pairs]
+    return common, np.stack(gaps)
+
+def plot_trajectories(histories: dict[str, list[list[dict]]], split: str = "val", figsize=(12, 6.5)) -> Figure:
+    """Validation ACC1 and MIS against optimizer steps for every seed of each method (top), and the paired gaps
+    PICNN − STD with their mean and ± one std over seeds (bottom). `histories`: 'std'/'picnn' -> one log per seed
+    (rows as in `log.jsonl`: `steps`, `{split}_acc1`, and `{split}_mis` where it was logged)."""
+    if not histories.get("std") or not histories.get("picnn"):
+        raise ValueError("plot_trajectories needs the logs of both methods: {'std': [log, ...], 'picnn': [log, ...]}")
+    fig, axes = plt.subplots(2, 2, figsize=figsize, sharex=True)
+    panels = [(f"{split}_acc1", "ACC1 (%)", 100), (f"{split}_mis", "MIS (nats, fast estimator)", 1)]
+    for col, (key, label, scale) in enumerate(panels):
+        ax = axes[0, col]
+        for method, logs in histories.items():
+            for i, rows in enumerate(logs):
+                x, y = _series(rows, key)
+                ax.plot(x, scale * y, lw=1.2, alpha=0.85, color=_CURVE_STYLE[method]["color"],
+                        ls=_CURVE_STYLE[method]["ls"], label=f"{method.upper()} ({len(logs)} seed{'s' * (len(logs) > 1)})" if i == 0 else None)
+        ax.set_title(f"{split} {label}", fontsize=9.5); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+        ax = axes[1, col]
+        x, gaps = paired_gap(histories["picnn"], histories["std"], key)
+        if len(x):
+            mean = scale * gaps.mean(0)
+            ax.plot(x, mean, color="#2c6fad", marker="o", ms=3, label=f"mean of {len(gaps)} seed pair{'s' * (len(gaps) > 1)}")
+            if len(gaps) > 1:
+                sd = scale * gaps.std(0, ddof=1)
+                ax.fill_between(x, mean - sd, mean + sd, color="#2c6fad", alpha=0.2, label="± 1 std over seeds")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_title(f"gap PICNN − STD: {label}", fontsize=9.5); ax.set_xlabel("optimizer steps"); ax.grid(alpha=0.3)
+        if ax.lines: ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
