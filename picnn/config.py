@@ -93,15 +93,31 @@ class Scale:
     amp: bool | None = None  # bf16 autocast: None (ini "auto") on CUDA only; true where the CPU has fast bf16
     mis_method: str = "sklearn"  # the test-split MIS estimator: "sklearn" (the reference) or "fast" (same numbers to 1e-6)
     mis_every: int = 0      # log the validation MIS (fast estimator) every this many epochs; 0: never
+    steps: int = 0          # optimizer steps per run; when set, each dataset's epochs follow from its training split
+    ablation_seeds: tuple = ()  # the seeds of the ablation notebook; empty: the preset's seeds
+    per_dataset: tuple = ()  # ((dataset, ((key, value), ...)), ...) from [<preset>.<dataset>] sections; not a setting
 
     def replace(self, **overrides) -> "Scale":
-        "A copy with `overrides` applied (`None` values are ignored; unknown keys are an error)."
-        overrides = {k: v for k, v in overrides.items() if v is not None}
-        return dataclasses.replace(self, **_coerce_all(overrides, "override"))
+        """A copy with `overrides` applied (`None` values are ignored; unknown keys are an error). An override beats the
+        per-dataset sections too, and an explicit `epochs` turns step-sizing off unless `steps` is given with it."""
+        overrides = _coerce_all({k: v for k, v in overrides.items() if v is not None}, "override")
+        if "epochs" in overrides and "steps" not in overrides: overrides["steps"] = 0
+        per = tuple((d, tuple((k, v) for k, v in kv if k not in overrides)) for d, kv in self.per_dataset)
+        return dataclasses.replace(self, **overrides, per_dataset=per)
+
+    @property
+    def run_length(self) -> str:
+        "How long a run trains, in words: '6,000 optimizer steps' or '30 epochs'."
+        return f"{self.steps:,} optimizer steps" if self.steps else f"{self.epochs} epoch{'s' * (self.epochs != 1)}"
+
+    def for_dataset(self, dataset: str) -> "Scale":
+        "This preset with the values of its `[<preset>.<dataset>]` section, if it has one."
+        kv = dict(dict(self.per_dataset).get(dataset, ()))
+        return dataclasses.replace(self, **kv) if kv else self
 
 # %% ../nbs/00_config.ipynb #7c1e0a06
 def _check_keys(d, where="settings"):
-    known = {f.name for f in fields(Scale)}
+    known = {f.name for f in fields(Scale)} - {"per_dataset"}
     bad = sorted(set(d) - known)
     if bad: raise UnknownSetting(f"unknown scale setting(s) {bad} in {where}; the known ones are {sorted(known)}")
 
@@ -114,7 +130,7 @@ def _coerce_all(raw: dict, where: str) -> dict:
         except (TypeError, ValueError) as e: raise ConfigError(f"{where}: {key} = {value!r} is not valid: {e}") from None
     return out
 
-_TUPLES = {"datasets": str, "archs": str, "seeds": int}
+_TUPLES = {"datasets": str, "archs": str, "seeds": int, "ablation_seeds": int}
 def _coerce(key, value):
     "Turn an ini string (or a papermill value) into the field's type."
     ftype = {f.name: f.type for f in fields(Scale)}[key]
@@ -145,14 +161,20 @@ def load_scale(name: str = "smoke", settings: str | os.PathLike | None = None, *
     "The preset `name` from `settings.ini`, with `overrides` (papermill parameters) applied."
     path = find_settings(settings)
     cp = read_settings(path)
-    presets = [s for s in cp.sections() if s != "data"]
+    presets = _presets(cp)
     if name not in presets: raise UnknownSetting(f"unknown scale {name!r} in {path}; choose one of {presets}")
     raw = {k: v for k, v in cp[name].items() if k != "name"}
-    return Scale(name=name, **_coerce_all(raw, f"section [{name}] of {path}")).replace(**overrides)
+    per = tuple((s.split(".", 1)[1], tuple(_coerce_all(dict(cp[s]), f"section [{s}] of {path}").items()))
+                for s in cp.sections() if s.startswith(name + "."))
+    return Scale(name=name, per_dataset=per, **_coerce_all(raw, f"section [{name}] of {path}")).replace(**overrides)
+
+def _presets(cp) -> list[str]:
+    "The preset sections: all but [data] and the per-dataset [<preset>.<dataset>] ones."
+    return [s for s in cp.sections() if s != "data" and "." not in s]
 
 def list_scales(settings: str | os.PathLike | None = None) -> list[str]:
     "The preset names in `settings.ini`."
-    return [s for s in read_settings(find_settings(settings)).sections() if s != "data"]
+    return _presets(read_settings(find_settings(settings)))
 
 # %% ../nbs/00_config.ipynb #93160015
 def data_dir(settings: str | os.PathLike | None = None) -> Path:

@@ -25,7 +25,7 @@ from .train import TrainConfig, cached_fit, environment_info, resolve_device, ru
 # %% auto #0
 __all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'TABLE1_DATASETS', 'TABLE2_DATASETS', 'METHODS', 'VARIANTS',
            'VARIANT_LABELS', 'METRICS', 'SHARED', 'CSG_SOURCE', 'PUBLISHED', 'repo_root', 'resolve_output_dir',
-           'runs_root_of', 'scale_overrides', 'num_classes_of', 'filters_for', 'stem_for', 'train_config',
+           'runs_root_of', 'scale_overrides', 'num_classes_of', 'filters_for', 'stem_for', 'epochs_for', 'train_config',
            'table_datasets', 'table_configs', 'ablation_grid', 'run_lock', 'cached_run', 'finished_run', 'shorten',
            'missing_reason', 'split_label', 'cell_labels', 'run_row', 'train_cell', 'aggregate', 'not_run_rows',
            't_interval', 'binomial_difference', 'paired_differences', 'with_references', 'git_commit', 'git_dirty',
@@ -51,7 +51,7 @@ def runs_root_of(output_dir) -> Path:
     return Path(output_dir).resolve().parent / "runs"
 
 # %% ../nbs/09_experiment.ipynb #db58d732
-SCALE_KEYS = tuple(f.name for f in fields(Scale) if f.name not in ("name", "description"))
+SCALE_KEYS = tuple(f.name for f in fields(Scale) if f.name not in ("name", "description", "per_dataset"))
 UNAUGMENTED = ("digits",)    # datasets trained without augmentation
 KNOWN_CLASS_COUNTS = {"digits": 10, "cifar10": 10, "stl10": 10, "voc_part": 6, "cifar100": 100, "tinyimagenet": 200}
 
@@ -72,14 +72,26 @@ def stem_for(arch: str, scale: Scale) -> str | None:
     "The preset's stem where the architecture offers a choice of stems; None (its only one) otherwise."
     return scale.stem if len(architecture(arch).stems) > 1 else None
 
+def epochs_for(scale: Scale, dataset: str, data_dir=None) -> int:
+    """The preset's `epochs`, or with `steps` set the epochs that reach that many optimizer steps on `dataset`'s training
+    split (after its subset and validation hold-out; the last partial batch is dropped, as in training). A dataset
+    that is not here keeps `epochs`: its row is skipped anyway."""
+    if not scale.steps: return scale.epochs
+    try: n = len(load_dataset(dataset, root=data_dir, split="train"))
+    except DatasetNotFound: return scale.epochs
+    if scale.train_subset: n = min(n, scale.train_subset)
+    if scale.val_size: n -= round(scale.val_size * n) if isinstance(scale.val_size, float) else int(scale.val_size)
+    return max(1, math.ceil(scale.steps / max(1, n // scale.batch_size)))
+
 def train_config(scale: Scale | str, dataset: str, arch: str, method: str = "picnn", seed: int = 0, device: str = "auto",
                  data_dir=None, **overrides) -> TrainConfig:
     "The `TrainConfig` of one run at `scale` (a `Scale` or a preset name), plus `overrides` (None values keep the preset)."
     if isinstance(scale, str): scale = load_scale(scale)
+    scale = scale.for_dataset(dataset)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     cfg = TrainConfig(arch=arch, dataset=dataset, method=method, seed=int(seed), device=device,
                       num_filters=filters_for(num_classes_of(dataset, data_dir), scale.num_filters),
-                      epochs=scale.epochs, batch_size=scale.batch_size, train_subset=scale.train_subset,
+                      epochs=epochs_for(scale, dataset, data_dir), batch_size=scale.batch_size, train_subset=scale.train_subset,
                       test_subset=scale.test_subset, val_size=scale.val_size, image_size=scale.image_size,
                       stem=stem_for(arch, scale), pretrained=scale.pretrained,
                       augment=None if dataset in UNAUGMENTED else scale.augment, compile=scale.compile,
@@ -97,7 +109,7 @@ def table_datasets(scale: Scale, table: str, datasets=None) -> tuple[list, list]
     if table not in ("table1", "table2"): raise ValueError(f"table must be 'table1' or 'table2', got {table!r}")
     paper = TABLE1_DATASETS if table == "table1" else TABLE2_DATASETS
     if datasets is not None: run = as_list(datasets)
-    elif table == "table2": run = list(TABLE2_DATASETS)
+    elif table == "table2": run = [d for d in scale.datasets if d in TABLE2_DATASETS]
     else: run = [d for d in scale.datasets if d not in TABLE2_DATASETS]
     return run, [d for d in paper if d not in run]
 
