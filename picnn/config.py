@@ -218,7 +218,7 @@ def as_list(value, cast=str) -> list | None:
 def atomic_write(path, write) -> Path:
     "Call `write(tmp)` on a temporary path beside `path`, then rename it to `path` (the temporary file never stays)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(path.name + ".tmp")   # one writer per file: run folders and result folders are locked
     try:
         write(tmp)
         os.replace(tmp, path)
