@@ -7,6 +7,10 @@ BIN    := $(VENV)/bin
 # torch is installed first and explicitly: on the project's CPU machines these exact releases are on disk.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 SCALE  ?= smoke
+# Notebooks of a stage run JOBS at a time, each with THREADS torch threads (results change in their last digits with
+# the thread count, which every run's metrics.json records).
+JOBS    ?= 2
+THREADS ?= 1
 PYTEST_ARGS ?=
 
 .PHONY: install test test-slow test-browser reproduce demo lab sync clean-venv
@@ -28,7 +32,7 @@ test-slow: install
 	$(BIN)/python -m pytest --slow $(PYTEST_ARGS)
 
 reproduce: install
-	$(BIN)/picnn reproduce --scale $(SCALE)
+	OMP_NUM_THREADS=$(THREADS) $(BIN)/picnn reproduce --scale $(SCALE) --jobs $(JOBS)
 
 demo: install
 	$(BIN)/picnn demo

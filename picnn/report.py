@@ -14,8 +14,8 @@ from .experiment import CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_dif
 
 # %% auto #0
 __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROWS', 'COMPARABLE', 'NEAR', 'FAR', 'PAPER_ARCHS',
-           'PAPER_DATASETS', 'CLAIMS', 'CLAIMS_RULES', 'TITLES', 'fmt_value', 'dataset_notes', 'markdown_table',
-           'collect_results', 'mis_method_of', 'protocol_notes', 'protocol_table', 'interval_verdict',
+           'PAPER_DATASETS', 'CLAIMS', 'CLAIMS_RULES', 'TITLES', 'DEFINITIONS', 'fmt_value', 'dataset_notes',
+           'markdown_table', 'collect_results', 'mis_method_of', 'protocol_notes', 'protocol_table', 'interval_verdict',
            'cluster_verdict', 'describe_difference', 'table_runs', 'claim_rows', 'claims_markdown', 'status_table',
            'reference_comparisons', 'table_section', 'figure_section', 'summary_markdown', 'write_summary']
 
@@ -309,6 +309,24 @@ TITLES = {"table1": "Table 1: CIFAR-10, STL-10 and VOC Part, STD vs PICNN",
           "table2": "Table 2: CIFAR-100 and Tiny ImageNet, STD vs PICNN",
           "ablations": "Ablations: λ, K and the variants of the pathway"}
 
+DEFINITIONS = (
+    "**How to read the numbers.** "
+    "*ACC1*: test accuracy of the full classifier (all K filters of the late conv). "
+    "*ACC2*: accuracy of the cluster pathway alone: a class ĉ is drawn from the model's own prediction, a binary "
+    "filter mask from row ĉ of the correspondence matrix P, and only the masked filters reach the shared classifier. "
+    "*ACC3*: accuracy with the true class's cluster removed (mask drawn from row y, inverted). ACC2 and ACC3 are "
+    "means over 10 seeded draws (`eval_draws`, generator seed `eval_seed` = 0), so they are reproducible. "
+    "An interpretable model has ACC2 near ACC1 and ACC3 far below it. STD trains no P: its ACC2 and ACC3 use the "
+    "untrained, near-uniform P of its initialisation and show what random clusters of about K/C filters do. "
+    "*MIS*: for each filter, the largest mutual information (nats, scikit-learn's k-NN estimator, or our exact "
+    "torch re-implementation of it, marked *fast*) between its spatially summed response on the test set and a "
+    "one-vs-rest class label, averaged over filters; *MIS/H* divides by its ceiling H, the entropy of a one-vs-rest "
+    "label (0.325 nats for 10 classes). "
+    "*Seeds*: seed s of STD and of PICNN share the data split, the batch order and the initial weights draw, so "
+    "PICNN − STD is compared seed by seed. *Selection*: the epoch with the best validation ACC1 (10 % of the training "
+    "split held out), evaluated once on the test split. *Hardware*: each run's metrics.json records the CPU or GPU, "
+    "the torch version and the torch thread count; results change in their last digits with the thread count.")
+
 def _header(settings=None) -> list[str]:
     prov = provenance(settings)
     return ["# Reproduction summary", "",
@@ -317,8 +335,7 @@ def _header(settings=None) -> list[str]:
             "Every number is measured by this package at the scale named beside it, as mean ± std over the number of "
             "seeds in the `seeds` column (no ± with one seed). Rows and columns marked *published* hold the numbers a "
             "paper reports, set beside ours and never measured here; PICNN's own table values are not available to "
-            "us, so none are shown. ACC2 and ACC3 are expectations over seeded cluster draws; MIS/H is MIS over its "
-            "ceiling H for C classes (spec section 4). CIFAR-100 from the shared data is a NON-OFFICIAL split.", ""]
+            "us, so none are shown. CIFAR-100 from the shared data is a NON-OFFICIAL split.", "", DEFINITIONS, ""]
 
 def summary_markdown(root, settings=None) -> str:
     "The text of SUMMARY.md for the results under `root`."

@@ -402,6 +402,8 @@ def environment_info(device: torch.device) -> dict:
             "platform": platform.platform(), "device": str(device), "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads()}
     if device.type == "cuda": info["gpu"] = torch.cuda.get_device_name(device)
+    try: info["cpu_model"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration): info["cpu_model"] = platform.processor() or platform.machine()
     return info
 
 @dataclass
