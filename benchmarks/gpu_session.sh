@@ -5,7 +5,8 @@
 # tool returns at most 8 files).
 #   bash benchmarks/gpu_session.sh            # on a CUDA machine, from the repository root
 #   TINY=1 bash benchmarks/gpu_session.sh     # seconds-long settings, runnable on a CPU
-# Expects CIFAR-10 (or a subset made by benchmarks/make_subset.py) as .gpu/src/cifar10.npz.
+# Expects CIFAR-10 (or a subset made by benchmarks/make_subset.py) as .gpu/src/cifar10.npz. The machine has no git:
+# call it as `PICNN_GIT_COMMIT=<sha of the tree sent> bash benchmarks/gpu_session.sh` so the results name their commit.
 set -u
 OUT=${OUT:-benchmarks/results/gpu-session}
 WORK=${WORK:-$(mktemp -d)}

@@ -306,8 +306,9 @@ def _git(args: list, repo=None) -> str | None:
     except (OSError, subprocess.SubprocessError): return None
 
 def git_commit(repo=None) -> str:
-    "`git rev-parse HEAD` of the checkout, 'unknown' where git or the repository is missing."
-    return (_git(["rev-parse", "HEAD"], repo) or "").strip() or "unknown"
+    """`git rev-parse HEAD` of the checkout; where there is no repository (a copy of the tree sent to a GPU machine),
+    `$PICNN_GIT_COMMIT` as the sender recorded it; else 'unknown'."""
+    return (_git(["rev-parse", "HEAD"], repo) or "").strip() or os.environ.get("PICNN_GIT_COMMIT", "").strip() or "unknown"
 
 def git_dirty(repo=None) -> bool | None:
     "Whether tracked files differ from the commit (None where unknown)."

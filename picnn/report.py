@@ -136,13 +136,24 @@ def protocol_notes(scale: dict, rows=()) -> list[str]:
 
 # %% ../nbs/10_report.ipynb #809ee11f
 PROTOCOL_ROWS = [("epochs", "epochs"), ("images", "image_size"), ("backbone", "pretrained"), ("augmentation", "augment"),
-                 ("training images", "train_subset"), ("test images", "test_subset"), ("batch size", "batch_size"),
+                 ("images trained on", "train_subset"), ("test images", "test_subset"), ("batch size", "batch_size"),
                  ("model selection", "selection"), ("MIS estimator", "mis_method"), ("seeds", "seeds")]
 
+def _sizes(rows, key: str) -> dict:
+    "Dataset -> the number of images its measured rows report under `key` (train_size: trained on, validation excluded)."
+    return {r["dataset"]: int(float(r[key])) for r in rows if r.get("status") == "ok" and r.get(key) not in (None, "")}
+
 def _protocol_cell(sc: dict, key: str, rows=()) -> str:
+    if key == "epochs" and (sc.get("steps") or sc.get("per_dataset")):   # sized in steps: each dataset's epochs differ
+        epochs = _sizes(rows, "epochs")
+        return (f"{sc['steps']:,} optimizer steps: " if sc.get("steps") else "") + \
+               ("; ".join(f"{d} {n} epochs" for d, n in epochs.items()) or f"{sc.get('epochs')} epochs")
     if key == "image_size": return f"{sc[key]} px" if sc.get(key) else "native"
     if key == "pretrained": return "ImageNet-pretrained" if sc.get(key) else "from scratch"
-    if key in ("train_subset", "test_subset"): return f"{sc[key]}-image subset" if sc.get(key) else "whole split"
+    if key in ("train_subset", "test_subset"):   # the sizes the runs used: a subset container shows here too
+        sizes = _sizes(rows, "train_size" if key == "train_subset" else "test_size")
+        if sizes: return "; ".join(f"{d} {n:,}" for d, n in sizes.items()) + (" (subset)" if sc.get(key) else "")
+        return f"{sc[key]}-image subset" if sc.get(key) else "whole split"
     if key == "selection": return f"best validation epoch ({sc.get('val_size')} of train held out)"
     if key == "augment": return f"{sc.get(key)} (none for the digits)"
     if key == "mis_method": return mis_method_of(sc, rows)

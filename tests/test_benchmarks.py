@@ -93,3 +93,18 @@ def test_torch_loader_baseline_matches_the_device_loader():
     t = official_transforms(True)
     assert [type(s).__name__ for s in t.transforms] == ["Resize", "RandomCrop", "RandomHorizontalFlip", "ColorJitter", "ToTensor", "Normalize"]
     assert t.transforms[0].size == 256 and official_transforms(False).transforms[1].size == (224, 224)
+
+def test_gpu_table_marks_every_cell_of_the_preset_it_did_not_run():
+    "The GPU table once listed only the cells it ran: every other (dataset, arch) of the gpu preset is a NOT RUN row."
+    from benchmarks.gpu_table import not_run_cells
+    from picnn.config import load_scale
+    preset = load_scale("gpu")
+    rows = not_run_cells(preset, ["cifar10"], ["resnet18"])
+    assert len(rows) == len(preset.datasets) * len(preset.archs) - 1
+    assert all(r["status"] == "not run" and r["note"] for r in rows) and ("cifar10", "resnet18") not in {(r["dataset"], r["arch"]) for r in rows}
+    committed = read_csv_rows(ROOT / "results" / "gpu" / "table1" / "table.csv")
+    assert {(r["dataset"], r["arch"]) for r in committed if r["status"] == "not run"} == {(r["dataset"], r["arch"]) for r in rows}
+
+def read_csv_rows(path):
+    import csv
+    with open(path) as f: return list(csv.DictReader(f))
