@@ -203,3 +203,11 @@ def test_reproduce_output_has_no_transport_warning(tmp_path, capfd):
     captured = capfd.readouterr()
     assert "KERNEL-STDERR" in captured.err
     assert "without encryption" not in captured.out + captured.err, captured.err
+
+
+def test_cli_names_a_bad_parameter(tmp_path, capsys):
+    cli = pytest.importorskip("picnn.cli")
+    code = cli.main(["reproduce", "--only", "table1", "--output", str(tmp_path / "r"), "--param", "epochs=abc", "--param", "archs="])
+    err = capsys.readouterr().err
+    assert code == 2 and "epochs = 'abc' is not a whole number" in err and "archs = '' is empty" in err
+    assert not (tmp_path / "r").exists()
