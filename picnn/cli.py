@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--output", default="results", help="the results folder")
     r.add_argument("--settings", default=None, help="the settings.ini to use")
     r.add_argument("--device", default="auto")
-    r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="override a notebook parameter (repeatable)")
+    r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a notebook parameter (repeatable; a list as a,b or JSON: archs=tiny_cnn,resnet20); "
+                        "checked before anything runs")
 
     d = sub.add_parser("demo", allow_abbrev=False, help="STD vs PICNN on the embedded digits: accuracy and MIS in a minute")
     d.add_argument("--epochs", type=int, default=10)

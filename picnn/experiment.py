@@ -23,32 +23,36 @@ from .metrics import mis_ceiling
 from .train import TrainConfig, cached_fit, environment_info, resolve_device, run_name
 
 # %% auto #0
-__all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'TABLE1_DATASETS', 'TABLE2_DATASETS', 'METHODS', 'VARIANTS',
-           'VARIANT_LABELS', 'METRICS', 'SHARED', 'CSG_SOURCE', 'PUBLISHED', 'repo_root', 'resolve_output_dir',
-           'runs_root_of', 'scale_overrides', 'num_classes_of', 'filters_for', 'stem_for', 'epochs_for', 'train_config',
-           'table_datasets', 'table_configs', 'ablation_grid', 'run_lock', 'cached_run', 'finished_run', 'shorten',
-           'missing_reason', 'split_label', 'cell_labels', 'run_row', 'train_cell', 'aggregate', 'not_run_rows',
-           't_interval', 'binomial_difference', 'paired_differences', 'with_references', 'git_commit', 'git_dirty',
-           'provenance', 'write_csv', 'read_csv', 'write_status', 'save_figure', 'Record', 'default_dataset',
-           'arch_fits', 'default_arch', 'FigureSetup', 'figure_setup']
+__all__ = ['SCRATCH', 'SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'TABLE1_DATASETS', 'TABLE2_DATASETS', 'METHODS',
+           'VARIANTS', 'VARIANT_LABELS', 'METRICS', 'SHARED', 'CSG_SOURCE', 'PUBLISHED', 'PARAMETER_RULES', 'repo_root',
+           'resolve_output_dir', 'runs_root_of', 'scale_overrides', 'num_classes_of', 'filters_for', 'stem_for',
+           'epochs_for', 'train_config', 'table_datasets', 'table_configs', 'ablation_grid', 'run_lock', 'cached_run',
+           'finished_run', 'shorten', 'missing_reason', 'split_label', 'cell_labels', 'run_row', 'train_cell',
+           'aggregate', 'not_run_rows', 't_interval', 'binomial_difference', 'paired_differences', 'with_references',
+           'git_commit', 'git_dirty', 'provenance', 'ParameterError', 'read_parameters', 'write_csv', 'read_csv',
+           'write_status', 'read_status', 'save_figure', 'Record', 'default_dataset', 'arch_fits', 'default_arch',
+           'FigureSetup', 'figure_setup']
 
 # %% ../nbs/09_experiment.ipynb #645067ba
+SCRATCH = "scratch"   # where a notebook left to its defaults writes, under the checkout (ignored by git)
+
 def repo_root(settings=None) -> Path:
     "The picnn checkout: the folder of the `settings.ini` in use."
     return find_settings(settings).resolve().parent
 
 def resolve_output_dir(name: str, scale: str, output_dir=None, settings=None) -> Path:
-    "The folder notebook `name` writes into at `scale` (created): `output_dir`, `$PICNN_OUTPUT`, or `<repo>/results/<scale>/<name>`."
+    "The folder notebook `name` writes into at `scale` (created): `output_dir`, `$PICNN_OUTPUT`, or `<repo>/scratch/<scale>/<name>`."
     if output_dir: d = Path(output_dir).expanduser()
     elif os.environ.get("PICNN_OUTPUT"): d = Path(os.environ["PICNN_OUTPUT"]).expanduser()
-    else: d = repo_root(settings) / "results" / scale / name
+    else: d = repo_root(settings) / SCRATCH / scale / name
     d.mkdir(parents=True, exist_ok=True)
     return d.resolve()
 
-def runs_root_of(output_dir) -> Path:
-    "The model cache shared by the notebooks of a scale: `$PICNN_RUNS`, else `runs` beside `output_dir`."
+def runs_root_of(output_dir, runs_root=None) -> Path:
+    "The run cache of a notebook writing into `output_dir`: `runs_root`, else `$PICNN_RUNS`, else `runs` inside `output_dir`."
+    if runs_root: return Path(runs_root).expanduser().resolve()
     if os.environ.get("PICNN_RUNS"): return Path(os.environ["PICNN_RUNS"]).expanduser().resolve()
-    return Path(output_dir).resolve().parent / "runs"
+    return Path(output_dir).resolve() / "runs"
 
 # %% ../nbs/09_experiment.ipynb #db58d732
 SCALE_KEYS = tuple(f.name for f in fields(Scale) if f.name not in ("name", "description", "per_dataset"))
@@ -322,6 +326,94 @@ def provenance(settings=None) -> dict:
     return {"picnn_version": picnn.__version__, "git_commit": git_commit(repo), "git_dirty": git_dirty(repo),
             "hardware": environment_info(resolve_device("auto"))}
 
+# %% ../nbs/09_experiment.ipynb #5e1a9c20
+import ast, sys
+
+class ParameterError(ValueError):
+    "Paper notebook parameters that cannot be used: the message names each one, its value and what it accepts."
+
+def _items(value) -> list:
+    "A list from a list, a JSON or Python list written as text, comma-separated text, or one value."
+    if isinstance(value, (list, tuple)): return list(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith(("[", "(")):
+            try: parsed = json.loads(text)
+            except json.JSONDecodeError:
+                try: parsed = ast.literal_eval(text)
+                except (ValueError, SyntaxError): raise ValueError("is not a list: write it as JSON, '[\"a\", \"b\"]', or as a,b") from None
+            return list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
+        return [v.strip() for v in text.split(",") if v.strip()]
+    return [value]
+
+def _whole(value, low: int) -> int:
+    "`value` as a whole number of at least `low` (text such as '3' is read)."
+    if isinstance(value, str):
+        try: value = int(value.strip())
+        except ValueError: raise ValueError("is not a whole number") from None
+    if isinstance(value, float) and value.is_integer(): value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int): raise ValueError("is not a whole number")
+    if value < low: raise ValueError(f"must be at least {low}")
+    return value
+
+def _real(value, low: float) -> float:
+    "`value` as a finite number of at least `low`."
+    try: x = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError): raise ValueError("is not a number") from None
+    if isinstance(value, bool) or not math.isfinite(x): raise ValueError("is not a finite number")
+    if x < low: raise ValueError(f"must be at least {low:g}")
+    return x
+
+def _text(value) -> str:
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip(): raise ValueError("must be a non-empty name or path")
+    return str(value).strip() if isinstance(value, str) else value
+
+def _listed(item):
+    "A checker for a list parameter whose items pass `item`; an empty list is refused."
+    def check(value):
+        items = _items(value)
+        if not items: raise ValueError("is empty: give at least one value, or leave it None for the default")
+        return [item(v) for v in items]
+    return check
+
+def _one_of(*choices):
+    def check(value):
+        if value not in choices: raise ValueError(f"must be one of {list(choices)}")
+        return value
+    return check
+
+_count, _size = (lambda v: _whole(v, 1)), (lambda v: _whole(v, 0))
+# name -> (checker, what it accepts); parameters not listed here pass unchanged, `None` always means the default
+PARAMETER_RULES = {
+    "scale": (_text, "a preset of settings.ini"), "dataset": (_text, "a dataset name"), "arch": (_text, "an architecture name"),
+    "device": (_text, "auto, cpu, cuda or cuda:N"), "output_dir": (_text, "a folder"), "runs_root": (_text, "a folder"),
+    "data_dir": (_text, "a folder"), "settings": (_text, "a settings.ini path"),
+    "datasets": (_listed(_text), "dataset names: cifar10,stl10 or '[\"cifar10\", \"stl10\"]'"),
+    "archs": (_listed(_text), "architecture names: tiny_cnn,resnet20 or '[\"tiny_cnn\", \"resnet20\"]'"),
+    "variants": (_listed(_text), "variant names: default,label,relaxed"),
+    "seeds": (_listed(_size), "whole numbers >= 0: 0,1,2 or [0, 1, 2]"), "seed": (_size, "a whole number >= 0"),
+    "epochs": (_count, "a whole number >= 1"), "batch_size": (_count, "a whole number >= 1"),
+    "num_images": (_count, "a whole number >= 1"),
+    "train_subset": (_size, "a whole number >= 0 (0: the whole split)"), "test_subset": (_size, "a whole number >= 0 (0: the whole split)"),
+    "filters": (_listed(_count), "whole numbers >= 1: 32,64 or [32, 64]"),
+    "lambdas": (_listed(lambda v: _real(v, 0)), "numbers >= 0: 0,2 or [0, 2]"), "lam": (lambda v: _real(v, 0), "a number >= 0"),
+    "mis_method": (_one_of("sklearn", "fast"), "sklearn or fast"),
+}
+
+def read_parameters(parameters: dict, notebook: str | None = None) -> dict:
+    "`parameters` as values: lists from JSON or comma-separated text, numbers from text, each checked (`PARAMETER_RULES`)."
+    out, bad = {}, []
+    for name, value in parameters.items():
+        if value is None or name not in PARAMETER_RULES: out[name] = value; continue
+        check, accepts = PARAMETER_RULES[name]
+        try: out[name] = check(value)
+        except ValueError as e: bad.append((name, f"{name} = {value!r} {e} (accepts {accepts}; None for the default)"))
+    if bad:
+        raise ParameterError(f"bad parameter{'s' * (len(bad) > 1)} {', '.join(n for n, _ in bad)}"
+                             f"{' of ' + notebook if notebook else ''}; nothing was run or written:\n  " +
+                             "\n  ".join(m for _, m in bad))
+    return out
+
 # %% ../nbs/09_experiment.ipynb #01bbb571
 def write_csv(rows: list[dict], path) -> Path:
     "Rows (dicts) as CSV, columns in order of first appearance."
@@ -334,9 +426,27 @@ def write_csv(rows: list[dict], path) -> Path:
 def read_csv(path) -> list[dict]:
     with open(path, newline="") as f: return list(csv.DictReader(f))
 
-def write_status(out_dir, status: str, detail: str = "") -> Path:
-    "The `STATUS` file: the status word on the first line ('running', 'complete' or 'failed'), details below."
-    return atomic_write_text(status + ("\n" + detail.strip() if detail else "") + "\n", Path(out_dir) / "STATUS")
+def write_status(out_dir, status: str, detail: str = "", cause: str | None = None) -> Path:
+    """The `STATUS` file: the status word on the first line ('running', 'complete' or 'failed'), then
+    `cause: <exception>: <message>` on one line when a cause is given, then `detail`."""
+    lines = [status] + ([f"cause: {shorten(cause, 500)}"] if cause else []) + ([detail.strip()] if detail and detail.strip() else [])
+    return atomic_write_text("\n".join(lines) + "\n", Path(out_dir) / "STATUS")
+
+def read_status(out_dir) -> tuple[str, str]:
+    """(status, cause) of a notebook's output folder from its `STATUS`; a 'complete' folder whose outputs listed in
+    its metrics.json (table.csv, figures) are gone reads 'incomplete', naming them."""
+    d = Path(out_dir)
+    try: lines = (d / "STATUS").read_text().splitlines() or ["unknown"]
+    except OSError: return "unknown", "no STATUS file"
+    status = lines[0].strip()
+    cause = next((l[len("cause:"):].strip() for l in lines[1:] if l.startswith("cause:")), " ".join(lines[1:]).strip())
+    if status != "complete": return status, cause
+    try: metrics = json.loads((d / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError): return "incomplete", "metrics.json is missing or unreadable"
+    expected = (["table.csv"] if "runs" in metrics else []) + list(metrics.get("figures") or [])
+    missing = [f for f in expected if not (d / f).is_file()]
+    if missing: return "incomplete", f"output(s) removed after the notebook completed: {', '.join(missing)}"
+    return status, cause
 
 def save_figure(fig, path, dpi: int = 150) -> Path:
     "Write a matplotlib figure to `path` atomically (PNG unless the suffix names another format)."
@@ -344,6 +454,21 @@ def save_figure(fig, path, dpi: int = 150) -> Path:
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white"))
 
 # %% ../nbs/09_experiment.ipynb #3d63559f
+_OPEN: list = []   # the Record of the notebook running in this kernel (the last one opened), watched by `_after_cell`
+
+def _after_cell(result=None):
+    "IPython `post_run_cell` hook: a cell that raised after a `Record` was opened marks it failed, with the cause."
+    error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+    if error is not None and _OPEN: _OPEN[-1].fail(f"{type(error).__name__}: {error}")
+
+def _watch_cells(record):
+    "Make `record` the open one; in an IPython kernel, register `_after_cell` once (no IPython import: it may be absent)."
+    _OPEN[:] = [record]
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None and _after_cell not in shell.events.callbacks.get("post_run_cell", []):
+        shell.events.register("post_run_cell", _after_cell)
+
 class Record:
     "The outputs of one paper notebook: `STATUS` while it runs; `table.csv`, figures and `metrics.json` when it ends."
     def __init__(self, name: str, out_dir, scale: Scale, parameters: dict, settings=None):
@@ -351,10 +476,12 @@ class Record:
         self.parameters = dict(parameters)
         self.started, self._t0, self.figures = time.strftime("%Y-%m-%dT%H:%M:%S%z"), time.perf_counter(), []
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.status = "running"
         write_status(self.out_dir, "running", f"started {self.started}")
+        _watch_cells(self)
 
     @property
-    def runs_root(self) -> Path: return runs_root_of(self.out_dir)
+    def runs_root(self) -> Path: return runs_root_of(self.out_dir, self.parameters.get("runs_root"))
 
     def save_figure(self, fig, filename: str, dpi: int = 130) -> Path:
         "Save a matplotlib figure into the output folder (atomically); it is listed in metrics.json."
@@ -368,18 +495,35 @@ class Record:
         status = "failed" if failed else "complete"
         write_csv(table, self.out_dir / "table.csv")
         errors = [{"cell": {k: r.get(k) for k in ("dataset", "arch", "method", "seed", "sweep", "setting") if k in r},
-                   "error": r.get("error", r.get("note"))} for r in failed]
+                   "cause": str(r.get("note", "")).removeprefix("FAILED: "), "error": r.get("error", r.get("note"))}
+                  for r in failed]
         metrics = {"notebook": self.name, "status": status, "scale": asdict(self.scale), "parameters": self.parameters,
                    **provenance(self.settings), "started": self.started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                    "wall_seconds": round(time.perf_counter() - self._t0, 2), "figures": self.figures,
                    "runs_root": str(self.runs_root), "runs": [{k: v for k, v in r.items() if k != "error"} for r in runs],
                    "errors": errors, **extra}
         atomic_write_text(json.dumps(metrics, indent=2, default=str), self.out_dir / "metrics.json")
-        detail = "\n".join(f"{e['cell']}: {shorten(e['error'], 300)}" for e in errors)
-        write_status(self.out_dir, status, detail)
+        cells = "\n".join(f"{e['cell']}: {shorten(e['cause'], 300)}" for e in errors)
+        cause = f"{len(failed)} of {len(runs)} run(s) failed, first {errors[0]['cell']}: {errors[0]['cause']}" if failed else None
+        write_status(self.out_dir, status, cells, cause=cause)
+        self.status = status
         if failed:
-            raise RuntimeError(f"{len(failed)} run(s) of {self.name} failed; table.csv marks them FAILED: " + shorten(detail, 600))
+            raise RuntimeError(f"{len(failed)} run(s) of {self.name} failed; table.csv marks them FAILED: " + shorten(cells, 600))
         return metrics
+
+    def fail(self, cause: str):
+        "Mark the notebook failed with `cause` (STATUS and metrics.json): a cell raised. The first failure's cause is kept."
+        if self.status == "failed": return
+        after = " (after its results were written)" if self.status == "complete" else ""
+        self.status = "failed"
+        write_status(self.out_dir, "failed", f"a cell of {self.name} raised{after}; "
+                     f"started {self.started}", cause=cause)
+        path = self.out_dir / "metrics.json"
+        if path.is_file():
+            try: metrics = json.loads(path.read_text())
+            except json.JSONDecodeError: metrics = {}
+            metrics.update(status="failed", error=shorten(cause, 1000))
+            atomic_write_text(json.dumps(metrics, indent=2, default=str), path)
 
 # %% ../nbs/09_experiment.ipynb #84c7177d
 def default_dataset(scale: Scale | str) -> str:
@@ -463,7 +607,11 @@ def figure_setup(name: str, scale: str = "smoke", dataset: str | None = None, ar
                  **scale_overrides) -> FigureSetup:
     """Resolve a figure notebook's parameters and open its record. `runs_root`: None for the scale's shared runs folder.
     `scale_overrides`: fields of the scale such as `epochs`, `train_subset` (None: keep the preset). Without
-    `needs_models`, no dataset or architecture is resolved."""
+    `needs_models`, no dataset or architecture is resolved. Bad parameters raise `ParameterError` before anything is written."""
+    checked = read_parameters(dict(scale=scale, dataset=dataset, arch=arch, seed=seed, device=device, output_dir=output_dir,
+                                   runs_root=runs_root, settings=settings, **scale_overrides), name)
+    scale, dataset, arch, seed, device = (checked[k] for k in ("scale", "dataset", "arch", "seed", "device"))
+    scale_overrides = {k: checked[k] for k in scale_overrides}
     sc = load_scale(scale, settings, **scale_overrides)
     if needs_models:
         dataset = dataset or default_dataset(sc)

@@ -12,12 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import as_list, atomic_write_text, find_settings, load_scale, parse_value
-from .experiment import provenance, repo_root, shorten, write_status
+from .experiment import provenance, read_parameters, repo_root, shorten, write_status
 from .report import write_summary
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMETERS', 'notebooks_dir_of', 'find_notebooks', 'stages_of', 'notebook_parameters', 'check_parameters',
-           'kernel_name', 'execute_notebook', 'run_stage', 'reproduce']
+__all__ = ['RUNNER_PARAMETERS', 'KERNEL_CONFIG', 'notebooks_dir_of', 'find_notebooks', 'stages_of', 'notebook_parameters',
+           'check_parameters', 'kernel_name', 'execute_notebook', 'run_stage', 'reproduce']
 
 # %% ../nbs/11_reproduce.ipynb #918f140b
 def notebooks_dir_of(settings=None) -> Path:
@@ -76,6 +76,8 @@ def check_parameters(available: dict, names: list, params: dict) -> dict:
     return declared
 
 # %% ../nbs/11_reproduce.ipynb #5e9e9118
+KERNEL_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}   # CurveZMQ keys where the kernel spec supports them
+
 def kernel_name() -> str:
     "'picnn' when that kernel spec runs this interpreter, else 'python3' (which Jupyter maps to this interpreter)."
     try:
@@ -108,6 +110,7 @@ def _merge_metrics(out_dir: Path, **fields) -> dict:
 def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, settings=None) -> dict:
     "Execute one notebook with papermill into `out_dir`; a dict with its status, error and wall time (never raises)."
     import papermill as pm
+    from traitlets.config import Config
     path, out_dir = Path(path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for p in out_dir.iterdir():   # this folder holds only this notebook's outputs: clear the last run's
@@ -115,16 +118,17 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     write_status(out_dir, "running", f"started {time.strftime('%Y-%m-%dT%H:%M:%S%z')} by picnn reproduce")
     executed = out_dir / path.name
     t0 = time.perf_counter()
-    error, cell = None, None
+    error, cell, cause = None, None, None
     try:
         with _kernel_env(out_dir.parent / "runs"):
             pm.execute_notebook(str(path), str(executed), parameters=parameters, kernel_name=kernel, language="python",
-                                cwd=str(path.parent), progress_bar=False, log_output=False)
+                                cwd=str(path.parent), progress_bar=False, log_output=False, config=Config(KERNEL_CONFIG))
     except pm.PapermillExecutionError as e:
         cell = {"index": e.cell_index, "exec_count": e.exec_count, "source": shorten(e.source, 300)}
         error = f"cell [{e.exec_count}] (cell {e.cell_index}): {e.ename}: {shorten(e.evalue, 1000)}"
+        cause = f"{e.ename}: {e.evalue}"
     except Exception as e:
-        error = f"{type(e).__name__}: {shorten(e, 1000)}"
+        error = cause = f"{type(e).__name__}: {shorten(e, 1000)}"
     wall = round(time.perf_counter() - t0, 2)
     runner = {"kernel": kernel, "executed_notebook": executed.name, "source_notebook": str(path),
               "parameters": parameters, "wall_seconds": wall, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -133,6 +137,7 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
         try: status = json.loads(metrics_path.read_text()).get("status", "complete")
         except json.JSONDecodeError: status = "failed"; error = "metrics.json written by the notebook is not valid JSON"
         if status == "failed" and error is None: error = "the notebook recorded status 'failed' in metrics.json"
+        cause = cause or error
     if error is None:
         extra = {} if metrics_path.is_file() else {"notebook": name, "parameters": parameters,
                                                    "wall_seconds": wall, **provenance(settings)}
@@ -142,7 +147,8 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     base = {} if metrics_path.is_file() else {"notebook": name, "parameters": parameters, "wall_seconds": wall,
                                               **provenance(settings)}
     _merge_metrics(out_dir, **base, status="failed", error=error, failed_cell=cell, runner=runner)
-    write_status(out_dir, "failed", error + (f"\ncell source: {cell['source']}" if cell else ""))
+    write_status(out_dir, "failed", f"in cell [{cell['exec_count']}] (cell {cell['index']}): {cell['source']}" if cell else "",
+                 cause=cause)
     return {"name": name, "status": "failed", "error": error, "wall_seconds": wall, "out_dir": str(out_dir)}
 
 def _execute_spec(spec: dict) -> dict:
@@ -174,7 +180,7 @@ def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", 
     unknown = [n for n in names if n not in available]
     if unknown: raise KeyError(f"unknown notebook(s) {unknown}; the reproduction notebooks are {list(available)}")
     names = [n for n in available if n in names]   # running order, whatever the order asked
-    params = {k: parse_value(v) for k, v in (params or {}).items()}
+    params = read_parameters({k: parse_value(v) for k, v in (params or {}).items()})   # a bad value is named before anything runs
     declared = check_parameters(available, names, params)
     load_scale(scale, settings)   # an unknown scale fails here, not in every notebook
     settings_path = str(find_settings(settings).resolve()) if settings is not None else None
