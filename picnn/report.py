@@ -10,7 +10,8 @@ import json, math, time
 from pathlib import Path
 
 from .config import atomic_write_text, list_scales
-from .experiment import CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_differences, provenance, read_csv, t_interval
+from .experiment import (CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_differences, provenance, read_csv,
+                              read_status, t_interval)
 
 # %% auto #0
 __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROWS', 'COMPARABLE', 'NEAR', 'FAR', 'PAPER_ARCHS',
@@ -85,10 +86,8 @@ def _scale_order(settings=None) -> list[str]:
     except FileNotFoundError: return ["smoke", "cpu", "gpu", "paper"]
 
 def _status_of(d: Path) -> tuple[str, str]:
-    "(status, detail) of a notebook folder: STATUS first, else metrics.json, else 'unknown'."
-    if (d / "STATUS").is_file():
-        lines = (d / "STATUS").read_text().splitlines() or ["unknown"]
-        return lines[0].strip(), " ".join(lines[1:]).strip()
+    "(status, detail) of a notebook folder: its STATUS (`incomplete` where listed outputs are gone), else metrics.json."
+    if (d / "STATUS").is_file(): return read_status(d)
     try: m = json.loads((d / "metrics.json").read_text())
     except (OSError, json.JSONDecodeError): return "unknown", ""
     return m.get("status", "unknown"), m.get("error") or ""

@@ -207,3 +207,12 @@ def test_cli_reproduce(tmp_path):
     finally:
         rp.reproduce = rp_reproduce
     assert code == 0 and calls["only"] == ["table_a"] and status(tmp_path / "r", "smoke", "table_a") == "complete"
+
+def test_summary_never_says_complete_for_removed_outputs(tmp_path):
+    "A notebook folder whose STATUS says complete but whose table.csv was removed reads 'incomplete' in SUMMARY.md."
+    import json
+    from picnn.report import summary_markdown
+    d = tmp_path / "smoke" / "table1"; d.mkdir(parents=True)
+    (d / "STATUS").write_text("complete\n")
+    (d / "metrics.json").write_text(json.dumps({"status": "complete", "runs": [], "figures": []}))
+    assert "incomplete" in summary_markdown(tmp_path)
