@@ -6,7 +6,7 @@ Docs: https://picnn.github.io/picnn/datasets.html.md"""
 
 # %% ../nbs/04_datasets.ipynb #1556d777
 from __future__ import annotations
-import math, os, warnings
+import hashlib, math, os, warnings
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Callable
@@ -156,7 +156,19 @@ def _imagefolder_samples(folder: Path, class_to_idx=None):
     extra = sorted(set(classes) - set(class_to_idx))
     if extra: raise DatasetCorrupt(f"{folder} has class folders {extra} that the train/ folder does not have")
     samples = make_dataset(str(folder), {c: class_to_idx[c] for c in classes}, extensions=IMG_EXTENSIONS, allow_empty=True)
+    counts = Counter(c for _, c in samples)
+    empty = [folder / c for c in classes if not counts[class_to_idx[c]]]
+    if empty and samples:   # an entirely empty split is reported by the caller
+        raise DatasetCorrupt(f"class folder(s) {', '.join(map(str, empty))} hold no images ({', '.join(IMG_EXTENSIONS)}): "
+                             "add images or remove the folder")
     return samples, class_to_idx
+
+def _imagefolder_cache(root: Path, split: str, samples) -> Path:
+    "The .npz that keeps a decoded ImageFolder split, named by a digest of its files (path, size, mtime): edits re-decode."
+    h = hashlib.sha1(str(root.resolve()).encode())
+    for p, c in samples:
+        st = os.stat(p); h.update(f"{p}|{c}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return data_dir() / f"imagefolder-{root.name}-{split}-{h.hexdigest()[:10]}.npz"
 
 def _load_imagefolder(name: str, split: str) -> ImageSplit:
     root = Path(name.split(":", 1)[1]).expanduser()
@@ -170,6 +182,11 @@ def _load_imagefolder(name: str, split: str) -> ImageSplit:
         train_samples, class_to_idx = _imagefolder_samples(root / "train")
         samples = train_samples if split == "train" else _imagefolder_samples(sub, class_to_idx)[0]
         if not samples: raise DatasetNotFound(f"dataset {name!r}: no images in {sub}; expected the ImageFolder layout {layout}")
+        cache = _imagefolder_cache(root, split, samples)
+        if cache.is_file():
+            with np.load(cache) as z: hit = z["x"], z["y"], [str(c) for c in z["classes"]], str(z["note"])
+            _memo_put(key, hit)
+            return ImageSplit(torch.from_numpy(hit[0]), torch.from_numpy(hit[1]), hit[2], name, hit[3])
         sizes = Counter()
         for p, _ in train_samples:
             try:
@@ -180,6 +197,8 @@ def _load_imagefolder(name: str, split: str) -> ImageSplit:
         y = np.array([c for _, c in samples], np.int64)
         classes = sorted(class_to_idx, key=class_to_idx.get)
         note = f"ImageFolder {root}" + (f", resized to {size[0]}x{size[1]}" if len(sizes) > 1 else "")
+        try: save_npz(cache, dict(x=x, y=y, classes=np.array(classes), note=np.array(note)))
+        except OSError as e: warnings.warn(f"could not cache the decoded {root} in {cache} ({e}); it will be decoded again")
         _memo_put(key, (x, y, classes, note))
     return ImageSplit(torch.from_numpy(x), torch.from_numpy(y), classes, name, note)
 

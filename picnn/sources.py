@@ -6,13 +6,14 @@ Docs: https://picnn.github.io/picnn/sources.html.md"""
 
 # %% ../nbs/03_sources.ipynb #4d2827e3
 from __future__ import annotations
-import io, os, socket, urllib.error, zipfile, zlib
+import io, os, socket, sys, urllib.error, zipfile, zlib
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm.auto import tqdm
 
 from .config import atomic_write
 
@@ -75,7 +76,10 @@ def _decode_files(paths, size: tuple[int, int], mode: str = "RGB") -> np.ndarray
         except (OSError, ValueError, Image.DecompressionBombError) as e:
             raise DatasetCorrupt(f"cannot read image {paths[i]} ({type(e).__name__}: {e})") from e
         out[i] = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as ex: list(ex.map(load, range(len(paths))))
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as ex:
+        # thousands of files take a while: a bar on a terminal, a line every 10 s in a log or a papermill cell
+        list(tqdm(ex.map(load, range(len(paths))), total=len(paths), desc=f"decoding {len(paths)} images", unit="img",
+                  disable=len(paths) < 1000, mininterval=0.5 if sys.stderr.isatty() else 10, file=sys.stderr))
     return out
 
 def _labels(y, classes) -> np.ndarray:

@@ -197,3 +197,41 @@ def test_missing_torchvision_data_without_download(tmp_path):
     with pytest.raises(data.DatasetNotFound) as e: data.load_dataset("cifar10", root=tmp_path)
     msg = str(e.value)
     assert str(tmp_path) in msg and "download=True" in msg and "cifar-10-python.tar.gz" in msg and "cifar10.npz" in msg
+
+def _image_folder(root, classes=("a", "b"), n=3):
+    import numpy as np
+    from PIL import Image
+    for s in ("train", "test"):
+        for c in classes:
+            (root / s / c).mkdir(parents=True, exist_ok=True)
+            for i in range(n): Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(root / s / c / f"{i}.png")
+
+def test_an_empty_image_folder_class_is_an_error_naming_it(tmp_path, monkeypatch):
+    "An ImageFolder class folder with no images used to become a 0-image class; now it is named as the error."
+    from picnn.datasets import load_dataset, DatasetCorrupt
+    import picnn.datasets as D
+    monkeypatch.setenv("PICNN_DATA", str(tmp_path / "cache"))
+    _image_folder(tmp_path / "pets"); (tmp_path / "pets" / "train" / "empty").mkdir()
+    D._MEMO.clear()
+    with pytest.raises(DatasetCorrupt, match=r"train/empty hold no images"):
+        load_dataset(f"imagefolder:{tmp_path / 'pets'}", split="train")
+
+def test_a_decoded_image_folder_is_cached_and_an_edit_decodes_again(tmp_path, monkeypatch):
+    "The decoded split is kept as an .npz in the data folder (loading it again decodes nothing); a changed file is seen."
+    from picnn.datasets import load_dataset
+    import picnn.datasets as D, picnn.sources as S
+    monkeypatch.setenv("PICNN_DATA", str(tmp_path / "cache"))
+    _image_folder(tmp_path / "pets")
+    name = f"imagefolder:{tmp_path / 'pets'}"
+    first = load_dataset(name, split="train")
+    assert len(list((tmp_path / "cache").glob("imagefolder-pets-train-*.npz"))) == 1
+    D._MEMO.clear()
+    monkeypatch.setattr(D, "_decode_files", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded again")))
+    again = load_dataset(name, split="train")
+    assert (again.x == first.x).all() and again.classes == first.classes
+    monkeypatch.undo(); monkeypatch.setenv("PICNN_DATA", str(tmp_path / "cache"))
+    import numpy as np
+    from PIL import Image
+    Image.fromarray(np.full((8, 8, 3), 255, np.uint8)).save(tmp_path / "pets" / "train" / "a" / "0.png")
+    D._MEMO.clear()
+    assert not (load_dataset(name, split="train").x == first.x).all()
