@@ -94,30 +94,29 @@ class Scale:
     mis_method: str = "sklearn"  # the test-split MIS estimator: "sklearn" (the reference) or "fast" (same numbers to 1e-6)
     mis_every: int = 0      # log the validation MIS (fast estimator) every this many epochs; 0: never
     steps: int = 0          # optimizer steps per run; when set, each dataset's epochs follow from its training split
-    ablation_seeds: tuple = ()  # the seeds of the ablation notebook; empty: the preset's seeds
-    per_dataset: tuple = ()  # ((dataset, ((key, value), ...)), ...) from [<preset>.<dataset>] sections; not a setting
+    sections: tuple = ()    # ((name, ((key, value), ...)), ...) from [<preset>.<name>] sections; not a setting
 
     def replace(self, **overrides) -> "Scale":
         """A copy with `overrides` applied (`None` values are ignored; unknown keys are an error). An override beats the
         per-dataset sections too, and an explicit `epochs` turns step-sizing off unless `steps` is given with it."""
         overrides = _coerce_all({k: v for k, v in overrides.items() if v is not None}, "override")
         if "epochs" in overrides and "steps" not in overrides: overrides["steps"] = 0
-        per = tuple((d, tuple((k, v) for k, v in kv if k not in overrides)) for d, kv in self.per_dataset)
-        return dataclasses.replace(self, **overrides, per_dataset=per)
+        kept = tuple((d, tuple((k, v) for k, v in kv if k not in overrides)) for d, kv in self.sections)
+        return dataclasses.replace(self, **overrides, sections=kept)
 
     @property
     def run_length(self) -> str:
         "How long a run trains, in words: '6,000 optimizer steps' or '30 epochs'."
         return f"{self.steps:,} optimizer steps" if self.steps else f"{self.epochs} epoch{'s' * (self.epochs != 1)}"
 
-    def for_dataset(self, dataset: str) -> "Scale":
-        "This preset with the values of its `[<preset>.<dataset>]` section, if it has one."
-        kv = dict(dict(self.per_dataset).get(dataset, ()))
+    def section(self, name: str) -> "Scale":
+        "This preset with the values of its `[<preset>.<name>]` section (a dataset, or a notebook such as `ablations`)."
+        kv = dict(dict(self.sections).get(name, ()))
         return dataclasses.replace(self, **kv) if kv else self
 
 # %% ../nbs/00_config.ipynb #7c1e0a06
 def _check_keys(d, where="settings"):
-    known = {f.name for f in fields(Scale)} - {"per_dataset"}
+    known = {f.name for f in fields(Scale)} - {"sections"}
     bad = sorted(set(d) - known)
     if bad: raise UnknownSetting(f"unknown scale setting(s) {bad} in {where}; the known ones are {sorted(known)}")
 
@@ -130,7 +129,7 @@ def _coerce_all(raw: dict, where: str) -> dict:
         except (TypeError, ValueError) as e: raise ConfigError(f"{where}: {key} = {value!r} is not valid: {e}") from None
     return out
 
-_TUPLES = {"datasets": str, "archs": str, "seeds": int, "ablation_seeds": int}
+_TUPLES = {"datasets": str, "archs": str, "seeds": int}
 def _coerce(key, value):
     "Turn an ini string (or a papermill value) into the field's type."
     ftype = {f.name: f.type for f in fields(Scale)}[key]
@@ -166,7 +165,7 @@ def load_scale(name: str = "smoke", settings: str | os.PathLike | None = None, *
     raw = {k: v for k, v in cp[name].items() if k != "name"}
     per = tuple((s.split(".", 1)[1], tuple(_coerce_all(dict(cp[s]), f"section [{s}] of {path}").items()))
                 for s in cp.sections() if s.startswith(name + "."))
-    return Scale(name=name, per_dataset=per, **_coerce_all(raw, f"section [{name}] of {path}")).replace(**overrides)
+    return Scale(name=name, sections=per, **_coerce_all(raw, f"section [{name}] of {path}")).replace(**overrides)
 
 def _presets(cp) -> list[str]:
     "The preset sections: all but [data] and the per-dataset [<preset>.<dataset>] ones."

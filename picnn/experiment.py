@@ -55,7 +55,7 @@ def runs_root_of(output_dir, runs_root=None) -> Path:
     return Path(output_dir).resolve() / "runs"
 
 # %% ../nbs/09_experiment.ipynb #db58d732
-SCALE_KEYS = tuple(f.name for f in fields(Scale) if f.name not in ("name", "description", "per_dataset"))
+SCALE_KEYS = tuple(f.name for f in fields(Scale) if f.name not in ("name", "description", "sections"))
 UNAUGMENTED = ("digits",)    # datasets trained without augmentation
 KNOWN_CLASS_COUNTS = {"digits": 10, "cifar10": 10, "stl10": 10, "voc_part": 6, "cifar100": 100, "tinyimagenet": 200}
 
@@ -91,7 +91,7 @@ def train_config(scale: Scale | str, dataset: str, arch: str, method: str = "pic
                  data_dir=None, **overrides) -> TrainConfig:
     "The `TrainConfig` of one run at `scale` (a `Scale` or a preset name), plus `overrides` (None values keep the preset)."
     if isinstance(scale, str): scale = load_scale(scale)
-    scale = scale.for_dataset(dataset)
+    scale = scale.section(dataset)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     cfg = TrainConfig(arch=arch, dataset=dataset, method=method, seed=int(seed), device=device,
                       num_filters=filters_for(num_classes_of(dataset, data_dir), scale.num_filters),

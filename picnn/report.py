@@ -143,7 +143,7 @@ def _sizes(rows, key: str) -> dict:
     return {r["dataset"]: int(float(r[key])) for r in rows if r.get("status") == "ok" and r.get(key) not in (None, "")}
 
 def _protocol_cell(sc: dict, key: str, rows=()) -> str:
-    if key == "epochs" and (sc.get("steps") or sc.get("per_dataset")):   # sized in steps: each dataset's epochs differ
+    if key == "epochs" and (sc.get("steps") or sc.get("sections")):   # sized in steps: each dataset's epochs differ
         epochs = _sizes(rows, "epochs")
         return (f"{sc['steps']:,} optimizer steps: " if sc.get("steps") else "") + \
                ("; ".join(f"{d} {n} epochs" for d, n in epochs.items()) or f"{sc.get('epochs')} epochs")
