@@ -16,7 +16,8 @@ import torch
 from . import config
 from .config import PicnnError, ConfigError, UnknownSetting
 from .pathway import PathwayClassifier
-from .models import TIMM_PREFIX, list_models, architecture
+from .models import list_models, architecture
+from .timm_models import TIMM_PREFIX
 from .datasets import list_datasets, is_dataset_name
 from .data import AUGMENTS
 from .metrics import METHODS
