@@ -16,8 +16,8 @@ from .datasets import (ImageSplit, DatasetNotFound, DatasetCorrupt, load_dataset
                        train_val_split, stratified_indices, normalization, IMAGENET_MEAN, IMAGENET_STD, clear_cache)
 
 # %% auto #0
-__all__ = ['AUGMENTS', 'JITTER', 'crop_batch', 'pad_crop_flip', 'center_crop', 'color_jitter_batch', 'draw_augmentation',
-           'augment_batch', 'DeviceLoader']
+__all__ = ['AUGMENTS', 'JITTER', 'crop_batch', 'pad_crop_flip', 'center_crop', 'color_jitter_batch', 'epoch_order', 'shard_rows',
+           'num_batches', 'draw_augmentation', 'augment_batch', 'DeviceLoader']
 
 # %% ../nbs/05_data.ipynb #c1f3b763
 def _stats_for(split: ImageSplit, mean=None, std=None) -> tuple[tuple, tuple]:
@@ -29,6 +29,14 @@ def _stats_for(split: ImageSplit, mean=None, std=None) -> tuple[tuple, tuple]:
     if len(mean) != c or len(std) != c:
         raise ValueError(f"mean/std have {len(mean)}/{len(std)} channels but {split.name} images have {c}")
     return mean, std
+
+def _normalizer(split: ImageSplit, mean, std, device) -> tuple:
+    "(mean, std) of `split`, and the fused normalisation's constants on `device`: x * scale + shift, for uint8 and [0, 1] x."
+    mean, std = _stats_for(split, mean, std)
+    c = split.image_shape[0]
+    m = torch.tensor(mean, device=device).view(1, c, 1, 1)
+    s = torch.tensor(std, device=device).view(1, c, 1, 1)
+    return mean, std, 1 / (255 * s), 1 / s, -m / s
 
 # %% ../nbs/05_data.ipynb #2abd0d54
 def _resize(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
@@ -128,12 +136,29 @@ def color_jitter_batch(x: torch.Tensor, factors: torch.Tensor, order: torch.Tens
     out[sort_d] = x
     return out
 
+# %% ../nbs/05_data.ipynb #de1965d5
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, np.uint64)[0])
+
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> tuple[torch.Tensor, torch.Generator]:
+    "Epoch `epoch`'s permutation of `n` positions (without `shuffle`: the stored order), and the generator it was drawn from."
+    gen = torch.Generator().manual_seed(_epoch_seed(seed, epoch))
+    return (torch.randperm(n, generator=gen) if shuffle else torch.arange(n)), gen
+
+def shard_rows(i: int, n: int, batch_size: int, rank: int = 0, world_size: int = 1) -> tuple[int, int]:
+    "Rank `rank`'s rows [start, stop) of global batch `i` in an epoch of `n` positions (the sharding rule above)."
+    g = batch_size * world_size
+    lo = i * g; r = min(g, n - lo)
+    return lo + rank * r // world_size, lo + (rank + 1) * r // world_size
+
+def num_batches(n: int, batch_size: int, world_size: int = 1, drop_last: bool = False) -> int:
+    "Batches per rank in an epoch of `n` images: the whole global batches with `drop_last`, else every one."
+    g = batch_size * world_size
+    return n // g if drop_last else math.ceil(n / g)
+
 # %% ../nbs/05_data.ipynb #344e4a9c
 AUGMENTS = (None, "crop_flip", "official")
 JITTER = (0.4, 0.4, 0.4, 0.1)  # brightness, contrast, saturation, hue of the official recipe
-
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, np.uint64)[0])
 
 def draw_augmentation(augment: str | None, n: int, image_size: int, resize_to, gen: torch.Generator) -> dict | None:
     "Per-position augmentation parameters of one epoch of `n` images, drawn on the CPU from `gen` (None: no augmentation)."
@@ -150,6 +175,11 @@ def draw_augmentation(augment: str | None, n: int, image_size: int, resize_to, g
     order = torch.rand(n, 4, generator=gen).argsort(1)
     return dict(oy=oy, ox=ox, flip=flip, factors=factors, order=order)
 
+def _on_device(params: dict | None, device) -> dict | None:
+    "An epoch's augmentation parameters on `device`, but the jitter's: they stay on the CPU (color_jitter_batch plans its work there)."
+    if params is None: return None
+    return {k: v if k in ("factors", "order") else v.to(device) for k, v in params.items()}
+
 def augment_batch(xb: torch.Tensor, augment: str | None, image_size: int, resize_to, params: dict | None) -> tuple[torch.Tensor, bool]:
     "A uint8 batch resized, and augmented with `params` (None: evaluation); True when it is already float in [0, 1]."
     s = image_size
@@ -161,33 +191,35 @@ def augment_batch(xb: torch.Tensor, augment: str | None, image_size: int, resize
     xb = crop_batch(xb, params["oy"], params["ox"], s, s, params["flip"]).float().div_(255)
     return color_jitter_batch(xb, params["factors"], params["order"]), True
 
+# %% ../nbs/05_data.ipynb #de462a9c
+def _check_loader_args(split: ImageSplit, batch_size, augment, seed, rank, world_size, drop_last: bool):
+    "A clear error for an argument a `DeviceLoader` cannot use."
+    if augment not in AUGMENTS: raise ValueError(f"augment must be one of {AUGMENTS}, got {augment!r}")
+    if int(batch_size) < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not (int(world_size) >= 1 and 0 <= int(rank) < int(world_size)):
+        raise ValueError(f"need world_size >= 1 and 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
+    if int(seed) < 0: raise ValueError(f"seed must be >= 0, got {seed}")
+    if len(split) == 0: raise ValueError(f"{split.name}: the split is empty")
+    if drop_last and num_batches(len(split), int(batch_size), int(world_size), True) == 0:
+        raise ValueError(f"{split.name}: {len(split)} images make no full batch of {int(batch_size)} x {int(world_size)} "
+                         f"ranks with drop_last=True; use a smaller batch or drop_last=False")
+
 # %% ../nbs/05_data.ipynb #11f6c84b
 class DeviceLoader:
     "A whole uint8 split resident on `device`, batched by a seeded permutation and augmented there (see above)."
     def __init__(self, split: ImageSplit, batch_size: int = 128, train: bool = True, augment: str | None = "crop_flip",
                  device="cpu", seed: int = 0, image_size: int | None = None, drop_last: bool | None = None,
                  channels_last: bool = False, rank: int = 0, world_size: int = 1, dtype=torch.float32, mean=None, std=None):
-        if augment not in AUGMENTS: raise ValueError(f"augment must be one of {AUGMENTS}, got {augment!r}")
-        if int(batch_size) < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if not (int(world_size) >= 1 and 0 <= int(rank) < int(world_size)):
-            raise ValueError(f"need world_size >= 1 and 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
-        if int(seed) < 0: raise ValueError(f"seed must be >= 0, got {seed}")
-        if len(split) == 0: raise ValueError(f"{split.name}: the split is empty")
+        self.drop_last = bool(train) if drop_last is None else bool(drop_last)
+        _check_loader_args(split, batch_size, augment, seed, rank, world_size, self.drop_last)
         self.split, self.batch_size, self.train, self.augment = split, int(batch_size), bool(train), augment
         self.seed, self.rank, self.world_size, self.dtype, self.channels_last = int(seed), int(rank), int(world_size), dtype, channels_last
-        self.drop_last = self.train if drop_last is None else bool(drop_last)
         self.device = torch.device(device)
         self.epoch = 0
         self.x, self.y = split.x.to(self.device), split.y.to(self.device)
-        c, h, w = split.image_shape
+        _, h, w = split.image_shape
         self.image_size = int(image_size) if image_size else min(h, w)
-        if self.drop_last and len(self) == 0:
-            raise ValueError(f"{split.name}: {len(split)} images make no full batch of {self.batch_size} x {self.world_size} "
-                             f"ranks with drop_last=True; use a smaller batch or drop_last=False")
-        self.mean, self.std = _stats_for(split, mean, std)
-        m = torch.tensor(self.mean, device=self.device).view(1, c, 1, 1)
-        s = torch.tensor(self.std, device=self.device).view(1, c, 1, 1)
-        self._scale_u8, self._scale_unit, self._shift = 1 / (255 * s), 1 / s, -m / s
+        self.mean, self.std, self._scale_u8, self._scale_unit, self._shift = _normalizer(split, mean, std, self.device)
         self.resize_to = _short_side_size(h, w, round(self.image_size * 256 / 224)) if augment == "official" else None
 
     @property
@@ -200,8 +232,7 @@ class DeviceLoader:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        g = self.batch_size * self.world_size
-        return len(self.split) // g if self.drop_last else math.ceil(len(self.split) / g)
+        return num_batches(len(self.split), self.batch_size, self.world_size, self.drop_last)
 
     def _draw(self, n: int, gen: torch.Generator) -> dict | None:
         "Per-position augmentation parameters of one epoch (CPU); none for evaluation."
@@ -215,18 +246,13 @@ class DeviceLoader:
 
     def rows(self, i: int, n: int | None = None) -> tuple[int, int]:
         "This rank's rows [start, stop) of the epoch's permutation in batch `i` (see the sharding rule above)."
-        n, g = len(self.split) if n is None else n, self.batch_size * self.world_size
-        lo = i * g; r = min(g, n - lo)
-        return lo + self.rank * r // self.world_size, lo + (self.rank + 1) * r // self.world_size
+        return shard_rows(i, len(self.split) if n is None else n, self.batch_size, self.rank, self.world_size)
 
     def __iter__(self):
         n = len(self.split)
-        gen = torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))
-        perm = torch.randperm(n, generator=gen) if self.train else torch.arange(n)
-        params = self._draw(n, gen)
+        perm, gen = epoch_order(n, self.seed, self.epoch, shuffle=self.train)
+        params = _on_device(self._draw(n, gen), self.device)
         perm = perm.to(self.device)
-        if params is not None:   # the jitter parameters stay on the CPU (color_jitter_batch plans its work there)
-            params = {k: v if k in ("factors", "order") else v.to(self.device) for k, v in params.items()}
         for i in range(len(self)):
             a, b = self.rows(i, n)
             idx = perm[a:b]

@@ -12,8 +12,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['Correspondence', 'straight_through', 'sample_class', 'sample_mask', 'PathwayOutput', 'check_labels',
-           'PathwayClassifier', 'LossParts', 'std_loss', 'interpretation_loss', 'picnn_loss', 'batch_accuracy']
+__all__ = ['Correspondence', 'straight_through', 'sample_class', 'sample_mask', 'LateConvClassifier', 'PathwayOutput',
+           'check_labels', 'PathwayClassifier', 'LossParts', 'std_loss', 'interpretation_loss', 'picnn_loss',
+           'batch_accuracy']
 
 # %% ../nbs/01_pathway.ipynb #846fde70
 class Correspondence(nn.Module):
@@ -72,6 +73,33 @@ def sample_mask(q: torch.Tensor, generator: torch.Generator | None = None, relax
     logistic = torch.log(u) - torch.log1p(-u)
     return torch.sigmoid((torch.log(qc) - torch.log1p(-qc) + logistic) / temperature)
 
+# %% ../nbs/01_pathway.ipynb #d059fa31
+class LateConvClassifier(nn.Module):
+    "A backbone + new late conv (K filters) + GAP + Linear(K, C): the discrimination pathway, all that `model(x)` runs."
+    def __init__(self, backbone: nn.Module, in_channels: int, num_classes: int, num_filters: int = 64):
+        super().__init__()
+        self.backbone = backbone
+        self.in_channels = in_channels
+        self.late_conv = nn.Conv2d(in_channels, num_filters, kernel_size=3, padding=1, bias=True)
+        self.classifier = nn.Linear(num_filters, num_classes)
+
+    @property
+    def num_classes(self) -> int: return self.classifier.out_features
+    @property
+    def num_filters(self) -> int: return self.late_conv.out_channels
+
+    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
+        "F = late_conv(backbone(x)), (B x K x H x W), pre-activation."
+        h = self.backbone(x)
+        if h.ndim != 4 or h.shape[1] != self.in_channels:
+            raise ValueError(f"the backbone must return feature maps (B, {self.in_channels}, H, W), got shape {tuple(h.shape)}: "
+                             f"check in_channels or the backbone's last layer")
+        return self.late_conv(h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        "Plain logits (B x C)."
+        return self.classifier(self.feature_maps(x).mean(dim=(2, 3)))
+
 # %% ../nbs/01_pathway.ipynb #0eb707bb
 class PathwayOutput(NamedTuple):
     "What both pathways compute for a batch."
@@ -96,35 +124,18 @@ def check_labels(y: torch.Tensor, num_classes: int):
         torch._assert_async(((y >= 0) & (y < num_classes)).all(), f"labels must lie in [0, {num_classes})")
 
 # %% ../nbs/01_pathway.ipynb #c1172426
-class PathwayClassifier(nn.Module):
+class PathwayClassifier(LateConvClassifier):
     "A backbone + new late conv (K filters) + GAP + Linear(K, C), with PICNN's interpretation pathway beside it."
     def __init__(self, backbone: nn.Module, in_channels: int, num_classes: int, num_filters: int = 64,
                  method: str = "picnn", cluster: str = "sample", mask: str = "straight_through", temperature: float = 0.5):
-        super().__init__()
         if method not in ("picnn", "std"): raise ValueError(f"method must be 'picnn' or 'std', got {method!r}")
         if cluster not in ("sample", "label"): raise ValueError(f"cluster must be 'sample' or 'label', got {cluster!r}")
         if mask not in ("straight_through", "relaxed"): raise ValueError(f"mask must be 'straight_through' or 'relaxed', got {mask!r}")
+        super().__init__(backbone, in_channels, num_classes, num_filters)
         self.method, self.cluster, self.mask, self.temperature = method, cluster, mask, temperature
-        self.backbone = backbone
-        self.in_channels = in_channels
-        self.late_conv = nn.Conv2d(in_channels, num_filters, kernel_size=3, padding=1, bias=True)
-        self.classifier = nn.Linear(num_filters, num_classes)
         self.correspondence = Correspondence(num_classes, num_filters)
         # STD never trains the correspondence; freezing it keeps DDP from waiting for a gradient that never comes.
         self.correspondence.theta.requires_grad_(method == "picnn")
-
-    @property
-    def num_classes(self) -> int: return self.classifier.out_features
-    @property
-    def num_filters(self) -> int: return self.late_conv.out_channels
-
-    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
-        "F = late_conv(backbone(x)), (B x K x H x W), pre-activation."
-        h = self.backbone(x)
-        if h.ndim != 4 or h.shape[1] != self.in_channels:
-            raise ValueError(f"the backbone must return feature maps (B, {self.in_channels}, H, W), got shape {tuple(h.shape)}: "
-                             f"check in_channels or the backbone's last layer")
-        return self.late_conv(h)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
                 return_pathways: bool = False, complement: bool | None = None):

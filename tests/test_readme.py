@@ -51,9 +51,9 @@ def test_relative_links_become_absolute():
     mr = _make_readme()
     repo, branch = mr.project_urls()
     raw = "https://raw.githubusercontent.com/" + repo.removeprefix("https://github.com/") + f"/{branch}"
-    md = ('![fig](images/pathway.png) [nb](02_models.ipynb#any-timm-model) [dir](paper) [up](../results/SUMMARY.md) '
+    md = ('![fig](images/pathway.png) [nb](02b_timm.ipynb#the-backbone) [dir](paper) [up](../results/SUMMARY.md) '
           '[web](https://example.org/a.png) [top](#two-commands) <img src="images/pathway.png" width="50%">')
     assert mr._rebase_links(md) == (
-        f"![fig]({raw}/nbs/images/pathway.png) [nb]({repo}/blob/{branch}/nbs/02_models.ipynb#any-timm-model) "
+        f"![fig]({raw}/nbs/images/pathway.png) [nb]({repo}/blob/{branch}/nbs/02b_timm.ipynb#the-backbone) "
         f"[dir]({repo}/tree/{branch}/nbs/paper) [up]({repo}/blob/{branch}/results/SUMMARY.md) "
         f'[web](https://example.org/a.png) [top](#two-commands) <img src="{raw}/nbs/images/pathway.png" width="50%">')
