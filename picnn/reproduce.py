@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import as_list, atomic_write_text, find_settings, load_scale, parse_value
-from .experiment import provenance, read_parameters, repo_root, shorten, write_status
+from .experiment import provenance, repo_root, shorten, write_status
+from .paper import read_parameters
 from .report import write_summary
 
 # %% auto #0
