@@ -6,7 +6,7 @@ Docs: https://picnn.github.io/picnn/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #a8c86031
 from __future__ import annotations
-import ast, configparser, dataclasses, os
+import ast, configparser, dataclasses, json, os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -207,9 +207,18 @@ def parse_value(value):
     except (ValueError, SyntaxError): return s
 
 def as_list(value, cast=str) -> list | None:
-    "A list from `None`, a list, a single value, or a comma-separated string, each item through `cast`."
+    """A list from `None`, a list, a single value, a JSON or Python list written as text (`'["a", "b"]'`, as papermill
+    passes `-p datasets '["a","b"]'`), or comma-separated text (`'a, b'`), each item through `cast`."""
     if value is None: return None
-    if isinstance(value, str): value = [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith(("[", "(")):
+            try: parsed = json.loads(text)
+            except json.JSONDecodeError:
+                try: parsed = ast.literal_eval(text)
+                except (ValueError, SyntaxError): raise ValueError("is not a list: write it as JSON, '[\"a\", \"b\"]', or as a,b") from None
+            value = list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
+        else: value = [v.strip() for v in text.split(",") if v.strip()]
     elif not isinstance(value, (list, tuple)): value = [value]
     return [cast(v) for v in value]
 

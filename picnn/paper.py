@@ -6,14 +6,14 @@ Docs: https://picnn.github.io/picnn/paper.html.md"""
 
 # %% ../nbs/09b_paper.ipynb #7a82b018
 from __future__ import annotations
-import ast, json, math, os
+import math, os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Scale, load_scale
-from .datasets import DatasetNotFound, load_dataset
 import torch
 
+from .config import Scale, as_list, load_scale
+from .datasets import DatasetNotFound, load_dataset
 from .models import build_model
 from .train import TrainConfig
 from .experiment import (Record, cached_run, resolve_output_dir, run_row, train_config)
@@ -25,20 +25,6 @@ __all__ = ['PARAMETER_RULES', 'ParameterError', 'read_parameters', 'default_data
 # %% ../nbs/09b_paper.ipynb #282963ff
 class ParameterError(ValueError):
     "Paper notebook parameters that cannot be used: the message names each one, its value and what it accepts."
-
-def _items(value) -> list:
-    "A list from a list, a JSON or Python list written as text, comma-separated text, or one value."
-    if isinstance(value, (list, tuple)): return list(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith(("[", "(")):
-            try: parsed = json.loads(text)
-            except json.JSONDecodeError:
-                try: parsed = ast.literal_eval(text)
-                except (ValueError, SyntaxError): raise ValueError("is not a list: write it as JSON, '[\"a\", \"b\"]', or as a,b") from None
-            return list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
-        return [v.strip() for v in text.split(",") if v.strip()]
-    return [value]
 
 def _whole(value, low: int) -> int:
     "`value` as a whole number of at least `low` (text such as '3' is read)."
@@ -65,7 +51,7 @@ def _text(value) -> str:
 def _listed(item):
     "A checker for a list parameter whose items pass `item`; an empty list is refused."
     def check(value):
-        items = _items(value)
+        items = as_list(value, lambda v: v)
         if not items: raise ValueError("is empty: give at least one value, or leave it None for the default")
         return [item(v) for v in items]
     return check
