@@ -221,7 +221,10 @@ def claim_rows(entries: list[dict]) -> list[dict]:
     for scale in dict.fromkeys(s for s, _ in table_runs(entries)):
         runs = [r for s, r in table_runs(entries) if s == scale]
         for mis in paired_differences(runs, "mis"):
-            cell = {"scale": scale, "dataset": mis["dataset"], "arch": mis["arch"], "seeds": len(mis["seeds"])}
+            epochs = sorted({str(r.get("epochs")) for r in runs if (r.get("dataset"), r.get("arch")) == (mis["dataset"], mis["arch"])
+                             and r.get("epochs") not in (None, "")})
+            cell = {"scale": scale, "dataset": mis["dataset"], "arch": mis["arch"], "seeds": len(mis["seeds"]),
+                    "epochs": "/".join(epochs)}
             cells.append(cell)
             (acc,) = [a for a in paired_differences(runs, "acc1") if (a["dataset"], a["arch"]) == (mis["dataset"], mis["arch"])]
             rows.append({**cell, "claim": "mis", "measured": describe_difference(mis, False) + " nats",
@@ -255,6 +258,7 @@ def claims_markdown(entries: list[dict]) -> str:
     out = ["| claim (paper) | scale | cell | measured | verdict |", "|---|---|---|---|---|"]
     for r in rows:
         cell = f"{r['dataset']} / {r['arch']}" if r["dataset"] else "every cell above"
+        if r.get("epochs"): cell += f", {r['epochs']} epochs"
         out.append(f"| {CLAIMS[r['claim']]} | {r['scale']} | {cell} | {_md_escape(r['measured'])} | **{r['verdict']}** |")
     return "\n".join(out)
 
