@@ -17,8 +17,9 @@ from .experiment import (CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_di
 __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROWS', 'COMPARABLE', 'NEAR', 'FAR', 'PAPER_ARCHS',
            'PAPER_DATASETS', 'CLAIMS', 'CLAIMS_RULES', 'TITLES', 'DEFINITIONS', 'fmt_value', 'dataset_notes',
            'markdown_table', 'collect_results', 'mis_method_of', 'protocol_notes', 'protocol_table', 'interval_verdict',
-           'cluster_verdict', 'describe_difference', 'table_runs', 'claim_rows', 'claims_markdown', 'status_table',
-           'reference_comparisons', 'table_section', 'figure_section', 'summary_markdown', 'write_summary']
+           'cluster_verdict', 'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim', 'claim_rows',
+           'claims_markdown', 'status_table', 'reference_comparisons', 'table_section', 'figure_section',
+           'summary_markdown', 'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
 def _num(v):
@@ -215,37 +216,44 @@ def table_runs(entries: list[dict]) -> list[tuple[str, dict]]:
     "(scale, run) for every run listed by a table1/table2 notebook's metrics.json."
     return [(e["scale"], r) for e in entries if e["name"] in ("table1", "table2") for r in e["metrics"].get("runs", [])]
 
-def claim_rows(entries: list[dict]) -> list[dict]:
-    "The claims table's rows: each claim beside each measured cell, with its measurement and verdict."
-    rows, cells = [], []
-    for scale in dict.fromkeys(s for s, _ in table_runs(entries)):
-        runs = [r for s, r in table_runs(entries) if s == scale]
-        for mis in paired_differences(runs, "mis"):
-            epochs = sorted({str(r.get("epochs")) for r in runs if (r.get("dataset"), r.get("arch")) == (mis["dataset"], mis["arch"])
-                             and r.get("epochs") not in (None, "")})
-            cell = {"scale": scale, "dataset": mis["dataset"], "arch": mis["arch"], "seeds": len(mis["seeds"]),
-                    "epochs": "/".join(epochs)}
-            cells.append(cell)
-            (acc,) = [a for a in paired_differences(runs, "acc1") if (a["dataset"], a["arch"]) == (mis["dataset"], mis["arch"])]
-            rows.append({**cell, "claim": "mis", "measured": describe_difference(mis, False) + " nats",
-                         "verdict": interval_verdict(mis["diff"])})
-            rows.append({**cell, "claim": "accuracy", "measured": describe_difference(acc, True),
-                         "verdict": interval_verdict(acc["diff"], COMPARABLE)})
-            ok = [r for r in runs if r.get("status") == "ok" and (r["dataset"], r["arch"]) == (mis["dataset"], mis["arch"])]
-            pic = {m: t_interval([r[m] for r in ok if r["method"] == "picnn"])["mean"] for m in ("acc1", "acc2", "acc3")}
-            std3 = t_interval([r["acc3"] for r in ok if r["method"] == "std"])["mean"]
-            rows.append({**cell, "claim": "clusters", "measured": f"PICNN ACC1 {100 * pic['acc1']:.2f} %, ACC2 {100 * pic['acc2']:.2f} %, "
-                         f"ACC3 {100 * pic['acc3']:.2f} % (STD's ACC3 {100 * std3:.2f} %)",
-                         "verdict": cluster_verdict(pic["acc1"], pic["acc2"], pic["acc3"], int(ok[0].get("classes") or 10))})
+
+# %% ../nbs/10_report.ipynb #c1a1ab01
+def cell_claims(scale: str, runs: list[dict], mis: dict) -> list[dict]:
+    "The mis, accuracy and clusters rows of one measured cell (dataset x architecture) of a scale."
+    where = (mis["dataset"], mis["arch"])
+    epochs = sorted({str(r.get("epochs")) for r in runs if (r.get("dataset"), r.get("arch")) == where and r.get("epochs") not in (None, "")})
+    cell = {"scale": scale, "dataset": mis["dataset"], "arch": mis["arch"], "seeds": len(mis["seeds"]), "epochs": "/".join(epochs)}
+    (acc,) = [a for a in paired_differences(runs, "acc1") if (a["dataset"], a["arch"]) == where]
+    ok = [r for r in runs if r.get("status") == "ok" and (r["dataset"], r["arch"]) == where]
+    pic = {m: t_interval([r[m] for r in ok if r["method"] == "picnn"])["mean"] for m in ("acc1", "acc2", "acc3")}
+    std3 = t_interval([r["acc3"] for r in ok if r["method"] == "std"])["mean"]
+    return [{**cell, "claim": "mis", "measured": describe_difference(mis, False) + " nats", "verdict": interval_verdict(mis["diff"])},
+            {**cell, "claim": "accuracy", "measured": describe_difference(acc, True), "verdict": interval_verdict(acc["diff"], COMPARABLE)},
+            {**cell, "claim": "clusters", "measured": f"PICNN ACC1 {100 * pic['acc1']:.2f} %, ACC2 {100 * pic['acc2']:.2f} %, "
+             f"ACC3 {100 * pic['acc3']:.2f} % (STD's ACC3 {100 * std3:.2f} %)",
+             "verdict": cluster_verdict(pic["acc1"], pic["acc2"], pic["acc3"], int(ok[0].get("classes") or 10))}]
+
+def breadth_claim(cells: list[dict]) -> dict:
+    "The breadth row: how many of the paper's architecture x dataset cells were measured, and which others."
     paper = sorted({(c["dataset"], c["arch"]) for c in cells if c["dataset"] in PAPER_DATASETS and c["arch"] in PAPER_ARCHS})
     others = sorted({f"{c['dataset']}/{c['arch']}" for c in cells} - {f"{d}/{a}" for d, a in paper})
-    rows.append({"scale": "all", "dataset": "", "arch": "", "seeds": "", "claim": "breadth",
-                 "measured": f"{len(paper)} of {len(PAPER_ARCHS) * len(PAPER_DATASETS)} paper cells (architecture x dataset) "
-                             f"measured{': ' + ', '.join(f'{d}/{a}' for d, a in paper) if paper else ''}"
-                             f"{'; also ' + ', '.join(others) if others else ''}",
-                 "verdict": "not measured" if not paper else "supported" if len(paper) == len(PAPER_ARCHS) * len(PAPER_DATASETS) else "partly"})
-    return rows
+    total = len(PAPER_ARCHS) * len(PAPER_DATASETS)
+    return {"scale": "all", "dataset": "", "arch": "", "seeds": "", "claim": "breadth",
+            "measured": f"{len(paper)} of {total} paper cells (architecture x dataset) "
+                        f"measured{': ' + ', '.join(f'{d}/{a}' for d, a in paper) if paper else ''}"
+                        f"{'; also ' + ', '.join(others) if others else ''}",
+            "verdict": "not measured" if not paper else "supported" if len(paper) == total else "partly"}
 
+def claim_rows(entries: list[dict]) -> list[dict]:
+    "The claims table's rows: each claim beside each measured cell, with its measurement and verdict."
+    rows = []
+    for scale in dict.fromkeys(s for s, _ in table_runs(entries)):
+        runs = [r for s, r in table_runs(entries) if s == scale]
+        for mis in paired_differences(runs, "mis"): rows += cell_claims(scale, runs, mis)
+    return rows + [breadth_claim([r for r in rows if r["claim"] == "mis"])]
+
+
+# %% ../nbs/10_report.ipynb #c1a1ab02
 CLAIMS_RULES = (f"Verdicts by fixed rules (picnn.report): an MIS difference is supported when its 95 % interval over paired seeds "
                 f"lies above 0; accuracy is comparable within {100 * COMPARABLE:g} point of STD; clusters need ACC2 within "
                 f"{100 * NEAR:g} points of ACC1 and ACC3 at most {FAR:g} x ACC1. With one seed an accuracy difference gets the "
