@@ -21,10 +21,10 @@ from .pathway import Correspondence, PathwayClassifier
 
 # %% auto #0
 __all__ = ['ARCHITECTURES', 'PREFIXES', 'default_num_filters', 'Architecture', 'register', 'register_prefix', 'list_models',
-           'architecture', 'checkpoint_path', 'cached_weights', 'set_module', 'fresh_conv', 'first_conv',
-           'adapt_input_channels', 'unstride', 'GoogLeNetInputTransform', 'ViTFeatures', 'resize_vit',
-           'CifarBasicBlock', 'cifar_resnet', 'build_model', 'cluster_scores', 'cluster_cam', 'ClusterTarget',
-           'cluster_targets']
+           'architecture', 'checkpoint_path', 'torchvision_weights', 'cached_weights', 'weights_normalization',
+           'set_module', 'fresh_conv', 'first_conv', 'adapt_input_channels', 'unstride', 'GoogLeNetInputTransform',
+           'ViTFeatures', 'resize_vit', 'CifarBasicBlock', 'cifar_resnet', 'build_model', 'cluster_scores',
+           'cluster_cam', 'ClusterTarget', 'cluster_targets']
 
 # %% ../nbs/02a_models.ipynb #fa29263d
 def default_num_filters(num_classes: int) -> int:
@@ -83,19 +83,24 @@ def checkpoint_path(weights) -> Path:
     "Where torch hub caches the file of torchvision `weights`: `torch.hub.get_dir()/checkpoints/<file name>`."
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
 
-def cached_weights(arch: str, pretrained: bool | str = True):
-    "The torchvision weights of `arch` (True: DEFAULT; a str: that member), checked to be in the local cache (timm models: their own)."
+def torchvision_weights(arch: str, pretrained: bool | str = True):
+    "The torchvision weights entry of `arch` that `pretrained` names (True: DEFAULT; a str: that member); reads no file."
     spec = architecture(arch)
-    if spec.weights is not None: return spec.weights(pretrained)   # its own cache (timm's: the Hugging Face hub's)
     if spec.torchvision is None:
         raise ValueError(f"{spec.name} has no pretrained weights (it is trained from scratch): pass pretrained=False")
     from torchvision.models import get_model_weights
     enum = get_model_weights(spec.torchvision)
     name = "DEFAULT" if pretrained is True else str(pretrained)
-    try: weights = enum[name] if name != "DEFAULT" else enum.DEFAULT
+    try: return enum[name] if name != "DEFAULT" else enum.DEFAULT
     except KeyError:
         raise ValueError(f"unknown weights {name!r} for {spec.name}: choose True (DEFAULT) or one of "
                          f"{', '.join(w.name for w in enum)}") from None
+
+def cached_weights(arch: str, pretrained: bool | str = True):
+    "The torchvision weights of `arch` (True: DEFAULT; a str: that member), checked to be in the local cache (timm models: their own)."
+    spec = architecture(arch)
+    if spec.weights is not None: return spec.weights(pretrained)   # its own cache (timm's: the Hugging Face hub's)
+    weights = torchvision_weights(spec.name, pretrained)
     path = checkpoint_path(weights)
     if not path.is_file():
         raise FileNotFoundError(
@@ -105,6 +110,14 @@ def cached_weights(arch: str, pretrained: bool | str = True):
             f"{path}, or set TORCH_HOME to a directory whose hub/checkpoints/ holds the file; "
             f"or pass pretrained=False to train from scratch.")
     return weights
+
+def weights_normalization(arch: str, pretrained: bool | str) -> tuple[tuple, tuple] | None:
+    """The per-channel (mean, std), in [0, 1] units, that `arch`'s pretrained weights expect: the mean/std of the torchvision
+    weights entry's own transforms (no file is read). None without pretrained weights, or for weights that are not
+    torchvision's (timm's): then the dataset's statistics apply."""
+    if not pretrained or architecture(arch).weights is not None: return None
+    transforms = torchvision_weights(arch, pretrained).transforms()   # an ImageClassification preset: sizes and mean/std
+    return tuple(float(m) for m in transforms.mean), tuple(float(s) for s in transforms.std)
 
 # %% ../nbs/02a_models.ipynb #f7c24a7f
 def set_module(root: nn.Module, name: str, module: nn.Module):

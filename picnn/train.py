@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .config import ConfigError
 from .pathway import PathwayClassifier, picnn_loss, std_loss, batch_accuracy
-from .models import build_model
+from .models import build_model, torchvision_weights, weights_normalization
 from .datasets import load_dataset, train_val_split
 from .data import DeviceLoader
 from .metrics import mutual_information_score
@@ -30,9 +30,9 @@ import picnn
 # %% auto #0
 __all__ = ['LOSS_LIMIT', 'resolve_device', 'Distributed', 'init_distributed', 'unwrap', 'collect_outputs', 'pathway_accuracy',
            'evaluate', 'train_one_epoch', 'epoch_line', 'Progress', 'setup_process', 'default_run_dir',
-           'environment_info', 'TrainResult', 'open_run', 'prepare_data', 'Splits', 'make_loaders', 'build_training',
-           'TrainState', 'restore', 'wrap_for_training', 'Training', 'train_epoch', 'end_epoch', 'finish', 'fit',
-           'load_run', 'evaluate_run', 'run_name', 'cached_fit']
+           'environment_info', 'TrainResult', 'open_run', 'prepare_data', 'input_normalization', 'Splits',
+           'make_loaders', 'build_training', 'TrainState', 'restore', 'wrap_for_training', 'Training', 'train_epoch',
+           'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'run_name', 'cached_fit']
 
 # %% ../nbs/07b_train.ipynb #e285e34b
 def resolve_device(device: str = "auto") -> torch.device:
@@ -261,6 +261,12 @@ def prepare_data(cfg: TrainConfig):
     else: train, val = train_full, None
     return train, val, test
 
+def input_normalization(cfg: TrainConfig) -> dict:
+    """The loaders' `mean`/`std`: a pretrained backbone's own (its weights' transforms); none from scratch, so that each
+    loader takes its dataset's statistics."""
+    stats = weights_normalization(cfg.arch, cfg.pretrained)
+    return {} if stats is None else {"mean": stats[0], "std": stats[1]}
+
 @dataclass
 class Splits:
     "The loaders of a run and what the model and `metrics.json` need to know about the splits."
@@ -272,18 +278,23 @@ class Splits:
     input_size: int      # what the network sees (the ViT's patch grid depends on it)
     sizes: dict          # images per split
     note: str            # the test split's provenance
+    normalization: dict  # the mean/std the images are normalised with, and their source
 
 def make_loaders(cfg: TrainConfig, device: torch.device, ctx: Distributed) -> Splits:
     "The splits on the device: this rank's shard of the training batches, the selection and the test split."
+    norm = input_normalization(cfg)   # first: a bad weights name fails before the data is loaded
     train, val, test = prepare_data(cfg)
-    common = dict(device=device, image_size=cfg.image_size or None, channels_last=cfg.channels_last)
+    common = dict(device=device, image_size=cfg.image_size or None, channels_last=cfg.channels_last, **norm)
     train_loader = DeviceLoader(train, cfg.batch_size // ctx.world_size, train=True, augment=cfg.augment, seed=cfg.seed,
                                 rank=ctx.rank, world_size=ctx.world_size, **common)
     test_loader = DeviceLoader(test, 512, train=False, augment=cfg.augment, **common)
     select = test_loader if cfg.select_on == "test" else DeviceLoader(val, 512, train=False, augment=cfg.augment, **common)
     sizes = {"train_size": len(train), "val_size": len(val) if val is not None else 0, "test_size": len(test)}
+    source = (f"pretrained weights {torchvision_weights(cfg.arch, cfg.pretrained)}.transforms()" if norm
+              else f"dataset statistics ({train.name})")
+    normalization = {"mean": list(train_loader.mean), "std": list(train_loader.std), "source": source}
     return Splits(train_loader, select, test_loader, len(train.classes), train.x.shape[1],
-                  cfg.image_size or train.x.shape[-1], sizes, getattr(test, "note", ""))
+                  cfg.image_size or train.x.shape[-1], sizes, getattr(test, "note", ""), normalization)
 
 def build_training(cfg: TrainConfig, model, data: Splits, device: torch.device):
     "The model (built from the registry unless given), Adam, and the cosine schedule stepped once per epoch."
@@ -383,6 +394,7 @@ def finish(t: Training, state: TrainState, wall: float) -> tuple[dict, np.ndarra
         "selected_epoch": state.best["epoch"], "epochs_run": len(state.history),
         "test": test_res,
         "split_note": t.data.note,
+        "normalization": t.data.normalization,
         **t.data.sizes,
         "wall_seconds": wall, "environment": environment_info(t.device),
     }
@@ -439,7 +451,7 @@ def evaluate_run(run_dir, which: str = "best", device: str = "auto", mis_method:
     model, cfg = load_run(run_dir, which, str(dev))
     _, _, test = prepare_data(cfg)
     loader = DeviceLoader(test, 512, train=False, augment=cfg.augment, device=dev, image_size=cfg.image_size or None,
-                          channels_last=cfg.channels_last)
+                          channels_last=cfg.channels_last, **input_normalization(cfg))
     res = evaluate(model, loader, seed=cfg.eval_seed, draws=cfg.eval_draws, mis=mis_method or cfg.mis_method,
                    amp=dev.type == "cuda" if cfg.amp is None else cfg.amp)
     res.pop("_mi_matrix", None)

@@ -102,3 +102,39 @@ def test_every_expected_error_is_a_picnn_error_and_keeps_its_old_type():
                      (T.DeviceUnavailable, RuntimeError), (T.RunDirError, OSError), (T.RunLocked, OSError)]:
         assert issubclass(cls, PicnnError) and issubclass(cls, old), cls
     assert str(UnknownSetting("no such key")) == "no such key"
+
+def test_pretrained_backbones_get_their_weights_statistics(tmp_path, monkeypatch):
+    """The paper preset's ImageNet-pretrained ResNet-18 on CIFAR-10 is normalised with its weights' statistics (ImageNet's,
+    as the released code does) in training, selection, test and `evaluate_run`, and metrics.json says so; the same network
+    from scratch keeps CIFAR-10's. Before, both got CIFAR-10's."""
+    from torchvision.models import ResNet18_Weights, resnet18
+    from picnn import train as T
+    from picnn.config import load_scale
+    from picnn.datasets import ImageSplit, normalization
+    from picnn.models import checkpoint_path
+    paper = load_scale("paper")
+    assert paper.pretrained and paper.augment == "official" and paper.image_size == 224
+    gen = torch.Generator().manual_seed(0)
+    split = ImageSplit(torch.randint(0, 256, (20, 3, 32, 32), dtype=torch.uint8, generator=gen), torch.arange(20) % 10,
+                       [str(c) for c in range(10)], "cifar10")
+    monkeypatch.setattr(T, "prepare_data", lambda cfg: (split, split, split))   # CIFAR-10's name and size, no files
+    cfg = T.TrainConfig(arch="resnet18", dataset="cifar10", pretrained=paper.pretrained, stem=paper.stem,
+                        image_size=paper.image_size, augment=paper.augment, batch_size=10, device="cpu")
+    weights = ResNet18_Weights.IMAGENET1K_V1
+    imagenet = tuple(weights.transforms().mean), tuple(weights.transforms().std)
+    data = T.make_loaders(cfg, torch.device("cpu"), T.Distributed())
+    assert all((dl.mean, dl.std) == imagenet for dl in (data.train, data.select, data.test)) and data.train.resize_to == (256, 256)
+    scratch = T.make_loaders(cfg.replace(pretrained=False), torch.device("cpu"), T.Distributed())
+    assert all((dl.mean, dl.std) == normalization("cifar10") for dl in (scratch.train, scratch.select, scratch.test))
+
+    # a short run at 32 px, with random weights standing in for the ImageNet file in the torch hub cache
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    checkpoint_path(weights).parent.mkdir(parents=True)
+    torch.save(resnet18().state_dict(), checkpoint_path(weights))
+    short = cfg.replace(image_size=0, augment=None, epochs=1, mis_method="fast", eval_draws=1)
+    metrics = T.fit(short, run_dir=tmp_path / "run", progress=False).metrics
+    recorded = {"mean": list(imagenet[0]), "std": list(imagenet[1]),
+                "source": "pretrained weights ResNet18_Weights.IMAGENET1K_V1.transforms()"}
+    assert metrics["normalization"] == recorded == json.loads((tmp_path / "run" / "metrics.json").read_text())["normalization"]
+    again = T.evaluate_run(tmp_path / "run", device="cpu")   # re-evaluation normalises as training did: same numbers
+    for k in ("acc1", "acc2", "mis"): assert again[k] == pytest.approx(metrics["test"][k], abs=1e-6), k
