@@ -13,7 +13,7 @@ from .config import PicnnError, ConfigError
 
 # %% auto #0
 __all__ = ['RECIPES', 'TRAIN_HELP', 'TRAIN_EXAMPLES', 'add_config_options', 'Parser', 'build_parser', 'train_config',
-           'test_summary', 'cmd_train', 'cmd_evaluate', 'cmd_demo', 'cmd_reproduce', 'main']
+           'test_summary', 'cmd_train', 'cmd_evaluate', 'cmd_demo', 'cmd_reproduce', 'cmd_plan', 'main']
 
 # %% ../nbs/12_cli.ipynb #50aa047c
 RECIPES = {   # the starting point of `picnn train`; options override it
@@ -81,6 +81,8 @@ examples:
   picnn train --recipe paper --dataset cifar10 --epochs 30 --device cuda
   picnn train --run-dir runs/std-digits --resume        # continue a killed run where it stopped"""
 
+
+# %% ../nbs/12_cli.ipynb #b86c7e59
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="picnn", allow_abbrev=False, description="PICNN: train, evaluate and reproduce the paper's tables.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -112,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a notebook parameter (repeatable; a list as a,b or JSON: archs=tiny_cnn,resnet20); "
                         "checked before anything runs")
+    plan = r.add_argument_group("planning and dispatch (nothing is trained)")
+    plan.add_argument("--plan", action="store_true", help="print every run the notebooks need, what is missing, and the cost")
+    plan.add_argument("--hardware", default=None, help="cost on this measured hardware (part of its name, e.g. H100; "
+                      "default: this machine's); see benchmarks/results/throughput-*.json")
+    plan.add_argument("--commands", default=None, metavar="FILE", help="with --plan: write one `picnn train` command per run to train")
+    plan.add_argument("--slurm", default=None, metavar="FILE", help="with --plan: write a SLURM job-array script over --commands")
+    plan.add_argument("--gpus-per-run", type=int, default=1, help="with --plan: GPUs per run (torchrun when more than 1)")
 
     d = sub.add_parser("demo", allow_abbrev=False, help="STD vs PICNN on the embedded digits: accuracy and MIS in a minute")
     d.add_argument("--epochs", type=int, default=10)
@@ -180,9 +189,20 @@ def cmd_reproduce(args) -> int:
     for kv in args.param:
         if "=" not in kv: raise ConfigError(f"--param expects KEY=VALUE, got {kv!r}")
         k, v = kv.split("=", 1); params[k] = v
+    if args.plan: return cmd_plan(args, params)
+    if args.commands or args.slurm or args.hardware: raise ConfigError("--commands, --slurm and --hardware go with --plan")
     ok = reproduce(scale=args.scale, only=args.only.split(",") if args.only else None, jobs=args.jobs,
                    output=args.output, settings=args.settings, device=args.device, params=params)
     return 0 if ok else 1
+
+def cmd_plan(args, params: dict) -> int:
+    from picnn.plan import plan_text
+    from picnn.reproduce import reproduction_plan, write_dispatch
+    if args.gpus_per_run < 1: raise ConfigError(f"--gpus-per-run must be at least 1, got {args.gpus_per_run}")
+    plan = reproduction_plan(args.scale, args.only, args.output, args.settings, params, args.hardware)
+    print(plan_text(plan))
+    for line in write_dispatch(plan, args.commands, args.slurm, args.gpus_per_run): print(line)
+    return 0
 
 def _one_line(e: BaseException) -> str:
     text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)   # KeyError's str() quotes its message
@@ -202,3 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"picnn {args.command}: interrupted (a run resumes with --run-dir RUN_DIR --resume)", file=sys.stderr)
         return 130
+
+# %% ../nbs/12_cli.ipynb #2c3d4e07
+if __name__ == "__main__": sys.exit(main())   # `python -m picnn.cli`: what torchrun launches
+

@@ -25,11 +25,11 @@ from .train import TrainConfig, cached_fit, environment_info, resolve_device, ru
 __all__ = ['SCRATCH', 'SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'TABLE1_DATASETS', 'TABLE2_DATASETS', 'METHODS',
            'VARIANTS', 'VARIANT_LABELS', 'METRICS', 'SHARED', 'CSG_SOURCE', 'PUBLISHED', 'repo_root',
            'resolve_output_dir', 'runs_root_of', 'scale_overrides', 'num_classes_of', 'filters_for', 'stem_for',
-           'epochs_for', 'train_config', 'table_datasets', 'table_configs', 'ablation_grid', 'run_lock', 'cached_run',
-           'finished_run', 'shorten', 'missing_reason', 'split_label', 'cell_labels', 'run_row', 'train_cell',
-           'aggregate', 'not_run_rows', 't_interval', 'binomial_difference', 'paired_differences', 'with_references',
-           'git_commit', 'git_dirty', 'provenance', 'write_csv', 'read_csv', 'write_status', 'read_status',
-           'save_figure', 'Record']
+           'epochs_for', 'train_config', 'table_datasets', 'table_configs', 'ablation_grid', 'ablation_configs',
+           'run_lock', 'cached_run', 'finished_run', 'shorten', 'missing_reason', 'split_label', 'cell_labels',
+           'run_row', 'train_cell', 'aggregate', 'not_run_rows', 't_interval', 'binomial_difference',
+           'paired_differences', 'with_references', 'git_commit', 'git_dirty', 'provenance', 'write_csv', 'read_csv',
+           'write_status', 'read_status', 'save_figure', 'Record']
 
 # %% ../nbs/09a_experiment.ipynb #645067ba
 SCRATCH = "scratch"   # where a notebook left to its defaults writes, under the checkout (ignored by git)
@@ -133,6 +133,13 @@ def ablation_grid(lambdas=(0, 0.5, 1, 2, 4), filters=(32, 64, 128), variants=tup
     grid += [("K", f"K = {k}", "picnn", {"num_filters": k}) for k in filters]
     grid += [("variant", VARIANT_LABELS[v], "picnn", VARIANTS[v]) for v in variants]
     return grid + [("baseline", "STD", "std", {})]
+
+def ablation_configs(scale: Scale, dataset: str, arch: str, seeds, lambdas=(0, 0.5, 1, 2, 4), filters=(32, 64, 128),
+                     variants=tuple(VARIANTS), device: str = "auto", data_dir=None) -> list[tuple[str, str, TrainConfig]]:
+    "(sweep, setting, config) of every run of the ablations notebook: each point of `ablation_grid` x `seeds`."
+    return [(sweep, setting, train_config(scale, dataset, arch, method, seed, device, data_dir, **over))
+            for sweep, setting, method, over in ablation_grid(lambdas, filters, variants) for seed in seeds]
+
 
 # %% ../nbs/09a_experiment.ipynb #0bcb7e4f
 @contextmanager

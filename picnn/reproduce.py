@@ -12,13 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import as_list, atomic_write_text, find_settings, load_scale, parse_value
-from .experiment import provenance, repo_root, shorten, write_status
+from .experiment import provenance, repo_root, scale_overrides, shorten, write_status
 from .paper import read_parameters
+from .plan import Plan, dispatch_commands, make_plan, slurm_script, throughput_dir
 from .report import write_summary
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMETERS', 'KERNEL_CONFIG', 'notebooks_dir_of', 'find_notebooks', 'stages_of', 'notebook_parameters',
-           'check_parameters', 'kernel_name', 'execute_notebook', 'run_stage', 'reproduce']
+__all__ = ['RUNNER_PARAMETERS', 'KERNEL_CONFIG', 'notebooks_dir_of', 'find_notebooks', 'select_notebooks', 'stages_of',
+           'notebook_parameters', 'check_parameters', 'kernel_name', 'execute_notebook', 'run_stage', 'reproduce',
+           'reproduction_plan', 'write_dispatch']
 
 # %% ../nbs/11_reproduce.ipynb #918f140b
 def notebooks_dir_of(settings=None) -> Path:
@@ -39,6 +41,13 @@ def find_notebooks(notebooks_dir=None, settings=None) -> dict[str, Path]:
     nbs = [p for p in d.glob("*.ipynb") if not p.name.startswith(("_", "."))]
     order = lambda p: (p.stem.startswith("fig"), not p.stem.startswith("table"), p.stem)
     return {p.stem: p for p in sorted(nbs, key=order)}
+
+def select_notebooks(available: dict, only=None) -> list[str]:
+    "The names in `only` (all when None), in running order whatever the order asked; an unknown name is an error."
+    names = list(available) if not only else as_list(only)
+    unknown = [n for n in names if n not in available]
+    if unknown: raise KeyError(f"unknown notebook(s) {unknown}; the reproduction notebooks are {list(available)}")
+    return [n for n in available if n in names]
 
 def stages_of(names) -> list[list[str]]:
     "The notebooks in stages that run in order: non-figure notebooks, then `fig*` notebooks."
@@ -177,10 +186,7 @@ def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", 
     """Execute the reproduction notebooks (all of `nbs/paper`, or the names in `only`) at `scale` into
     `output/<scale>/<name>/`, then write `output/SUMMARY.md`. True when every notebook completed."""
     available = find_notebooks(notebooks_dir, settings)
-    names = list(available) if not only else as_list(only)
-    unknown = [n for n in names if n not in available]
-    if unknown: raise KeyError(f"unknown notebook(s) {unknown}; the reproduction notebooks are {list(available)}")
-    names = [n for n in available if n in names]   # running order, whatever the order asked
+    names = select_notebooks(available, only)
     params = read_parameters({k: parse_value(v) for k, v in (params or {}).items()})   # a bad value is named before anything runs
     declared = check_parameters(available, names, params)
     load_scale(scale, settings)   # an unknown scale fails here, not in every notebook
@@ -200,3 +206,30 @@ def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", 
     failed = [r["name"] for r in results if r["status"] != "complete"]
     print(f"summary: {summary}" + (f"\nFAILED: {failed}" if failed else "\nall notebooks complete"), flush=True)
     return not failed
+
+# %% ../nbs/11_reproduce.ipynb #9a1b2c02
+def reproduction_plan(scale: str = "smoke", only=None, output="results", settings=None, params: dict | None = None,
+                      hardware: str | None = None, notebooks_dir=None) -> Plan:
+    "What `reproduce` with these arguments would train: every run, what is missing, and its cost on `hardware`."
+    names = select_notebooks(find_notebooks(notebooks_dir, settings), only)
+    params = read_parameters({k: parse_value(v) for k, v in (params or {}).items()})
+    sc = load_scale(scale, settings, **scale_overrides(params))
+    runs_root = Path(output).expanduser().resolve() / scale / "runs"
+    return make_plan(sc, names, runs_root, hardware, data_dir=params.get("data_dir"), throughput=throughput_dir(settings))
+
+def write_dispatch(plan: Plan, commands=None, slurm=None, gpus: int = 1) -> list[str]:
+    "Write the plan's commands (one line a run to train) and a SLURM job-array script over them; what was written, said."
+    lines, said = dispatch_commands(plan, gpus), []
+    if commands:
+        atomic_write_text("".join(l + "\n" for l in lines), Path(commands))
+        said.append(f"{len(lines)} commands in {commands}: run them one after another (bash {commands}), several at once "
+                    f"on one node (e.g. parallel -j 8 'CUDA_VISIBLE_DEVICES=$(({{%}} - 1)) {{}}' < {commands}), or as a job array")
+    if slurm:
+        if not commands: raise ValueError("--slurm needs --commands: the job array runs the lines of that file")
+        longest = max((r["hours"] or 0 for r in plan.rows if r["state"] != "cached"), default=0)
+        hours = 1.5 * longest / gpus if longest else 24.0
+        script = slurm_script(Path(commands).resolve(), max(1, len(lines)), gpus, hours, f"picnn-{plan.scale}", Path.cwd())
+        atomic_write_text(script, Path(slurm))
+        said.append(f"SLURM job array in {slurm}: sbatch {slurm}")
+    if lines and commands: said.append(f"then `picnn reproduce --scale {plan.scale}` reads the runs back from {plan.runs_root} and trains none of them")
+    return said
