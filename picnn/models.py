@@ -44,6 +44,7 @@ class Architecture:
     note: str = ""
     weights: Callable | None = None  # (pretrained) -> the weights found in its own cache; None: torchvision's (below)
     builds_channels: bool = False    # `build` takes `in_channels` itself (timm adapts a pretrained first conv)
+    normalization: Callable | None = None  # (pretrained) -> the (mean, std) its weights expect; None: torchvision's entry's
 
 ARCHITECTURES: dict[str, Architecture] = {}
 PREFIXES: dict[str, tuple[Callable, str]] = {}   # prefix -> (resolve(name) -> Architecture, what the names are)
@@ -113,9 +114,12 @@ def cached_weights(arch: str, pretrained: bool | str = True):
 
 def weights_normalization(arch: str, pretrained: bool | str) -> tuple[tuple, tuple] | None:
     """The per-channel (mean, std), in [0, 1] units, that `arch`'s pretrained weights expect: the mean/std of the torchvision
-    weights entry's own transforms (no file is read). None without pretrained weights, or for weights that are not
-    torchvision's (timm's): then the dataset's statistics apply."""
-    if not pretrained or architecture(arch).weights is not None: return None
+    weights entry's own transforms (no file is read), or what the architecture's own `normalization` says (timm's
+    pretrained config). None without pretrained weights: then the dataset's statistics apply."""
+    if not pretrained: return None
+    spec = architecture(arch)
+    if spec.normalization is not None: return spec.normalization(pretrained)
+    if spec.weights is not None: return None
     transforms = torchvision_weights(arch, pretrained).transforms()   # an ImageClassification preset: sizes and mean/std
     return tuple(float(m) for m in transforms.mean), tuple(float(s) for s in transforms.std)
 

@@ -18,7 +18,8 @@ import torch.nn as nn
 from .models import Architecture, register_prefix, set_module
 
 # %% auto #0
-__all__ = ['TIMM_PREFIX', 'hf_hub_cache', 'TimmWeights', 'timm_cached_weights', 'TimmFeatures', 'timm_backbone']
+__all__ = ['TIMM_PREFIX', 'hf_hub_cache', 'TimmWeights', 'timm_normalization', 'timm_cached_weights', 'TimmFeatures',
+           'timm_backbone']
 
 # %% ../nbs/02b_timm.ipynb #c5f3906b
 TIMM_PREFIX = "timm:"
@@ -40,7 +41,8 @@ def _timm_architecture(name: str) -> Architecture:
                          "") + " (timm.list_models('*pattern*') lists them)")
     return Architecture(TIMM_PREFIX + name, partial(timm_backbone, name), ("imagenet", "cifar"), None, 3,
                         note="timm forward_features; token models: patch tokens on their grid; cifar: output_stride=8 "
-                             "(CNNs), 4x4 patches (ViTs)", weights=partial(timm_cached_weights, name), builds_channels=True)
+                             "(CNNs), 4x4 patches (ViTs)", weights=partial(timm_cached_weights, name), builds_channels=True,
+                        normalization=partial(timm_normalization, name))
 
 
 # %% ../nbs/02b_timm.ipynb #7fe14e96
@@ -59,8 +61,13 @@ class TimmWeights:
     file: Path
     custom_load: bool = False
 
-def timm_cached_weights(name: str, pretrained: bool | str = True) -> TimmWeights:
-    "The cached file of timm model `name`'s pretrained weights (True: its default tag; a str: that tag), or a clear error."
+def timm_normalization(name: str, pretrained: bool | str = True) -> tuple[tuple, tuple]:
+    "The (mean, std) timm model `name`'s pretrained weights were trained with, from timm's pretrained config (no file read)."
+    cfg = _timm_pretrained_cfg(name, pretrained)[0]
+    return tuple(float(m) for m in cfg.mean), tuple(float(s) for s in cfg.std)
+
+def _timm_pretrained_cfg(name: str, pretrained: bool | str):
+    "(timm's pretrained config, the model name with its tag) of `name`'s weights, or a clear error."
     timm = _import_timm()
     from timm.models import get_pretrained_cfg
     base, _, tag = name.partition(".")
@@ -71,7 +78,11 @@ def timm_cached_weights(name: str, pretrained: bool | str = True) -> TimmWeights
         tags = [t.partition(".")[2] for t in timm.list_pretrained(f"{base}.*")]
         raise ValueError(f"timm model {base} has no pretrained weights{f' tagged {tag!r}' if tag else ''}: "
                          + (f"choose True (its default) or one of {', '.join(tags)}" if tags else "pass pretrained=False"))
-    full = f"{base}.{cfg.tag}" if cfg.tag else base
+    return cfg, f"{base}.{cfg.tag}" if cfg.tag else base
+
+def timm_cached_weights(name: str, pretrained: bool | str = True) -> TimmWeights:
+    "The cached file of timm model `name`'s pretrained weights (True: its default tag; a str: that tag), or a clear error."
+    cfg, full = _timm_pretrained_cfg(name, pretrained)
     how = (f"python -c \"import timm; timm.create_model('{full}', pretrained=True)\" on a machine with network")
     if cfg.hf_hub_id:    # timm's own source: the Hugging Face hub, cached by huggingface_hub
         from huggingface_hub import try_to_load_from_cache
