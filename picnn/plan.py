@@ -22,9 +22,9 @@ from .paper import default_arch, default_dataset
 
 # %% auto #0
 __all__ = ['FIGURE_SEEDS', 'PUBLISHED_SIZES', 'EVAL_SPEEDUP', 'figure_subject', 'notebook_configs', 'PlannedRun', 'planned_runs',
-           'DataStatus', 'data_status', 'weights_status', 'run_state', 'Rate', 'throughput_dir', 'load_throughput',
-           'this_hardware', 'match_hardware', 'rate_for', 'run_images', 'run_hours', 'input_size', 'Plan', 'make_plan',
-           'plan_text', 'train_command', 'dispatch_commands', 'slurm_script']
+           'DataStatus', 'data_status', 'weights_status', 'epochs_done', 'run_state', 'Rate', 'throughput_dir',
+           'load_throughput', 'this_hardware', 'match_hardware', 'rate_for', 'run_images', 'run_hours', 'input_size',
+           'Plan', 'make_plan', 'plan_text', 'train_command', 'dispatch_commands', 'slurm_script']
 
 # %% ../nbs/10b_plan.ipynb #eb4ae71d
 FIGURE_SEEDS = {"fig_cams": "figure", "fig_matrices": "figure", "fig_curves": "all"}   # the seeds each figure draws
@@ -94,13 +94,17 @@ def weights_status(cfg: TrainConfig) -> tuple[bool, str]:
     try: return True, f"{cached_weights(cfg.arch, cfg.pretrained)} in the torch hub cache"
     except (FileNotFoundError, ValueError) as e: return False, " ".join(str(e).split())
 
+def epochs_done(cfg: TrainConfig, runs_root) -> int:
+    "The epochs an unfinished run of `cfg` has checkpointed (it resumes after them); 0 when it has not started."
+    d = Path(runs_root) / run_name(cfg)
+    if not (d / "last.pt").is_file() or not (d / "log.jsonl").is_file(): return 0
+    return len((d / "log.jsonl").read_text().splitlines())   # one line an epoch, written with the epoch's checkpoint
+
 def run_state(cfg: TrainConfig, runs_root) -> str:
     "'cached' (finished: the notebooks read it back), 'partial (k/n epochs)' (resumes), or 'to train'."
     d = Path(runs_root) / run_name(cfg)
     if (d / "metrics.json").is_file() and (d / "best.pt").is_file(): return "cached"
-    if (d / "last.pt").is_file():
-        done = len((d / "log.jsonl").read_text().splitlines()) if (d / "log.jsonl").is_file() else 0
-        return f"partial ({done}/{cfg.epochs} epochs)"
+    if done := epochs_done(cfg, runs_root): return f"partial ({done}/{cfg.epochs} epochs)"
     return "to train"
 
 # %% ../nbs/10b_plan.ipynb #c5189544
@@ -200,13 +204,15 @@ class Plan:
         return sum(r["hours"] for r in self.rows if r["hours"] is not None and r["state"] != "cached"
                    and (extrapolated is None or r["extrapolated"] == extrapolated))
 
-def _plan_row(run: PlannedRun, data: DataStatus, weights: tuple[bool, str], state: str, rate: Rate) -> dict:
+def _plan_row(run: PlannedRun, data: DataStatus, weights: tuple[bool, str], state: str, rate: Rate, done: int = 0) -> dict:
     cfg = run.config
     images = run_images(cfg, data)
+    hours = run_hours(images, rate)
+    if hours is not None and done: hours *= 1 - done / cfg.epochs   # a partial run resumes: only its remaining epochs
     return dict(name=run.name, notebooks=run.notebooks, dataset=cfg.dataset, arch=cfg.arch, method=cfg.method, seed=cfg.seed,
                 epochs=cfg.epochs, size=input_size(cfg, data), data="here" if data.present else "MISSING",
                 weights="-" if not cfg.pretrained else "here" if weights[0] else "MISSING", state=state,
-                train_images=images[0] if images else None, hours=run_hours(images, rate), basis=rate.basis,
+                train_images=images[0] if images else None, hours=hours, basis=rate.basis,
                 extrapolated=rate.extrapolated, config=run.config)
 
 def make_plan(scale: Scale, notebooks, runs_root, hardware: str | None = None, data_dir=None, throughput=None) -> Plan:
@@ -221,7 +227,7 @@ def make_plan(scale: Scale, notebooks, runs_root, hardware: str | None = None, d
         if not d.present: missing[f"dataset {cfg.dataset}"] = d.how
         if not weights[0]: missing[f"weights of {cfg.arch}"] = weights[1]
         rate = rate_for(rows_tp, hw, cfg.arch, input_size(cfg, d) or 0, cfg.method)
-        rows.append(_plan_row(run, d, weights, run_state(cfg, runs_root), rate))
+        rows.append(_plan_row(run, d, weights, run_state(cfg, runs_root), rate, epochs_done(cfg, runs_root)))
     if any(n in FIGURE_SEEDS for n in notebooks) and (note := figure_subject(scale)[2]): notes.append(note)
     device = next((r["device"] for r in rows_tp if r["hardware"] == hw), "cuda" if torch.cuda.is_available() else "cpu")
     return Plan(scale.name, hw, device, Path(runs_root), rows, missing, notes)
@@ -240,7 +246,7 @@ def plan_text(plan: Plan) -> str:
     todo = [r for r in plan.rows if r["state"] != "cached"]
     unknown = sum(r["hours"] is None for r in todo)
     lines += ["", f"runs: {len(plan.rows)}; cached {len(plan.rows) - len(todo)}; to train {len(todo)} "
-                  f"({sum(r['state'].startswith('partial') for r in todo)} partial, counted whole)",
+                  f"({sum(r['state'].startswith('partial') for r in todo)} partial, costed for their remaining epochs)",
               f"cost of the runs to train on {plan.hardware}: {plan.total():.1f} {device_hours} "
               f"({plan.total(extrapolated=False):.1f} from measured rates, {plan.total(extrapolated=True):.1f} extrapolated)"
               + (f"; {unknown} run(s) not costed (rate or dataset size unknown)" if unknown else "")]

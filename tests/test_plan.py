@@ -99,3 +99,20 @@ def test_dispatched_runs_are_read_back_without_training(tmp_path):
     assert sorted((r["method"], r["status"]) for r in rows) == [("picnn", "ok"), ("std", "ok")], rows
     replan = subprocess.run([*picnn, *common, "--plan"], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert "cached 2; to train 0" in replan.stdout, replan.stdout
+
+
+def test_partial_run_costs_its_remaining_epochs(tmp_path):
+    "A run with a checkpoint after k of n epochs resumes there: its cost is (n - k) / n of a fresh one."
+    from picnn.plan import make_plan
+    tp = tmp_path / "tp"; tp.mkdir()
+    (tp / "throughput-x.json").write_text(json.dumps({"hardware": "X", "device": "cpu", "rows": [
+        dict(arch="tiny_cnn", image_size=8, method=m, train_img_s=1000.0, eval_img_s=3000.0) for m in ("std", "picnn")]}))
+    sc = load_scale("smoke", datasets=["digits"], seeds=[0])
+    fresh = make_plan(sc, ["table1"], tmp_path / "runs", "X", throughput=tp)
+    row = fresh.rows[0]
+    d = tmp_path / "runs" / row["name"]; d.mkdir(parents=True)
+    (d / "last.pt").write_bytes(b""); (d / "log.jsonl").write_text("{}\n" * 30)
+    again = make_plan(sc, ["table1"], tmp_path / "runs", "X", throughput=tp)
+    assert again.rows[0]["state"] == f"partial (30/{row['epochs']} epochs)"
+    assert again.rows[0]["hours"] == pytest.approx(row["hours"] * (1 - 30 / row["epochs"]))
+    assert again.rows[1]["hours"] == fresh.rows[1]["hours"]
