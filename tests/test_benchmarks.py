@@ -58,11 +58,10 @@ def test_cpu_precision_benchmark_runs_and_reports_ratios(tmp_path):
 def _readme_cells(title: str) -> list[list[str]]:
     "The rows of the first markdown table after `title` in benchmarks/README.md, as lists of cell strings."
     text = (ROOT / "benchmarks" / "README.md").read_text().split(title, 1)[1]
-    rows = [l for l in text.splitlines() if l.startswith("|")]
     table = []
-    for l in rows:
-        if table and not l.startswith("|"): break
-        table.append([c.strip().strip("*") for c in l.strip("|").split("|")])
+    for l in text.splitlines():
+        if table and not l.startswith("|"): break   # the end of the first table (not the next table's rows)
+        if l.startswith("|"): table.append([c.strip().strip("*") for c in l.strip("|").split("|")])
     return [r for r in table[2:]]
 
 def test_benchmark_readme_prints_the_json_numbers():
@@ -108,3 +107,76 @@ def test_gpu_table_marks_every_cell_of_the_preset_it_did_not_run():
 def read_csv_rows(path):
     import csv
     with open(path) as f: return list(csv.DictReader(f))
+
+def test_throughput_table_runs_tiny_on_cpu_and_has_the_estimators_schema(tmp_path):
+    "benchmarks.throughput on two paper architectures at 64 px, one step: every row of the schema, rates positive."
+    from benchmarks.throughput import main
+    with pytest.raises(SystemExit) as help_exit: main(["--help"])   # argparse formats every help string
+    assert help_exit.value.code == 0
+    table = main(["--device", "cpu", "--archs", "resnet18,vit_b_16", "--image-size", "64", "--batch-size", "2",
+                  "--steps", "1", "--warmup", "1", "--tries", "1", "--out", str(tmp_path)])
+    saved = json.loads(next(tmp_path.glob("throughput-*.json")).read_text())
+    assert saved == json.loads(json.dumps(table)) and check_throughput_schema(saved) == "cpu"
+    assert [(r["arch"], r["method"]) for r in saved["rows"]] == [(a, m) for m in ("picnn", "std") for a in ("resnet18", "vit_b_16")]
+    assert all(r["image_size"] == 64 and r["batch_size"] == 2 and r["timed_steps"] == 1 and r["amp"] for r in saved["rows"])
+    # evaluation is the same network for both methods: measured once, on the PICNN row
+    assert all((r["eval_img_s"] is None) == (r["method"] == "std") for r in saved["rows"])
+
+def check_throughput_schema(table: dict) -> str:
+    "The keys and types `picnn reproduce --plan` reads from a throughput table; returns its device."
+    assert set(table) == {"hardware", "device", "date", "torch", "threads", "source", "rows"}
+    assert table["device"] in ("cpu", "cuda") and table["hardware"] and table["threads"] >= 1 and table["rows"]
+    import datetime
+    datetime.datetime.fromisoformat(table["date"])
+    types = {"arch": str, "image_size": int, "method": str, "batch_size": int, "amp": bool, "channels_last": bool,
+             "train_img_s": float, "timed_steps": int}
+    for r in table["rows"]:
+        assert set(r) == set(types) | {"eval_img_s"}, r
+        assert all(type(r[k]) is t for k, t in types.items()), r
+        assert r["method"] in ("picnn", "std") and r["train_img_s"] > 0
+        assert r["eval_img_s"] is None or (type(r["eval_img_s"]) is float and r["eval_img_s"] > 0)
+    return table["device"]
+
+def test_committed_throughput_tables_have_the_schema_and_cover_the_paper_archs():
+    "Every committed table reads; the 2-thread CPU one has a PICNN row at 224 px for each paper architecture."
+    from picnn.config import load_scale
+    tables = {p.name: json.loads(p.read_text()) for p in sorted((ROOT / "benchmarks" / "results").glob("throughput-*.json"))}
+    assert tables and all(check_throughput_schema(t) for t in tables.values())
+    cpu = [t for t in tables.values() if t["device"] == "cpu" and t["threads"] == 2]   # the 1-thread one: the cpu preset's runs
+    assert cpu and {r["arch"] for t in tables.values() if t["threads"] == 1 for r in t["rows"]} == {"resnet20"}
+    assert {r["arch"] for r in cpu[-1]["rows"] if r["method"] == "picnn" and r["image_size"] == 224} == set(load_scale("paper").archs)
+    h100 = tables["throughput-NVIDIA_H100_80GB_HBM3-2026-11-27.json"]
+    assert h100["source"] == "benchmarks/results/NVIDIA_H100_80GB_HBM3-2026-11-27.json"
+    assert [round(r["train_img_s"]) for r in h100["rows"]] == [7391, 7041]   # the 224 px fast-path rows of that run
+
+def test_throughput_from_a_benchmark_run_keeps_only_its_paper_shaped_rows():
+    "Deriving the H100 table again gives the committed file: 224 px fast-path rows only (not 32 px, not PIL/fp32)."
+    from benchmarks.throughput import from_run
+    src = ROOT / "benchmarks" / "results" / "NVIDIA_H100_80GB_HBM3-2026-11-27.json"
+    assert from_run(src) == json.loads((ROOT / "benchmarks" / "results" / "throughput-NVIDIA_H100_80GB_HBM3-2026-11-27.json").read_text())
+
+def test_contention_share_sees_another_busy_process():
+    "The CPU timing is retried when others took CPU time: a spinning child during a 1 s sleep shows as >= half a core."
+    import os, time
+    from benchmarks.throughput import timed
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        seconds, busy = timed(lambda: time.sleep(1.0), torch.device("cpu"))
+    finally:
+        spinner.kill(); spinner.wait()
+    assert seconds >= 1.0 and busy * os.cpu_count() >= 0.5
+
+THROUGHPUT_TABLES = {"### Throughput on this CPU": "throughput-AMD_EPYC_2_cores-2026-12-02.json",
+                     "### Throughput on an H100": "throughput-NVIDIA_H100_80GB_HBM3-2026-11-27.json"}
+
+def test_throughput_readme_prints_the_json_numbers():
+    "Each table of the README's throughput section is its JSON's rows, in order, as benchmarks.throughput prints them."
+    from benchmarks.throughput import img_s
+    for title, name in THROUGHPUT_TABLES.items():
+        saved = json.loads((ROOT / "benchmarks" / "results" / name).read_text())
+        cells = _readme_cells(title)
+        assert len(cells) == len(saved["rows"]), title
+        for c, r in zip(cells, saved["rows"]):
+            assert c[:4] == [r["arch"], r["method"].upper(), str(r["image_size"]), str(r["batch_size"])], (title, c)
+            assert c[5:7] == [img_s(r["train_img_s"]), img_s(r["eval_img_s"])], (title, c)
