@@ -18,8 +18,8 @@ from tqdm.auto import tqdm
 from .config import atomic_write
 
 # %% auto #0
-__all__ = ['DOWNLOAD_TIMEOUT', 'VOC_ANIMALS', 'DatasetNotFound', 'DatasetCorrupt', 'save_npz', 'stratified_indices',
-           'decode_webp_container']
+__all__ = ['DOWNLOAD_TIMEOUT', 'STL10_CLASSES', 'VOC_ANIMALS', 'DatasetNotFound', 'DatasetCorrupt', 'save_npz',
+           'stratified_indices', 'decode_webp_container']
 
 # %% ../nbs/03_sources.ipynb #f7d10e2d
 class DatasetNotFound(FileNotFoundError):
@@ -124,6 +124,7 @@ def _torchvision_url(name) -> str:
 def _build_torchvision(name, dirs, out_dir, download):
     folder, url = _TORCHVISION[name][0], _torchvision_url(name)
     roots = [d for d in dirs if (d / folder).is_dir()]
+    if roots and name == "stl10": return _stl10_arrays(roots[0] / folder)
     if roots:
         try: tr, te = _open_torchvision(name, roots[0], True, False), _open_torchvision(name, roots[0], False, False)
         except (RuntimeError, OSError, ValueError) as e:
@@ -148,6 +149,36 @@ def _how_to_get_torchvision(name: str, out_dir: Path) -> str:
     extra = f", or put the shared {name}.npz WebP container in one of them" if name != "stl10" else ""
     return (f"call load_dataset({name!r}, download=True) (torchvision.datasets.{cls}(root='{out_dir}', download=True)), "
             f"or download {url} and extract it into one of the directories above so that <dir>/{folder} exists{extra}")
+
+# %% ../nbs/03_sources.ipynb #b0af510c
+STL10_CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck")
+_STL10_IMAGE = (3, 96, 96)   # channels, then columns, then rows: the order of the bytes of one image
+
+def _read_stl10_split(folder: Path, split: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    "(uint8 images (N, 3, 96, 96), 0-based labels) of STL-10's labelled `split` in its binary release `folder`."
+    xf, yf = folder / f"{split}_X.bin", folder / f"{split}_y.bin"
+    again = "extract stl10_binary.tar.gz again (or delete the folder and load with download=True)"
+    missing = [p.name for p in (xf, yf) if not p.is_file()]
+    if missing: raise DatasetCorrupt(f"{folder} has no {' or '.join(missing)} (STL-10's labelled {split} split): {again}")
+    per_image = int(np.prod(_STL10_IMAGE))
+    n, extra = divmod(xf.stat().st_size, per_image)
+    y = np.fromfile(yf, np.uint8)
+    if extra or n == 0 or n != len(y):
+        raise DatasetCorrupt(f"{xf} holds {n} images of {per_image} bytes" + (f" and {extra} bytes more" if extra else "") +
+                             f", {yf.name} {len(y)} labels: a truncated or mismatched file; {again}")
+    if y.min() < 1 or y.max() > num_classes:
+        raise DatasetCorrupt(f"{yf}: labels span {y.min()}..{y.max()}, STL-10's are 1..{num_classes}; {again}")
+    x = np.fromfile(xf, np.uint8).reshape(n, *_STL10_IMAGE).transpose(0, 1, 3, 2)   # columns -> rows
+    return np.ascontiguousarray(x), y - 1
+
+def _stl10_arrays(folder: Path) -> dict:
+    "STL-10's labelled train and test splits from its binary release `folder` (`stl10_binary/`), in the cache format."
+    names = folder / "class_names.txt"
+    classes = [c.strip() for c in names.read_text().splitlines() if c.strip()] if names.is_file() else list(STL10_CLASSES)
+    (xtr, ytr), (xte, yte) = (_read_stl10_split(folder, s, len(classes)) for s in ("train", "test"))
+    return dict(x_train=xtr, y_train=_labels(ytr, classes), x_test=xte, y_test=_labels(yte, classes),
+                classes=np.array(classes), note=np.array(f"STL-10 binary release, official labelled split "
+                                                         f"({len(ytr)} train, {len(yte)} test)"))
 
 # %% ../nbs/03_sources.ipynb #5c8d3cdf
 _CONTAINER_NOTES = {

@@ -235,3 +235,50 @@ def test_a_decoded_image_folder_is_cached_and_an_edit_decodes_again(tmp_path, mo
     Image.fromarray(np.full((8, 8, 3), 255, np.uint8)).save(tmp_path / "pets" / "train" / "a" / "0.png")
     D._MEMO.clear()
     assert not (load_dataset(name, split="train").x == first.x).all()
+
+
+# ---- STL-10's binary release, read without torchvision's checksums
+
+def write_stl10(folder, images: dict, labels: dict, class_names=True):
+    "An stl10_binary folder as STL-10 ships it: per split, images (N, 3, 96, 96) stored column by column, labels 1..10."
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, x in images.items():
+        np.ascontiguousarray(x.transpose(0, 1, 3, 2)).tofile(folder / f"{split}_X.bin")
+        np.asarray(labels[split], np.uint8).tofile(folder / f"{split}_y.bin")
+    if class_names: (folder / "class_names.txt").write_text("\n".join(sources.STL10_CLASSES) + "\n")
+
+
+def test_stl10_binary_folder_reads_as_torchvision_does(tmp_path, monkeypatch):
+    """Only the labelled files (no unlabeled_X.bin, whose checksum torchvision demands): read directly, the arrays equal
+    torchvision's own reading of the same files (its checksum check switched off for the fixture), then cached."""
+    rng = np.random.default_rng(0)
+    images = {"train": rng.integers(0, 256, (5, 3, 96, 96), dtype=np.uint8), "test": rng.integers(0, 256, (3, 3, 96, 96), dtype=np.uint8)}
+    labels = {"train": [1, 2, 10, 3, 1], "test": [10, 5, 1]}
+    write_stl10(tmp_path / "stl10_binary", images, labels)
+    tr, te = data.load_dataset("stl10", root=tmp_path), data.load_dataset("stl10", root=tmp_path, split="test")
+    assert torch.equal(tr.x, torch.from_numpy(images["train"])) and torch.equal(te.x, torch.from_numpy(images["test"]))
+    assert tr.y.tolist() == [0, 1, 9, 2, 0] and te.y.tolist() == [9, 4, 0] and tr.classes == list(sources.STL10_CLASSES)
+    assert "official labelled split (5 train, 3 test)" in tr.note and (tmp_path / "stl10.npz").is_file()
+    import torchvision.datasets as tvd
+    monkeypatch.setattr(tvd.STL10, "_check_integrity", lambda self: True)
+    for split, ours in (("train", tr), ("test", te)):
+        theirs = tvd.STL10(str(tmp_path), split=split)
+        assert np.array_equal(theirs.data, ours.x.numpy()) and theirs.labels.tolist() == ours.y.tolist()
+        assert theirs.classes == ours.classes
+
+
+@pytest.mark.parametrize("damage, said", [
+    ("truncate", r"train_X\.bin holds 1 images of 27648 bytes and 100 bytes more, train_y\.bin 2 labels"),
+    ("labels", r"test_y\.bin: labels span 0\.\.10, STL-10's are 1\.\.10"),
+    ("missing", r"has no test_y\.bin"),
+])
+def test_stl10_damaged_file_is_corrupt_naming_it(tmp_path, damage, said):
+    folder = tmp_path / "stl10_binary"
+    x = np.zeros((2, 3, 96, 96), np.uint8)
+    write_stl10(folder, {"train": x, "test": x}, {"train": [1, 2], "test": [0, 10] if damage == "labels" else [1, 2]},
+                class_names=False)
+    if damage == "truncate":
+        with open(folder / "train_X.bin", "r+b") as f: f.truncate(27648 + 100)
+    if damage == "missing": (folder / "test_y.bin").unlink()
+    with pytest.raises(data.DatasetCorrupt, match=said) as e: data.load_dataset("stl10", root=tmp_path)
+    assert "extract stl10_binary.tar.gz again" in str(e.value) and not (tmp_path / "stl10.npz").exists()
