@@ -30,7 +30,8 @@ def test_smoke_plan_is_the_committed_run_cache():
     on_disk = {p.name for p in runs_root.iterdir() if p.is_dir() and not p.name.startswith(".")
                and present(p.name.split("-")[0])}
     assert here == on_disk, (sorted(here ^ on_disk))
-    assert {r["state"] for r in plan.rows if r["data"] == "here"} == {"cached"}
+    # smoke checkpoints are not committed (a cache make reproduce rebuilds): cached exactly where best.pt is here
+    assert all((r["state"] == "cached") == (runs_root / r["name"] / "best.pt").is_file() for r in plan.rows if r["data"] == "here")
     assert {r["dataset"] for r in plan.rows if r["data"] == "MISSING"} >= {"stl10", "voc_part"}
 
 
