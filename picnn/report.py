@@ -188,11 +188,13 @@ CLAIMS = {"mis": "PICNN's filters are more class-specific than STD's: higher MIS
           "breadth": "on ten architectures and five datasets"}
 
 def interval_verdict(diff: dict, margin: float = 0.0) -> str:
-    "Above `-margin` with 95 % confidence: supported; below it: not supported; else not resolved."
+    "Above `-margin` with 95 % confidence: supported; below it: not supported; else not resolved, naming the estimate's side."
     if math.isnan(diff["lo"]): return "not resolved (one seed, no interval)"
     if diff["lo"] > -margin: return "supported"
     if diff["hi"] < -margin: return "not supported at this scale"
-    return "not resolved at this scale"
+    # the interval straddles the margin: say on which side the estimate lies, so a reader is not left to guess
+    side = "beyond" if diff["mean"] < -margin else "within"
+    return f"not resolved at this scale (estimate {side} the margin)"
 
 def cluster_verdict(acc1: float, acc2: float, acc3: float, classes: int) -> str:
     "Both rules: supported; one: partly. Near chance every accuracy is close to every other, so nothing is judged there."
@@ -257,7 +259,9 @@ def claim_rows(entries: list[dict]) -> list[dict]:
 CLAIMS_RULES = (f"Verdicts by fixed rules (picnn.report): an MIS difference is supported when its 95 % interval over paired seeds "
                 f"lies above 0; accuracy is comparable within {100 * COMPARABLE:g} point of STD; clusters need ACC2 within "
                 f"{100 * NEAR:g} points of ACC1 and ACC3 at most {FAR:g} x ACC1. With one seed an accuracy difference gets the "
-                "binomial interval of the test set (test noise only) and an MIS difference none. Every verdict holds at "
+                "binomial interval of the test set (test noise only) and an MIS difference none. An interval that straddles its "
+                "margin (0 for MIS, the point for accuracy) is not resolved, and the verdict says whether the estimate lies "
+                "beyond the margin (worse) or within it. Every verdict holds at "
                 "its scale only.")
 
 def claims_markdown(entries: list[dict]) -> str:
