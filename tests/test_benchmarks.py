@@ -7,6 +7,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.run import ratio, peak_tflops, train_step_flops
+from benchmarks.precision_paired import compare, finished_runs
 
 def test_ratio():
     assert ratio(6.0, 2.0) == 3.0
@@ -180,3 +181,21 @@ def test_throughput_readme_prints_the_json_numbers():
         for c, r in zip(cells, saved["rows"]):
             assert c[:4] == [r["arch"], r["method"].upper(), str(r["image_size"]), str(r["batch_size"])], (title, c)
             assert c[5:7] == [img_s(r["train_img_s"]), img_s(r["eval_img_s"])], (title, c)
+
+
+def test_precision_pair_is_judged_against_the_pooled_seed_spread(tmp_path):
+    "fp32 - bf16 of the one pair that differs only in amp, against the seed sd pooled over bf16 settings with 2 seeds."
+    def run(name, lam, seed, amp, acc1):
+        d = tmp_path / name; d.mkdir()
+        test = {"acc1": acc1, "acc2_mean": acc1, "acc3_mean": 0.1, "mis": 0.17}
+        (d / "metrics.json").write_text(json.dumps({"config": {"lam": lam, "seed": seed, "amp": amp}, "test": test}))
+    run("a0", 2.0, 0, True, 0.70); run("a1", 2.0, 1, True, 0.72)    # setting lam 2: sd 0.01414 (1 df)
+    run("b0", 1.0, 0, True, 0.60); run("b1", 1.0, 1, True, 0.64)    # setting lam 1: sd 0.02828 (1 df)
+    run("a0-fp32", 2.0, 0, False, 0.705)                            # the pair of a0
+    rows = {r["metric"]: r for r in compare(finished_runs(tmp_path))}
+    acc = rows["acc1"]
+    assert (acc["bf16_run"], acc["fp32_run"]) == ("a0", "a0-fp32")
+    assert abs(acc["fp32_minus_bf16"] - 0.005) < 1e-12
+    assert abs(acc["seed_sd"] - ((0.0002 + 0.0008) / 2) ** 0.5) < 1e-12 and acc["seed_sd_df"] == 2
+    assert acc["below_seed_sd"] is True
+    assert rows["mis"]["seed_sd"] == 0 and rows["mis"]["below_seed_sd"] is False   # equal MIS: no spread to hide in
