@@ -18,7 +18,7 @@ __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROW
            'PAPER_DATASETS', 'CLAIMS', 'CLAIMS_RULES', 'TITLES', 'DEFINITIONS', 'fmt_value', 'dataset_notes',
            'markdown_table', 'collect_results', 'mis_method_of', 'protocol_notes', 'protocol_table', 'interval_verdict',
            'cluster_verdict', 'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim', 'claim_rows',
-           'claims_markdown', 'status_table', 'reference_comparisons', 'table_section', 'figure_section',
+           'claims_markdown', 'status_table', 'reference_comparisons', 'seed_table', 'table_section', 'figure_section',
            'summary_markdown', 'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
@@ -309,6 +309,23 @@ def reference_comparisons(rows: list[dict]) -> list[str]:
                    f"{ra * 100:.2f} % ({(a - ra) * 100:+.2f} points), MIS {m:.4f} against {rm:.4f} ({m - rm:+.4f}).")
     return out
 
+def seed_table(e: dict) -> list[str]:
+    "Every seed of the cells measured with more than one: the numbers behind each mean ± std, and the run folder each came from."
+    setting = lambda r: tuple(str(r.get(k, "")) for k in ("dataset", "arch", "method", "K", "lam", "cluster", "mask"))
+    # an ablation lists a shared run once per sweep (λ = 2 is also K = 64 and the default variant): once is enough
+    ok = list({(setting(r), r["seed"]): r for r in e["metrics"].get("runs", []) if r.get("status") == "ok"}.values())
+    many = {s for s in map(setting, ok) if sum(setting(r) == s for r in ok) > 1}
+    if not many: return []
+    out = ["Per seed (test split; the epoch selected on validation; the run folder holds config, log, metrics and "
+           "best.pt where committed):", "", "| dataset | arch | method | K | λ | cluster, mask | seed | ACC1 % | ACC2 % | ACC3 % | MIS | epoch | run |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted((r for r in ok if setting(r) in many), key=lambda r: (setting(r)[:2], r["method"] != "std", setting(r)[3:], r["seed"])):
+        run = Path(r.get("run_dir") or "").name
+        variant = f"{r['cluster']}, {r['mask']}" if r.get("cluster") else ""
+        out.append(f"| {r['dataset']} | {r['arch']} | {r['method']} | {r.get('K', '')} | {r.get('lam', '')} | {variant} | {r['seed']} | {100 * r['acc1']:.2f} | {100 * r['acc2']:.2f} | "
+                   f"{100 * r['acc3']:.2f} | {r['mis']:.4f} | {r.get('selected_epoch', '')} | [{run}]({e['scale']}/runs/{run}/) |")
+    return out + [""]
+
 def table_section(e: dict) -> list[str]:
     "One table notebook at one scale: banner, protocol, the table, its datasets, the published comparison, figures."
     sc = e["metrics"].get("scale") or {}
@@ -316,6 +333,7 @@ def table_section(e: dict) -> list[str]:
     if e["status"] != "complete": out.append(_banner(e))
     if sc: out += ["Protocol: " + "; ".join(protocol_notes(sc, e["rows"])) + ".", ""]
     if e["rows"]: out += [markdown_table(e["rows"]), ""]
+    out += seed_table(e)
     if dataset_notes(e["rows"]): out += ["Datasets:", "", dataset_notes(e["rows"]), ""]
     if any(_num(r.get("ref_acc1")) is not None or r.get("status") == "published" for r in e["rows"]):
         out += ["Published: " + CSG_SOURCE + ". Theirs is the full recipe of that paper; ours is the protocol "
