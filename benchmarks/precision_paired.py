@@ -5,7 +5,8 @@
 The pair: the same run (config, seed, data order, initial weights) trained twice, once with bf16 autocast (the
 `cpu` preset's `amp = true`) and once in fp32; only `amp` differs between their config.json. The spread: for every
 setting of the same runs folder trained with two or more seeds in bf16 (the ablations: lambda, K, the variants),
-the standard deviation over its seeds, pooled over settings (degrees of freedom summed). bf16 is harmless when
+the standard deviation over its seeds, pooled over settings (degrees of freedom summed; settings that trained the
+same network, equal ACC1 and MIS at every seed, count once). bf16 is harmless when
 |fp32 - bf16| is below that pooled seed standard deviation, metric by metric (test ACC1, ACC2, ACC3, MIS).
 Prints the table; writes `benchmarks/results/precision_paired-<date>.json`.
 """
@@ -41,13 +42,25 @@ def precision_pairs(runs: list[dict]) -> list[tuple[dict, dict]]:
     return [(d[True], d[False]) for d in by_key.values() if True in d and False in d]
 
 
-def pooled_seed_sd(runs: list[dict], metric: str) -> tuple[float, int, int]:
-    "(pooled standard deviation over seeds, degrees of freedom, settings) of the bf16 settings run with >= 2 seeds."
+def distinct_settings(runs: list[dict]) -> list[list[dict]]:
+    """The bf16 runs grouped by setting, keeping one of the settings that trained the same network.
+
+    Two settings whose runs have equal test ACC1 and MIS at every seed trained the same weights (PICNN with
+    lambda 0 is STD: its pathway loss adds no gradient), so counting both would double their degrees of freedom."""
     groups = defaultdict(list)
     for r in runs:
-        if r["config"].get("amp"): groups[setting_key(r["config"])].append(r["test"][metric])
+        if r["config"].get("amp"): groups[setting_key(r["config"])].append(r)
+    kept = {}
+    for key, rs in sorted(groups.items()):
+        network = tuple(sorted((r["config"]["seed"], r["test"]["acc1"], r["test"]["mis"]) for r in rs))
+        kept.setdefault(network, rs)
+    return list(kept.values())
+
+
+def pooled_seed_sd(runs: list[dict], metric: str) -> tuple[float, int, int]:
+    "(pooled standard deviation over seeds, degrees of freedom, settings) of the distinct bf16 settings with >= 2 seeds."
     ss = df = used = 0
-    for vals in groups.values():
+    for vals in ([r["test"][metric] for r in rs] for rs in distinct_settings(runs)):
         if len(vals) < 2: continue
         mean = sum(vals) / len(vals)
         ss += sum((v - mean) ** 2 for v in vals); df += len(vals) - 1; used += 1

@@ -199,3 +199,18 @@ def test_precision_pair_is_judged_against_the_pooled_seed_spread(tmp_path):
     assert abs(acc["seed_sd"] - ((0.0002 + 0.0008) / 2) ** 0.5) < 1e-12 and acc["seed_sd_df"] == 2
     assert acc["below_seed_sd"] is True
     assert rows["mis"]["seed_sd"] == 0 and rows["mis"]["below_seed_sd"] is False   # equal MIS: no spread to hide in
+
+
+def test_settings_that_trained_the_same_network_count_once(tmp_path):
+    "PICNN with lambda 0 trains STD's network (the pathway adds no gradient): equal ACC1 and MIS at every seed."
+    def run(name, cfg, seed, amp, acc1, mis):
+        d = tmp_path / name; d.mkdir()
+        test = {"acc1": acc1, "acc2_mean": acc1, "acc3_mean": 0.1, "mis": mis}
+        (d / "metrics.json").write_text(json.dumps({"config": {**cfg, "seed": seed, "amp": amp}, "test": test}))
+    std, lam0 = {"method": "std", "lam": 2.0}, {"method": "picnn", "lam": 0.0}
+    run("s0", std, 0, True, 0.70, 0.12); run("s1", std, 1, True, 0.72, 0.13)     # sd 0.01414 (1 df)
+    run("z0", lam0, 0, True, 0.70, 0.12); run("z1", lam0, 1, True, 0.72, 0.13)   # the same network: no new df
+    run("s0-fp32", std, 0, False, 0.705, 0.12)
+    acc = {r["metric"]: r for r in compare(finished_runs(tmp_path))}["acc1"]
+    assert acc["seed_sd_df"] == 1 and acc["seed_sd_settings"] == 1
+    assert abs(acc["seed_sd"] - 0.0002 ** 0.5) < 1e-12
