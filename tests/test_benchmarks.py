@@ -214,3 +214,19 @@ def test_settings_that_trained_the_same_network_count_once(tmp_path):
     acc = {r["metric"]: r for r in compare(finished_runs(tmp_path))}["acc1"]
     assert acc["seed_sd_df"] == 1 and acc["seed_sd_settings"] == 1
     assert abs(acc["seed_sd"] - 0.0002 ** 0.5) < 1e-12
+
+
+def test_precision_readme_prints_the_json_numbers():
+    "The bf16/fp32 table of benchmarks/README.md is its JSON's rows: values, difference, pooled seed sd and df."
+    raw = json.loads((ROOT / "benchmarks" / "results" / "precision_paired-2026-12-03.json").read_text())["rows"]
+    cells = _readme_cells("### Does bf16 change the results?")
+    assert [c[0] for c in cells] == ["ACC1", "ACC2", "ACC3", "MIS"] and len(raw) == 4
+    for c, r in zip(cells, raw):
+        if r["metric"] == "mis":
+            want = [f"{r['bf16']:.4f}", f"{r['fp32']:.4f}", f"{r['fp32_minus_bf16']:+.4f}", f"{r['seed_sd']:.4f}"]
+        else:
+            want = [f"{100 * r['bf16']:.2f} %", f"{100 * r['fp32']:.2f} %",
+                    f"{100 * r['fp32_minus_bf16']:+.2f} points", f"{100 * r['seed_sd']:.2f} points"]
+        assert c[1:5] == want, (c, want)
+        assert c[5].startswith("yes" if r["below_seed_sd"] else "no"), c
+    assert f"pooled seed sd ({raw[0]['seed_sd_df']} df)" in (ROOT / "benchmarks" / "README.md").read_text()
