@@ -16,10 +16,10 @@ from .experiment import (CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_di
 # %% auto #0
 __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROWS', 'COMPARABLE', 'NEAR', 'FAR', 'PAPER_ARCHS',
            'PAPER_DATASETS', 'CLAIMS', 'CLAIMS_RULES', 'TITLES', 'DEFINITIONS', 'fmt_value', 'dataset_notes',
-           'markdown_table', 'collect_results', 'mis_method_of', 'protocol_notes', 'protocol_table', 'interval_verdict',
-           'cluster_verdict', 'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim', 'claim_rows',
-           'claims_markdown', 'status_table', 'reference_comparisons', 'seed_table', 'table_section', 'figure_section',
-           'summary_markdown', 'write_summary']
+           'markdown_table', 'collect_results', 'mis_method_of', 'training_length', 'protocol_notes', 'protocol_table',
+           'interval_verdict', 'cluster_verdict', 'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim',
+           'claim_rows', 'claims_markdown', 'status_table', 'reference_comparisons', 'seed_table', 'table_section',
+           'figure_section', 'summary_markdown', 'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
 def _num(v):
@@ -118,11 +118,26 @@ def mis_method_of(scale: dict, rows=()) -> str:
     "The test MIS estimator a scale (as recorded in metrics.json) used: its `mis_method`, else its rows', else 'sklearn'."
     return scale.get("mis_method") or next((r["mis_method"] for r in rows if r.get("mis_method")), "sklearn")
 
+def _sizes(rows, key: str) -> dict:
+    "Dataset -> the number its measured rows report under `key` (train_size: images trained on, validation excluded)."
+    return {r["dataset"]: int(float(r[key])) for r in rows if r.get("status") == "ok" and r.get(key) not in (None, "")}
+
+def training_length(scale: dict, rows=()) -> str:
+    """How long a scale's runs trained: '30 epochs', or per dataset its optimizer steps (a `[<preset>.<dataset>]`
+    section may set its own) and the epochs they came to in the measured rows."""
+    steps = {d: dict(dict(scale.get("sections") or ()).get(d, ())).get("steps", scale.get("steps") or 0)
+             for d in _sizes(rows, "epochs")}
+    if not any(steps.values()):
+        n = int(scale.get("epochs", 200))
+        return f"{scale['steps']:,} optimizer steps" if scale.get("steps") else f"{n} epoch{'s' * (n != 1)}"
+    return "; ".join(f"{d} {steps[d]:,} optimizer steps ({n} epochs)" if steps[d] else f"{d} {n} epochs"
+                     for d, n in _sizes(rows, "epochs").items())
+
 def protocol_notes(scale: dict, rows=()) -> list[str]:
     "How a scale's protocol (a `Scale` as a dict) differs from the official recipe, in short phrases."
     notes = []
-    n = int(scale.get("epochs", 200))
-    if n != 200: notes.append(f"{n} epoch{'s' if n != 1 else ''} instead of 200")
+    length = training_length(scale, rows)
+    if length != "200 epochs": notes.append(f"{length} instead of 200" + (" epochs" * ("steps" in length)))
     if not scale.get("pretrained"): notes.append("backbones trained from scratch, not ImageNet-pretrained")
     if int(scale.get("image_size", 0) or 0) != 224:
         notes.append("images at their native size, not 224 px" if not scale.get("image_size") else f"{scale['image_size']} px images")
@@ -139,15 +154,8 @@ PROTOCOL_ROWS = [("epochs", "epochs"), ("images", "image_size"), ("backbone", "p
                  ("images trained on", "train_subset"), ("test images", "test_subset"), ("batch size", "batch_size"),
                  ("model selection", "selection"), ("MIS estimator", "mis_method"), ("seeds", "seeds")]
 
-def _sizes(rows, key: str) -> dict:
-    "Dataset -> the number of images its measured rows report under `key` (train_size: trained on, validation excluded)."
-    return {r["dataset"]: int(float(r[key])) for r in rows if r.get("status") == "ok" and r.get(key) not in (None, "")}
-
 def _protocol_cell(sc: dict, key: str, rows=()) -> str:
-    if key == "epochs" and (sc.get("steps") or sc.get("sections")):   # sized in steps: each dataset's epochs differ
-        epochs = _sizes(rows, "epochs")
-        return (f"{sc['steps']:,} optimizer steps: " if sc.get("steps") else "") + \
-               ("; ".join(f"{d} {n} epochs" for d, n in epochs.items()) or f"{sc.get('epochs')} epochs")
+    if key == "epochs": return training_length(sc, rows)
     if key == "image_size": return f"{sc[key]} px" if sc.get(key) else "native"
     if key == "pretrained": return "ImageNet-pretrained" if sc.get(key) else "from scratch"
     if key in ("train_subset", "test_subset"):   # the sizes the runs used: a subset container shows here too
