@@ -18,8 +18,8 @@ __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROW
            'PAPER_DATASETS', 'CLAIMS', 'CLAIMS_RULES', 'TITLES', 'DEFINITIONS', 'fmt_value', 'dataset_notes',
            'markdown_table', 'collect_results', 'mis_method_of', 'training_length', 'protocol_notes', 'protocol_table',
            'interval_verdict', 'cluster_verdict', 'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim',
-           'claim_rows', 'claims_markdown', 'status_table', 'reference_comparisons', 'seed_table', 'table_section',
-           'figure_section', 'summary_markdown', 'write_summary']
+           'claim_rows', 'claims_markdown', 'accuracy_in_words', 'status_table', 'reference_comparisons', 'seed_table',
+           'table_section', 'figure_section', 'summary_markdown', 'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
 def _num(v):
@@ -238,7 +238,8 @@ def cell_claims(scale: str, runs: list[dict], mis: dict) -> list[dict]:
     pic = {m: t_interval([r[m] for r in ok if r["method"] == "picnn"])["mean"] for m in ("acc1", "acc2", "acc3")}
     std3 = t_interval([r["acc3"] for r in ok if r["method"] == "std"])["mean"]
     return [{**cell, "claim": "mis", "measured": describe_difference(mis, False) + " nats", "verdict": interval_verdict(mis["diff"])},
-            {**cell, "claim": "accuracy", "measured": describe_difference(acc, True), "verdict": interval_verdict(acc["diff"], COMPARABLE)},
+            {**cell, "claim": "accuracy", "measured": describe_difference(acc, True), "verdict": interval_verdict(acc["diff"], COMPARABLE),
+             "diff": acc["diff"]},
             {**cell, "claim": "clusters", "measured": f"PICNN ACC1 {100 * pic['acc1']:.2f} %, ACC2 {100 * pic['acc2']:.2f} %, "
              f"ACC3 {100 * pic['acc3']:.2f} % (STD's ACC3 {100 * std3:.2f} %)",
              "verdict": cluster_verdict(pic["acc1"], pic["acc2"], pic["acc3"], int(ok[0].get("classes") or 10))}]
@@ -281,6 +282,24 @@ def claims_markdown(entries: list[dict]) -> str:
         if r.get("epochs"): cell += f", {r['epochs']} epochs"
         out.append(f"| {CLAIMS[r['claim']]} | {r['scale']} | {cell} | {_md_escape(r['measured'])} | **{r['verdict']}** |")
     return "\n".join(out)
+
+def _points(v: float) -> str: return f"{abs(100 * v):.2f} points {'below' if v < 0 else 'above'}"
+
+def accuracy_in_words(entries: list[dict]) -> str:
+    "The accuracy claim in plain words, a line per measured cell: how far PICNN's ACC1 lies from STD's, and what that means."
+    lines = []
+    for r in (r for r in claim_rows(entries) if r["claim"] == "accuracy"):
+        d, n = r["diff"], r["seeds"]
+        interval = "" if math.isnan(d["lo"]) else f" ({d['interval']} interval: {_points(d['lo'])} to {_points(d['hi'])})"
+        if d["mean"] < -COMPARABLE:
+            meaning = "**PICNN does not reach comparable accuracy here**" + \
+                      ("" if r["verdict"].startswith("not supported") else
+                       f", though the interval's upper end lies within the {100 * COMPARABLE:g}-point margin")
+        elif r["verdict"] == "supported": meaning = "comparable or higher"
+        else: meaning = f"comparable within the {100 * COMPARABLE:g}-point margin, but {n} seed{'s' * (n != 1)} do not resolve it"
+        lines.append(f"- `{r['scale']}`, {r['dataset']} / {r['arch']} ({n} seed{'s' * (n != 1)}): PICNN's ACC1 is "
+                     f"{_points(d['mean'])} STD's{interval}: {meaning}.")
+    return "\n".join(lines)
 
 # %% ../nbs/10_report.ipynb #0c3adb29
 def _fmt_seconds(s) -> str:
@@ -397,7 +416,8 @@ def summary_markdown(root, settings=None) -> str:
                                                            not e["name"].startswith("table"), e["name"]))
     out = _header(settings)
     if not entries: return "\n".join(out + ["No results yet: run `picnn reproduce`.", ""])
-    out += ["## The paper's claims against our measurements", "", claims_markdown(entries), "", CLAIMS_RULES, ""]
+    out += ["## The paper's claims against our measurements", "", claims_markdown(entries), "", CLAIMS_RULES, "",
+            "The accuracy claim in plain words:", "", accuracy_in_words(entries), ""]
     out += status_table(entries, root)
     tables = [e for e in entries if not e["name"].startswith("fig")]
     for name in dict.fromkeys(e["name"] for e in sorted(tables, key=lambda e: (not e["name"].startswith("table"), e["name"]))):
