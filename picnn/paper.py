@@ -15,8 +15,8 @@ import torch
 from .config import Scale, as_list, load_scale
 from .datasets import DatasetNotFound, load_dataset
 from .models import build_model
-from .train import TrainConfig
-from .experiment import (Record, cached_run, resolve_output_dir, run_row, train_config)
+from .train import TrainConfig, read_result
+from .experiment import (Record, cached_run, finished_run, resolve_output_dir, run_row, train_config)
 
 # %% auto #0
 __all__ = ['PARAMETER_RULES', 'ParameterError', 'read_parameters', 'default_dataset', 'arch_fits', 'default_arch', 'FigureSetup',
@@ -163,6 +163,11 @@ class FigureSetup:
     def train(self, method: str, seed: int | None = None):
         "The shared run of `method` with its model: from the run cache, or trained into it now (`picnn.train.TrainResult`)."
         return cached_run(self.config(method, seed), self.runs_root)
+
+    def finished(self, method: str, seed: int | None = None):
+        """The shared run of `method` without its model (metrics, history, MI matrix): read back from the run cache,
+        trained only if it has not finished. For figures of curves, which need no checkpoint."""
+        return read_result(finished_run(self.config(method, seed), self.runs_root)[0])
 
     def save_figure(self, fig, filename: str) -> Path:
         "Save `fig` into the output folder (atomically, listed in metrics.json)."

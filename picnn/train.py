@@ -32,7 +32,7 @@ __all__ = ['LOSS_LIMIT', 'resolve_device', 'Distributed', 'init_distributed', 'u
            'evaluate', 'train_one_epoch', 'epoch_line', 'Progress', 'setup_process', 'default_run_dir',
            'environment_info', 'TrainResult', 'open_run', 'prepare_data', 'input_normalization', 'Splits',
            'make_loaders', 'build_training', 'TrainState', 'restore', 'wrap_for_training', 'Training', 'train_epoch',
-           'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'run_name', 'cached_fit']
+           'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'run_name', 'read_result', 'cached_fit']
 
 # %% ../nbs/07b_train.ipynb #e285e34b
 def resolve_device(device: str = "auto") -> torch.device:
@@ -474,13 +474,17 @@ def run_name(cfg: TrainConfig) -> str:
     safe = lambda s: re.sub(r"[^A-Za-z0-9_.]+", "_", s.rsplit("/", 1)[-1].removesuffix(".npz"))
     return f"{safe(cfg.dataset)}-{safe(cfg.arch)}-{cfg.method}-s{cfg.seed}-{digest}"
 
+def read_result(run_dir, device: str | None = None) -> TrainResult:
+    """A finished run read back from its folder: metrics, history and MI matrix, and its best model on `device`
+    (None: no model, so a run whose checkpoint is not kept still gives its curves and numbers)."""
+    run_dir = Path(run_dir)
+    model = load_run(run_dir, "best", device)[0] if device is not None else None
+    history = [json.loads(l) for l in (run_dir / "log.jsonl").read_text().splitlines()]
+    with np.load(run_dir / "analysis.npz") as analysis: mi_matrix = analysis["mi_matrix"]
+    return TrainResult(run_dir, read_json(run_dir / "metrics.json"), model, history, mi_matrix)
+
 def cached_fit(cfg: TrainConfig, runs_root, progress: bool | str | None = None) -> TrainResult:
-    "The finished run of `cfg` under `runs_root` if there is one; else train it (resuming what was interrupted)."
+    "The finished run of `cfg` under `runs_root` with its model if there is one; else train it (resuming what was interrupted)."
     run_dir = Path(runs_root) / run_name(cfg)
-    if (run_dir / "metrics.json").is_file() and (run_dir / "best.pt").is_file():
-        model, _ = load_run(run_dir, "best", cfg.device)
-        metrics = read_json(run_dir / "metrics.json")
-        history = [json.loads(l) for l in (run_dir / "log.jsonl").read_text().splitlines()]
-        analysis = np.load(run_dir / "analysis.npz")
-        return TrainResult(run_dir, metrics, model, history, analysis["mi_matrix"])
+    if (run_dir / "metrics.json").is_file() and (run_dir / "best.pt").is_file(): return read_result(run_dir, cfg.device)
     return fit(cfg, run_dir=run_dir, resume=True, progress=progress)
