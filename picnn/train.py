@@ -213,7 +213,10 @@ def environment_info(device: torch.device) -> dict:
     "What ran the run: package, torch, hardware."
     info = {"picnn": picnn.__version__, "torch": torch.__version__, "python": platform.python_version(),
             "platform": platform.platform(), "device": str(device), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads()}
+            "torch_threads": torch.get_num_threads(),
+            # the instruction set torch's CPU kernels dispatch to (AVX512, AVX2, ...): a CPU model name such as
+            # 'AMD EPYC' covers generations with and without AVX-512, whose results differ in the last digits
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
     if device.type == "cuda": info["gpu"] = torch.cuda.get_device_name(device)
     try: info["cpu_model"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except (OSError, StopIteration): info["cpu_model"] = platform.processor() or platform.machine()

@@ -1,11 +1,12 @@
-"""Every published number traces to an artifact: a committed cpu-scale checkpoint re-derives its metrics.json."""
+"""Every published number traces to an artifact: a committed cpu-scale checkpoint re-derives its metrics.json, and a
+committed smoke run is what the code trains now."""
 import json, shutil
 from pathlib import Path
 import pytest
 import torch
 
 from picnn.config import data_dirs
-from picnn.train import evaluate_run
+from picnn.train import TrainConfig, environment_info, evaluate_run, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 FINISHED = sorted(p.parent for p in (ROOT / "results" / "cpu" / "runs").glob("*/best.pt") if (p.parent / "metrics.json").is_file())
@@ -25,3 +26,31 @@ def test_a_committed_checkpoint_re_derives_its_published_numbers(tmp_path):
     for key in ("acc1", "acc2_mean", "acc3_mean"):   # measured: identical to the last digit
         assert again[key] == published[key], (key, again[key], published[key])
     assert abs(again["mis"] - published["mis"]) < 1e-6, (again["mis"], published["mis"])
+
+
+SMOKE_STD = sorted((ROOT / "results" / "smoke" / "runs").glob("digits-tiny_cnn-std-s0-*/metrics.json"))
+
+def _same_machine(env: dict) -> bool:
+    """This machine trains bit-identically to the one in `env`: same torch, CPU model and kernel instruction set (the
+    thread count is set here). A run that did not record its instruction set cannot be matched."""
+    here = environment_info(torch.device("cpu"))
+    return all(env.get(k) is not None and here.get(k) == env.get(k) for k in ("torch", "cpu_model", "cpu_capability"))
+
+@pytest.mark.skipif(not SMOKE_STD, reason="no committed smoke run of STD on the digits")
+def test_a_committed_smoke_run_is_what_the_code_trains_now(tmp_path):
+    """Retraining the committed smoke run of STD, seed 0, on the digits (6,000 steps) from its config.json gives its
+    published test numbers exactly. A clone retrains such a run when a figure needs its model (smoke checkpoints are not
+    committed); once the committed runs came from an older version of the code and that retrain changed them."""
+    published = json.loads(SMOKE_STD[0].read_text())
+    if not _same_machine(published["environment"]):
+        env = published["environment"]
+        pytest.skip(f"trained on {env.get('cpu_model')} ({env.get('cpu_capability', 'instruction set not recorded')}) with "
+                    f"torch {env.get('torch')}: another CPU or torch changes the last digits")
+    cfg = TrainConfig(**json.loads((SMOKE_STD[0].parent / "config.json").read_text()))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(published["environment"]["torch_threads"])
+    try: again = fit(cfg, run_dir=tmp_path / "again", progress=False).metrics
+    finally: torch.set_num_threads(threads)
+    assert again["selected_epoch"] == published["selected_epoch"]
+    for key in ("acc1", "acc2_mean", "acc3_mean", "mis"):
+        assert again["test"][key] == published["test"][key], (key, again["test"][key], published["test"][key])
