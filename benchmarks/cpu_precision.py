@@ -86,7 +86,11 @@ def main(argv=None):
            "cpu": platform.processor() or platform.machine(), "python": platform.python_version()}
     try:
         env["cpu_model"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        flags = next(l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags"))
+        env["native_bf16"] = [f for f in flags if f in ("avx512_bf16", "amx_bf16")]   # empty: bf16 is emulated
     except (OSError, StopIteration): pass
+    # 'AMD EPYC' names CPUs with and without AVX-512: the instruction set torch dispatches to tells them apart
+    env["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"cpu_precision-{time.strftime('%Y-%m-%d')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "environment": env, "rows": rows}, indent=1))
