@@ -16,7 +16,7 @@ import torch
 
 from picnn.data import DeviceLoader, ImageSplit
 from picnn.models import build_model
-from picnn.train import Distributed, TrainConfig, train_one_epoch
+from picnn.train import Distributed, TrainConfig, environment_info, train_one_epoch
 
 FORMATS = {"fp32 NCHW": dict(amp=False, channels_last=False),
            "fp32 channels_last": dict(amp=False, channels_last=True),
@@ -81,16 +81,15 @@ def main(argv=None):
             rows.append({"method": method, "format": name, "images_per_s": args.batch_size / s,
                          "step_ms": 1000 * s, "speedup_over_fp32_nchw": base / s})
             print(f"{method:5s} {name:20s} {args.batch_size / s:8.1f} img/s  {1000 * s:7.1f} ms/step  x{base / s:.2f}")
+    # what ran it: picnn's own record of a run's machine (torch, threads, CPU model, the instruction set torch
+    # dispatches to), plus whether the CPU computes bf16 natively
     env = {"arch": args.arch, "batch_size": args.batch_size, "steps": args.steps, "warmup": args.warmup,
-           "rounds": args.rounds, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-           "cpu": platform.processor() or platform.machine(), "python": platform.python_version()}
+           "rounds": args.rounds, "cpu": platform.processor() or platform.machine(),
+           **environment_info(torch.device("cpu"))}
     try:
-        env["cpu_model"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
         flags = next(l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags"))
         env["native_bf16"] = [f for f in flags if f in ("avx512_bf16", "amx_bf16")]   # empty: bf16 is emulated
     except (OSError, StopIteration): pass
-    # 'AMD EPYC' names CPUs with and without AVX-512: the instruction set torch dispatches to tells them apart
-    env["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"cpu_precision-{time.strftime('%Y-%m-%d')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "environment": env, "rows": rows}, indent=1))
