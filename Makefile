@@ -13,7 +13,7 @@ JOBS    ?= 2
 THREADS ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow test-browser reproduce demo lab sync clean-venv
+.PHONY: install test test-slow test-browser reproduce demo lab sync docs clean-venv
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ lab: install
 # Export picnn/ from nbs/ and clean the notebooks (run after editing a notebook).
 sync: install
 	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(BIN)/nbdev-sidebar && $(BIN)/python tools/make_readme.py
+
+# The documentation website, from the notebooks' stored outputs (nothing is executed), into _site/:
+# preview with `python -m http.server -d _site`. Sphinx + MyST-NB: see tools/build_docs.py.
+docs: install
+	$(BIN)/python tools/build_docs.py
 
 clean-venv:
 	rm -rf $(VENV)
