@@ -13,7 +13,7 @@ from .config import PicnnError, ConfigError
 
 # %% auto #0
 __all__ = ['RECIPES', 'TRAIN_HELP', 'TRAIN_EXAMPLES', 'add_config_options', 'Parser', 'build_parser', 'train_config',
-           'test_summary', 'cmd_train', 'cmd_evaluate', 'cmd_demo', 'cmd_reproduce', 'cmd_plan', 'main']
+           'test_summary', 'cmd_train', 'cmd_evaluate', 'cmd_demo', 'cmd_reproduce', 'cmd_plan', 'Terminated', 'main']
 
 # %% ../nbs/12_cli.ipynb #50aa047c
 RECIPES = {   # the starting point of `picnn train`; options override it
@@ -29,11 +29,17 @@ def _bool(s: str) -> bool:
 def _parser_of(f):
     "The argparse type of a TrainConfig field (its annotation is a string under postponed evaluation); 'none' is None where allowed."
     t = str(f.type)
-    tp = _bool if t.startswith("bool") else int if t.startswith("int") else float if t.startswith("float") else str
+    tp = _bool if t.startswith("bool") else int if t.startswith("int") else _number if t.startswith("float") else str
     if "None" not in t: return tp
     def parse(s): return None if s.lower() == "none" else tp(s)
     parse.__name__ = getattr(tp, "__name__", "value")   # argparse names the type in its error
     return parse
+
+def _number(s: str) -> int | float:
+    "A number read by its type: '30' is the int 30 (a count, for val_size), '0.1' or '30.0' a float (a fraction)."
+    try: return int(s)
+    except ValueError: return float(s)
+_number.__name__ = "number"   # argparse names the type in its error
 
 def _registries():
     from picnn.models import list_models
@@ -103,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--which", default="best", choices=["best", "last"])
     e.add_argument("--device", default="auto")
     e.add_argument("--mis-method", default=None, choices=["sklearn", "fast"])
+    e.add_argument("--output", default=None, metavar="FILE",
+                   help="where the evaluation is written (default: RUN_DIR/evaluation.json); - prints it only")
 
     r = sub.add_parser("reproduce", allow_abbrev=False, help="regenerate the paper's tables and figures into results/ with papermill")
     r.add_argument("--scale", default="smoke", help="a preset of settings.ini: smoke, cpu, gpu, paper")
@@ -164,10 +172,19 @@ def cmd_train(args) -> int:
     return 0
 
 def cmd_evaluate(args) -> int:
-    from picnn.train import evaluate_run
-    res = evaluate_run(args.run_dir, which=args.which, device=args.device, mis_method=args.mis_method)
-    print(json.dumps(res, indent=2))
-    print(f"written to {Path(args.run_dir) / 'evaluation.json'}")
+    "The numbers first (a folder that cannot be written still shows them), then evaluation.json (or --output)."
+    from picnn.train import evaluate_run, atomic_write_text
+    res = evaluate_run(args.run_dir, which=args.which, device=args.device, mis_method=args.mis_method, output=False)
+    print(json.dumps(res, indent=2), flush=True)
+    if not res["finished"]:
+        print(f"picnn evaluate: note: the run has not finished ({res['epochs_trained']} of {res['epochs']} epochs): these are "
+              f"the numbers of {args.which}.pt, epoch {res['epoch'] + 1}; resuming the run removes its evaluation.json", file=sys.stderr)
+    if args.output == "-": return 0
+    path = Path(args.output) if args.output else Path(args.run_dir) / "evaluation.json"
+    try: atomic_write_text(json.dumps(res, indent=2), path)
+    except PicnnError as e:
+        raise type(e)(f"{e} (the numbers are printed above; --output FILE writes them elsewhere, --output - prints only)") from None
+    print(f"written to {path}")
     return 0
 
 def cmd_demo(args) -> int:
@@ -208,10 +225,18 @@ def _one_line(e: BaseException) -> str:
     text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)   # KeyError's str() quotes its message
     return " ".join(str(text).split())
 
+class Terminated(KeyboardInterrupt):
+    "SIGTERM, raised where the program stands: it unwinds like Ctrl-C (locks released, what was written kept)."
+
+def _terminate(signum, frame): raise Terminated()
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `picnn` console script."
     args = build_parser().parse_args(argv)
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo, "reproduce": cmd_reproduce}
+    import signal, threading
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return commands[args.command](args)
     # PicnnError: raised on purpose; the three built-ins: raised on purpose by code that predates PicnnError
@@ -219,9 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("PICNN_DEBUG"): raise
         print(f"picnn {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"picnn {args.command}: interrupted (a run resumes with --run-dir RUN_DIR --resume)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        how, code = ("terminated (SIGTERM)", 143) if isinstance(e, Terminated) else ("interrupted", 130)
+        print(f"picnn {args.command}: {how} (a run resumes with --run-dir RUN_DIR --resume)", file=sys.stderr)
+        return code
+    finally:
+        if main_thread: signal.signal(signal.SIGTERM, before)
 
 # %% ../nbs/12_cli.ipynb #2c3d4e07
 if __name__ == "__main__": sys.exit(main())   # `python -m picnn.cli`: what torchrun launches

@@ -133,7 +133,11 @@ _TUPLES = {"datasets": str, "archs": str, "seeds": int}
 def _coerce(key, value):
     "Turn an ini string (or a papermill value) into the field's type."
     ftype = {f.name: f.type for f in fields(Scale)}[key]
-    if key in _TUPLES: return tuple(as_list(value, _TUPLES[key]))
+    if key in _TUPLES:
+        items = tuple(as_list(value, _TUPLES[key]))
+        if not items and key in ("datasets", "archs", "seeds"):   # a preset that runs nothing fails later, obscurely
+            raise ValueError("is empty: list at least one, comma-separated (datasets = digits, cifar10)")
+        return items
     if ftype == "bool | None":
         if isinstance(value, str) and value.strip().lower() in ("auto", "none", ""): return None
         return _coerce_bool(value)

@@ -184,9 +184,17 @@ def _load_imagefolder(name: str, split: str) -> ImageSplit:
         if not samples: raise DatasetNotFound(f"dataset {name!r}: no images in {sub}; expected the ImageFolder layout {layout}")
         cache = _imagefolder_cache(root, split, samples)
         if cache.is_file():
-            with np.load(cache) as z: hit = z["x"], z["y"], [str(c) for c in z["classes"]], str(z["note"])
-            _memo_put(key, hit)
-            return ImageSplit(torch.from_numpy(hit[0]), torch.from_numpy(hit[1]), hit[2], name, hit[3])
+            try:
+                with np.load(cache) as z: hit = z["x"], z["y"], [str(c) for c in z["classes"]], str(z["note"])
+                _check_arrays(hit[0], hit[1], hit[2], str(cache))
+            except (*_READ_ERRORS, DatasetCorrupt) as e:   # a killed or full-disk write: decode the images again
+                warnings.warn(f"the ImageFolder cache {cache} cannot be read ({type(e).__name__}: {e}); it is removed and "
+                              f"{sub} decoded again")
+                try: cache.unlink()
+                except OSError: pass
+            else:
+                _memo_put(key, hit)
+                return ImageSplit(torch.from_numpy(hit[0]), torch.from_numpy(hit[1]), hit[2], name, hit[3])
         sizes = Counter()
         for p, _ in train_samples:
             try:

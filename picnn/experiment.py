@@ -357,6 +357,10 @@ def read_status(out_dir) -> tuple[str, str]:
     except OSError: return "unknown", "no STATUS file"
     status = lines[0].strip()
     cause = next((l[len("cause:"):].strip() for l in lines[1:] if l.startswith("cause:")), " ".join(lines[1:]).strip())
+    if status == "running":                    # live only while its Record (or the reproduce of its scale) holds the lock
+        from picnn.runs import lock_holder
+        if lock_holder(d) is None and lock_holder(d.parent) is None:
+            return "interrupted", "STATUS says running, but no process holds its folder: it was killed; run the notebook again"
     if status != "complete": return status, cause
     try: metrics = json.loads((d / "metrics.json").read_text())
     except (OSError, json.JSONDecodeError): return "incomplete", "metrics.json is missing or unreadable"
@@ -395,9 +399,26 @@ class Record:
         self.parameters = dict(parameters)
         self.started, self._t0, self.figures = time.strftime("%Y-%m-%dT%H:%M:%S%z"), time.perf_counter(), []
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = self._claim()
         self.status = "running"
         write_status(self.out_dir, "running", f"started {self.started}")
         _watch_cells(self)
+
+    def _claim(self):
+        """The output folder's lock (`run_dir_lock`), held while the notebook runs: a second run of it into the same
+        folder is refused, and a STATUS 'running' that no process holds reads 'interrupted'. A kernel's exit releases it."""
+        from contextlib import ExitStack
+        from picnn.runs import run_dir_lock
+        for r in _OPEN:                        # this notebook run again in the same kernel: the earlier Record lets go
+            if r.out_dir.resolve() == self.out_dir.resolve(): r._release()
+        stack = ExitStack()
+        stack.enter_context(run_dir_lock(self.out_dir, f"the output folder of notebook {self.name}",
+                                         "another run of the notebook (papermill or picnn reproduce) is writing it; wait "
+                                         "for it to end, or pass another output_dir"))
+        return stack
+
+    def _release(self):
+        if getattr(self, "_lock", None) is not None: self._lock.close(); self._lock = None
 
     @property
     def runs_root(self) -> Path: return runs_root_of(self.out_dir, self.parameters.get("runs_root"))
@@ -426,6 +447,7 @@ class Record:
         cause = f"{len(failed)} of {len(runs)} run(s) failed, first {errors[0]['cell']}: {errors[0]['cause']}" if failed else None
         write_status(self.out_dir, status, cells, cause=cause)
         self.status = status
+        self._release()
         if failed:
             raise RuntimeError(f"{len(failed)} run(s) of {self.name} failed; table.csv marks them FAILED: " + shorten(cells, 600))
         return metrics
@@ -437,6 +459,7 @@ class Record:
         self.status = "failed"
         write_status(self.out_dir, "failed", f"a cell of {self.name} raised{after}; "
                      f"started {self.started}", cause=cause)
+        self._release()
         path = self.out_dir / "metrics.json"
         if path.is_file():
             try: metrics = json.loads(path.read_text())

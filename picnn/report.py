@@ -260,7 +260,11 @@ def claim_rows(entries: list[dict]) -> list[dict]:
     rows = []
     for scale in dict.fromkeys(s for s, _ in table_runs(entries)):
         runs = [r for s, r in table_runs(entries) if s == scale]
-        for mis in paired_differences(runs, "mis"): rows += cell_claims(scale, runs, mis)
+        # numbers of a table notebook that is not complete (failed, interrupted, an output removed) are flagged
+        unsure = [f"{e['name']} {e['status']}" + (f": {e['detail']}" if e.get("detail") else "") for e in entries
+                  if e["scale"] == scale and e["name"] in ("table1", "table2") and e.get("status", "complete") != "complete"]
+        for mis in paired_differences(runs, "mis"):
+            rows += [{**r, "flag": "; ".join(unsure)} if unsure else r for r in cell_claims(scale, runs, mis)]
     return rows + [breadth_claim([r for r in rows if r["claim"] == "mis"])]
 
 
@@ -280,7 +284,9 @@ def claims_markdown(entries: list[dict]) -> str:
     for r in rows:
         cell = f"{r['dataset']} / {r['arch']}" if r["dataset"] else "every cell above"
         if r.get("epochs"): cell += f", {r['epochs']} epochs"
-        out.append(f"| {CLAIMS[r['claim']]} | {r['scale']} | {cell} | {_md_escape(r['measured'])} | **{r['verdict']}** |")
+        flag = (f" (**FROM AN INCOMPLETE TABLE**: {_md_escape(r['flag'])}; rerun `picnn reproduce --scale {r['scale']}`)"
+                if r.get("flag") else "")
+        out.append(f"| {CLAIMS[r['claim']]} | {r['scale']} | {cell} | {_md_escape(r['measured'])} | **{r['verdict']}**{flag} |")
     return "\n".join(out)
 
 def _points(v: float) -> str: return f"{abs(100 * v):.2f} points {'below' if v < 0 else 'above'}"
@@ -298,7 +304,8 @@ def accuracy_in_words(entries: list[dict]) -> str:
         elif r["verdict"] == "supported": meaning = "comparable or higher"
         else: meaning = f"comparable within the {100 * COMPARABLE:g}-point margin, but {n} seed{'s' * (n != 1)} do not resolve it"
         lines.append(f"- `{r['scale']}`, {r['dataset']} / {r['arch']} ({n} seed{'s' * (n != 1)}): PICNN's ACC1 is "
-                     f"{_points(d['mean'])} STD's{interval}: {meaning}.")
+                     f"{_points(d['mean'])} STD's{interval}: {meaning}." +
+                     (f" **From an incomplete table** ({_md_escape(r['flag'])})." if r.get("flag") else ""))
     return "\n".join(lines)
 
 # %% ../nbs/10_report.ipynb #0c3adb29

@@ -123,6 +123,9 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     from traitlets.config import Config
     path, out_dir = Path(path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from picnn.runs import lock_holder, RunLocked
+    if (holder := lock_holder(out_dir)) is not None:   # a papermill run of it writes there now: leave its files alone
+        raise RunLocked(f"the output folder {out_dir} is in use by {holder}: wait for it to end, or pass another --output")
     for p in out_dir.iterdir():   # this folder holds only this notebook's outputs: clear the last run's
         if p.is_file(): p.unlink()
     write_status(out_dir, "running", f"started {time.strftime('%Y-%m-%dT%H:%M:%S%z')} by picnn reproduce")
@@ -199,10 +202,13 @@ def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", 
                                                    "runs_root": str(root / scale / "runs"), **params}.items()
                                  if k in declared[n]})
              for n in names}
-    print(f"picnn reproduce: scale {scale!r}, {len(names)} notebook(s) {names} into {root / scale} "
-          f"(kernel {kernel!r}, jobs {jobs})", flush=True)
-    results = [r for stage in stages_of(names) for r in run_stage([specs[n] for n in stage], jobs)]
-    summary = write_summary(root, settings)
+    from picnn.runs import run_dir_lock
+    with run_dir_lock(root / scale, f"the results of scale {scale!r}", f"another picnn reproduce --scale {scale} is "
+                      f"writing them; wait for it to end, or pass another --output"):   # one reproduction of a scale at once
+        print(f"picnn reproduce: scale {scale!r}, {len(names)} notebook(s) {names} into {root / scale} "
+              f"(kernel {kernel!r}, jobs {jobs})", flush=True)
+        results = [r for stage in stages_of(names) for r in run_stage([specs[n] for n in stage], jobs)]
+        summary = write_summary(root, settings)
     failed = [r["name"] for r in results if r["status"] != "complete"]
     print(f"summary: {summary}" + (f"\nFAILED: {failed}" if failed else "\nall notebooks complete"), flush=True)
     return not failed

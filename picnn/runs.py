@@ -25,8 +25,9 @@ from .metrics import METHODS
 # %% auto #0
 __all__ = ['RUN_FILES', 'setting', 'TrainConfig', 'config_problems', 'DeviceUnavailable', 'RunDirError', 'RunLocked',
            'RunNotFound', 'RunMismatch', 'CorruptRunFile', 'TrainingDiverged', 'NonFiniteLoss', 'disk_error',
-           'atomic_write', 'atomic_save', 'atomic_savez', 'atomic_write_text', 'append_line', 'make_dir',
-           'run_dir_lock', 'config_diff', 'read_json', 'read_config', 'load_checkpoint', 'load_weights', 'open_run_dir']
+           'atomic_write', 'atomic_save', 'atomic_savez', 'atomic_write_text', 'append_line', 'not_a_folder',
+           'make_dir', 'run_dir_lock', 'lock_holder', 'config_diff', 'read_json', 'read_config', 'load_checkpoint',
+           'load_weights', 'open_run_dir']
 
 # %% ../nbs/07a_runs.ipynb #03613aa0
 def setting(default, help: str, choices: tuple | None = None):
@@ -103,9 +104,11 @@ def _type_ok(value, annotation) -> bool:
     return {"int": isinstance(value, int), "float": isinstance(value, (int, float)),
             "str": isinstance(value, str)}.get(kinds[0], False)
 
+_DEVICE_TYPES = ("cpu", "cuda", "mps")   # what a run can train on ('meta', 'xpu', ... pass torch.device, then fail)
+
 def _device_ok(device: str) -> bool:
     if device == "auto": return True
-    try: torch.device(device); return True
+    try: return torch.device(device).type in _DEVICE_TYPES
     except (RuntimeError, ValueError): return False
 
 def config_problems(cfg: TrainConfig) -> list[str]:
@@ -134,9 +137,11 @@ def config_problems(cfg: TrainConfig) -> list[str]:
     for key in ("lr", "temperature"): need(0 < getattr(cfg, key) < math.inf, key, "must be a positive number")
     for key in ("lam", "weight_decay", "min_lr"): need(0 <= getattr(cfg, key) < math.inf, key, "must be 0 or more")
     need(cfg.min_lr <= cfg.lr, "min_lr", f"must not exceed lr={cfg.lr} (the schedule decays to it)")
-    need(0 <= cfg.val_size < 1 or float(cfg.val_size).is_integer(), "val_size", "use a fraction in [0, 1) or a count")
+    # read by type: a float is a fraction, an int a count (30.0 is neither: the CLI reads "30" as the count 30)
+    need(0 <= cfg.val_size < 1 if isinstance(cfg.val_size, float) else cfg.val_size >= 0, "val_size",
+         "use a fraction in [0, 1) (0.1) or a whole count of images (30)")
     need(cfg.val_size > 0 or cfg.select_on == "test", "val_size", "select_on='val' needs a validation split: val_size > 0")
-    need(_device_ok(cfg.device), "device", "use auto, cpu, cuda or cuda:<index>")
+    need(_device_ok(cfg.device), "device", "use auto, cpu, cuda, cuda:<index> or mps")
     return bad
 
 # %% ../nbs/07a_runs.ipynb #11065832
@@ -166,8 +171,22 @@ def atomic_write(path, write):
         if isinstance(e, PicnnError): raise
         raise disk_error(e, path) from e
 
+class _Recorded:
+    "A file whose failed write is kept: torch's zip writer turns it into 'unexpected pos ... inline_container.cc'."
+    def __init__(self, f): self.f, self.error = f, None
+    def write(self, b):
+        try: return self.f.write(b)
+        except OSError as e: self.error = e; raise
+    def __getattr__(self, name): return getattr(self.f, name)
+
 def _write_bytes(tmp, save):
-    with open(tmp, "wb") as f: save(f)    # through Python's file: a full disk is an OSError, not a torch RuntimeError
+    "Write through Python's file: a full disk is the OSError (ENOSPC), not torch's RuntimeError that hides it."
+    with open(tmp, "wb") as raw:
+        f = _Recorded(raw)
+        try: save(f)
+        except RuntimeError as e:
+            if f.error is not None: raise f.error from e
+            raise
 
 def atomic_save(obj, path):
     "torch.save, atomically: a killed run never leaves a half-written checkpoint."
@@ -187,16 +206,22 @@ def append_line(path, line: str):
         with open(path, "a") as f: f.write(line + "\n")
     except OSError as e: raise disk_error(e, path) from e
 
+def not_a_folder(path) -> RunDirError:
+    "The error for a run directory that is an existing file (never replaced, even by --overwrite: it is no run)."
+    return RunDirError(f"{path} is a file, not a run directory: pass a folder, or move the file away")
+
 def make_dir(path) -> Path:
     path = Path(path)
+    if path.exists() and not path.is_dir(): raise not_a_folder(path)
     try: path.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise disk_error(e, path) from e
     return path
 
 # %% ../nbs/07a_runs.ipynb #7d2e4a04
 @contextmanager
-def run_dir_lock(run_dir):
-    "Hold an exclusive lock on `run_dir` for the duration; raise `RunLocked`, naming the holder, if another process has it."
+def run_dir_lock(run_dir, what: str = "run directory", fix: str = "wait for it to finish, or train into another run directory"):
+    """Hold an exclusive lock on `run_dir` for the duration; raise `RunLocked`, naming the holder, if another process has it
+    (the message says `what` the folder is and the `fix`)."""
     if run_dir is None: yield; return
     try: import fcntl
     except ImportError: yield; return                   # no flock here (Windows): unlocked, as before
@@ -207,8 +232,7 @@ def run_dir_lock(run_dir):
         try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0); holder = f.read().strip() or "another process"; f.close()
-            raise RunLocked(f"run directory {run_dir} is in use by {holder}: wait for it to finish, "
-                            f"or train into another run directory") from None
+            raise RunLocked(f"{what} {run_dir} is in use by {holder}: {fix}") from None
         if path.exists() and os.stat(path).st_ino == os.fstat(f.fileno()).st_ino: break
         f.close()                                       # its holder removed the file as we opened it: lock the new one
     try:
@@ -218,6 +242,18 @@ def run_dir_lock(run_dir):
     finally:
         with suppress(OSError): path.unlink()
         fcntl.flock(f, fcntl.LOCK_UN); f.close()
+
+def lock_holder(folder) -> str | None:
+    "Who holds `run_dir_lock` on `folder` now, or None: nobody (a `.lock` that a killed process left behind is free)."
+    try: import fcntl
+    except ImportError: return None
+    try: f = open(Path(folder) / ".lock")
+    except OSError: return None
+    with f:
+        try: fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError: return f.read().strip() or "another process"
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return None
 
 # %% ../nbs/07a_runs.ipynb #96014282
 # Keys that may differ between a run and its resumption (where it runs); all others must agree.
@@ -238,12 +274,21 @@ def read_json(path) -> dict:
     "A JSON file of a run; a missing one is `RunNotFound`, a truncated one `CorruptRunFile`, both naming it."
     path = Path(path)
     if not path.is_file(): raise RunNotFound(f"{path} does not exist: it is not a (finished) picnn run directory")
-    try: return json.loads(path.read_text())
+    try: value = json.loads(path.read_text())
     except ValueError as e: raise CorruptRunFile(f"{path} is not valid JSON ({e}): it is truncated or damaged; train the run again") from None
+    if not isinstance(value, dict):
+        raise CorruptRunFile(f"{path} holds {_short_json(value)}, not a JSON object: it is damaged or "
+                             f"not a picnn file; train the run again")
+    return value
+
+def _short_json(value, limit: int = 40) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 def read_config(run_dir) -> TrainConfig:
     "The configuration in `run_dir/config.json`."
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir(): raise not_a_folder(run_dir)
     if not run_dir.is_dir(): raise RunNotFound(f"run directory {run_dir} does not exist: pass the folder that `picnn train` printed")
     if not (run_dir / "config.json").is_file(): raise RunNotFound(f"{run_dir} has no config.json: it is not a picnn run directory")
     try: return TrainConfig.from_dict(read_json(run_dir / "config.json"))
@@ -278,20 +323,31 @@ def _run_status(run_dir: Path) -> str:
     if (run_dir / "log.jsonl").is_file(): return f"a run stopped after {len((run_dir / 'log.jsonl').read_text().splitlines())} epoch(s)"
     return "a run that has not finished an epoch"
 
+def _is_stub(run_dir: Path) -> bool:
+    "A start that failed before its first epoch: config.json and an empty log at most (nothing to keep, nothing to resume)."
+    there = [n for n in RUN_FILES if (run_dir / n).exists()]
+    return set(there) <= {"config.json", "log.jsonl"} and not ((run_dir / "log.jsonl").is_file() and (run_dir / "log.jsonl").stat().st_size)
+
 def open_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict | None:
     "Make `run_dir` hold the run of `cfg` (see above); the checkpoint to continue from, or None to start at epoch 0."
     if resume and overwrite: raise ConfigError("resume and overwrite exclude each other: continue the run, or replace it")
-    if any((run_dir / n).exists() for n in RUN_FILES) and not overwrite:
-        if (run_dir / "config.json").exists() and (diff := config_diff(read_json(run_dir / "config.json"), cfg)):
+    if not _is_stub(run_dir) and not overwrite:        # a stub (a start that failed before an epoch) is replaced freely
+        there = [n for n in RUN_FILES if (run_dir / n).exists()]
+        if not (run_dir / "config.json").exists():
+            raise RunMismatch(f"run directory {run_dir} holds {', '.join(there)} but no config.json: whose run it is cannot "
+                              f"be told; use another run directory, or replace what it holds (overwrite=True, --overwrite)")
+        if (diff := config_diff(read_json(run_dir / "config.json"), cfg)):
             raise RunMismatch(_mismatch(f"run directory {run_dir}", diff))
         if not resume:
             raise RunMismatch(f"run directory {run_dir} already holds {_run_status(run_dir)} with these settings: "
                               f"resume it (resume=True, --resume), overwrite it (overwrite=True, --overwrite), or use another")
     ckpt = load_checkpoint(run_dir / "last.pt", cfg) if resume and (run_dir / "last.pt").is_file() else None
-    if ckpt is None:                                    # a fresh start: nothing of an earlier run stays beside it
-        for name in RUN_FILES:
-            try: (run_dir / name).unlink(missing_ok=True)
-            except OSError as e: raise disk_error(e, run_dir / name) from e
+    # a fresh start: nothing of an earlier run stays beside it; a resumption that trains on: no evaluation of a
+    # checkpoint it is about to replace
+    stale = RUN_FILES if ckpt is None else ("evaluation.json",) if ckpt["epoch"] + 1 < cfg.epochs else ()
+    for name in stale:
+        try: (run_dir / name).unlink(missing_ok=True)
+        except OSError as e: raise disk_error(e, run_dir / name) from e
     atomic_write_text(json.dumps(asdict(cfg), indent=2), run_dir / "config.json")
     # the log is rewritten from the checkpoint's history: no duplicate epochs, no torn last line
     atomic_write_text("".join(json.dumps(h) + "\n" for h in (ckpt or {}).get("history", [])), run_dir / "log.jsonl")

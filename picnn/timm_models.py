@@ -15,20 +15,25 @@ from urllib.parse import urlparse
 import torch
 import torch.nn as nn
 
+from .config import PicnnError
 from .models import Architecture, register_prefix, set_module
 
 # %% auto #0
-__all__ = ['TIMM_PREFIX', 'hf_hub_cache', 'TimmWeights', 'timm_normalization', 'timm_cached_weights', 'TimmFeatures',
-           'timm_backbone']
+__all__ = ['TIMM_PREFIX', 'MissingExtra', 'hf_hub_cache', 'TimmWeights', 'timm_normalization', 'timm_cached_weights',
+           'TimmFeatures', 'timm_backbone']
 
 # %% ../nbs/02b_timm.ipynb #c5f3906b
 TIMM_PREFIX = "timm:"
+
+class MissingExtra(PicnnError, ImportError):
+    "An optional extra of picnn that the settings need is not installed (one line: what needs it, and how to install it)."
 
 def _import_timm():
     "timm, or a clear error: it is an optional extra."
     try: import timm
     except ImportError as e:
-        raise ImportError("'timm:' architectures need timm, an optional extra of picnn: pip install 'picnn[timm]'") from e
+        raise MissingExtra("'timm:' architectures need timm, an optional extra of picnn, which is not installed; "
+                           "pip install 'picnn[timm]'") from e
     return timm
 
 def _timm_architecture(name: str) -> Architecture:

@@ -7,6 +7,7 @@ Docs: https://picnn.github.io/picnn/train.html.md"""
 # %% ../nbs/07b_train.ipynb #951c700a
 from __future__ import annotations
 import json, logging, os, re, sys, time, platform
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np
@@ -38,9 +39,17 @@ __all__ = ['LOSS_LIMIT', 'resolve_device', 'Distributed', 'init_distributed', 'u
 def resolve_device(device: str = "auto") -> torch.device:
     "The torch device for `device` ('auto': CUDA when available)."
     if device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    d = torch.device(device)
+    try: d = torch.device(device)
+    except (RuntimeError, ValueError): raise ConfigError(f"device {device!r} is not a device: use auto, cpu, cuda, cuda:<index> or mps") from None
     if d.type == "cuda" and not torch.cuda.is_available():
         raise DeviceUnavailable(f"device {device!r} asked for, but CUDA is not available here: use device cpu or auto")
+    if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
+        raise DeviceUnavailable(f"device {device!r} asked for, but this machine has {torch.cuda.device_count()} CUDA device(s): "
+                                f"use cuda:0 to cuda:{torch.cuda.device_count() - 1}, or auto")
+    if d.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceUnavailable(f"device {device!r} asked for, but MPS (Apple's GPU) is not available here: use device cpu or auto")
+    if d.type not in ("cpu", "cuda", "mps"):
+        raise DeviceUnavailable(f"device {device!r} cannot train or evaluate a model: use auto, cpu, cuda or mps")
     return d
 
 @dataclass
@@ -258,6 +267,10 @@ def prepare_data(cfg: TrainConfig):
     "Train, selection and test splits as the config asks (subsets are stratified and seeded)."
     train_full = load_dataset(cfg.dataset, root=cfg.data_root, split="train")
     test = load_dataset(cfg.dataset, root=cfg.data_root, split="test")
+    for key, split, what in (("train_subset", train_full, "training"), ("test_subset", test, "test")):
+        if getattr(cfg, key) > len(split):    # never silently all of it: config.json would claim a subset
+            raise ConfigError(f"{key}={getattr(cfg, key)} asks for more images than the {len(split):,} of {cfg.dataset}'s "
+                              f"{what} split; use at most {len(split)}, or 0 for the whole split")
     if cfg.train_subset: train_full = train_full.subset(cfg.train_subset, seed=cfg.seed)
     if cfg.test_subset: test = test.subset(cfg.test_subset, seed=cfg.seed)
     if cfg.val_size: train, val = train_val_split(train_full, cfg.val_size, seed=cfg.seed)
@@ -408,6 +421,26 @@ def finish(t: Training, state: TrainState, wall: float) -> tuple[dict, np.ndarra
     return metrics, mi_matrix
 
 # %% ../nbs/07b_train.ipynb #b8beaa48
+@contextmanager
+def _claimed(run_dir, created: bool):
+    """`run_dir_lock`, and a fresh start that fails before its first epoch (bad data, settings the model refuses,
+    divergence at epoch 0, Ctrl-C) takes back what it wrote: config.json and the empty log (under the lock), then the
+    folder when it made it. Nothing is left that refuses the retry."""
+    from picnn.runs import _is_stub
+    fresh = []                                 # fit appends True once it has claimed the folder for a fresh start
+    try:
+        with run_dir_lock(run_dir):
+            try: yield fresh
+            except BaseException:
+                if run_dir is not None and fresh and fresh[0] and _is_stub(run_dir):
+                    for name in ("config.json", "log.jsonl"):
+                        with suppress(OSError): (run_dir / name).unlink()
+                raise
+    except BaseException:
+        if run_dir is not None and created and fresh and fresh[0]:
+            with suppress(OSError): run_dir.rmdir()   # only when empty (its lock file is gone by now)
+        raise
+
 def fit(config: TrainConfig | None = None, model: PathwayClassifier | None = None, run_dir=None, resume: bool = False,
         progress: bool | str | None = None, on_epoch_end=None, overwrite: bool = False, **overrides) -> TrainResult:
     """Train STD or PICNN as `config` (plus `overrides`) says, select the best epoch, and evaluate it on the test split.
@@ -418,8 +451,10 @@ def fit(config: TrainConfig | None = None, model: PathwayClassifier | None = Non
     cfg = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
     device, ctx, amp = setup_process(cfg)
     run_dir = Path(run_dir) if run_dir is not None else None
-    with run_dir_lock(run_dir if ctx.is_main else None):
+    created = run_dir is not None and ctx.is_main and not run_dir.exists()
+    with _claimed(run_dir if ctx.is_main else None, created) as fresh:
         ckpt = open_run(run_dir, cfg, ctx, resume, overwrite)
+        fresh.append(ckpt is None)             # a fresh start: until its first epoch, the folder holds nothing to keep
         data = make_loaders(cfg, device, ctx)
         model, optimizer, scheduler = build_training(cfg, model, data, device)
         state = restore(ckpt, cfg, model, optimizer, scheduler, run_dir, device)
@@ -437,6 +472,10 @@ def fit(config: TrainConfig | None = None, model: PathwayClassifier | None = Non
 # %% ../nbs/07b_train.ipynb #a65b7c40
 def load_run(run_dir, which: str = "best", device: str = "cpu") -> tuple[PathwayClassifier, TrainConfig]:
     "The model of a run directory (`which` = 'best' or 'last' checkpoint) and its configuration."
+    return _load_run(run_dir, which, device)[:2]
+
+def _load_run(run_dir, which: str, device: str) -> tuple[PathwayClassifier, TrainConfig, int | None]:
+    "`load_run`, and the epoch (0-based) whose weights the checkpoint holds."
     run_dir, cfg = Path(run_dir), read_config(run_dir)
     ckpt = load_checkpoint(run_dir / f"{which}.pt", cfg, map_location=resolve_device(device))
     classes = ckpt["model"]["classifier.weight"].shape[0]
@@ -446,20 +485,39 @@ def load_run(run_dir, which: str = "best", device: str = "cpu") -> tuple[Pathway
                         cluster=cfg.cluster, mask=cfg.mask, temperature=cfg.temperature)
     load_weights(model, ckpt["model"], run_dir / f"{which}.pt")
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format   # as trained: same kernels, same numbers
-    return model.to(resolve_device(device), memory_format=fmt), cfg
+    return model.to(resolve_device(device), memory_format=fmt), cfg, ckpt.get("epoch")
 
-def evaluate_run(run_dir, which: str = "best", device: str = "auto", mis_method: str | None = None) -> dict:
-    "Evaluate a run's checkpoint on its test split; writes `evaluation.json` beside it."
-    dev = resolve_device(device)
-    model, cfg = load_run(run_dir, which, str(dev))
-    _, _, test = prepare_data(cfg)
-    loader = DeviceLoader(test, 512, train=False, augment=cfg.augment, device=dev, image_size=cfg.image_size or None,
-                          channels_last=cfg.channels_last, **input_normalization(cfg))
-    res = evaluate(model, loader, seed=cfg.eval_seed, draws=cfg.eval_draws, mis=mis_method or cfg.mis_method,
-                   amp=dev.type == "cuda" if cfg.amp is None else cfg.amp)
-    res.pop("_mi_matrix", None)
-    res["checkpoint"] = which
-    atomic_write_text(json.dumps(res, indent=2), Path(run_dir) / "evaluation.json")
+@contextmanager
+def _not_in_training(run_dir: Path):
+    "The run's lock while it is read: a run that a process is training is refused (a folder nobody can write is read as is)."
+    fix = "it is being trained; evaluate it when its training has ended"
+    with ExitStack() as stack:
+        try: stack.enter_context(run_dir_lock(run_dir, "run", fix))
+        except RunLocked: raise
+        except RunDirError:                    # read-only: no lock file can be made, and no run can train into it
+            from picnn.runs import lock_holder
+            if (holder := lock_holder(run_dir)) is not None: raise RunLocked(f"run {run_dir} is in use by {holder}: {fix}") from None
+        yield
+
+def evaluate_run(run_dir, which: str = "best", device: str = "auto", mis_method: str | None = None, output=True) -> dict:
+    """Evaluate a run's checkpoint on its test split: the numbers, which checkpoint and epoch they are of, and whether the
+    run had finished. Written to `evaluation.json` beside it (`output` True), to the path `output`, or nowhere (False).
+    A run that a process is training is refused; a resumption or overwrite of the run removes its evaluation.json."""
+    dev, run_dir = resolve_device(device), Path(run_dir)
+    read_config(run_dir)                       # a missing folder, or a file, is said as such before any lock
+    with _not_in_training(run_dir):
+        model, cfg, epoch = _load_run(run_dir, which, str(dev))
+        _, _, test = prepare_data(cfg)
+        loader = DeviceLoader(test, 512, train=False, augment=cfg.augment, device=dev, image_size=cfg.image_size or None,
+                              channels_last=cfg.channels_last, **input_normalization(cfg))
+        res = evaluate(model, loader, seed=cfg.eval_seed, draws=cfg.eval_draws, mis=mis_method or cfg.mis_method,
+                       amp=dev.type == "cuda" if cfg.amp is None else cfg.amp)
+        res.pop("_mi_matrix", None)
+        log = run_dir / "log.jsonl"
+        trained = sum(1 for l in log.read_text().splitlines() if l.strip()) if log.is_file() else None
+        res.update(checkpoint=which, epoch=epoch, epochs_trained=trained, epochs=cfg.epochs,
+                   finished=(run_dir / "metrics.json").is_file())
+        if output: atomic_write_text(json.dumps(res, indent=2), run_dir / "evaluation.json" if output is True else Path(output))
     return res
 
 # %% ../nbs/07b_train.ipynb #21b476d1

@@ -1,6 +1,6 @@
 """`picnn train` and `picnn evaluate` as a user meets them: options that mean what they say, settings checked before any
 work, run directories that keep their run, one-line errors (exit 2, no traceback), progress in a pipe."""
-import errno, json, os, re, shutil, subprocess, sys, time
+import dataclasses, errno, json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 import pytest
 import torch
@@ -103,8 +103,7 @@ def test_overwrite_killed_before_its_first_epoch_leaves_no_old_file(copy_of, mon
     def killed(*a, **k): raise KeyboardInterrupt
     monkeypatch.setattr(T, "train_one_epoch", killed)
     with pytest.raises(KeyboardInterrupt): T.fit(SMALL_CFG, method="std", run_dir=run, overwrite=True)
-    assert sorted(p.name for p in run.iterdir()) == ["config.json", "log.jsonl"]
-    assert json.loads((run / "config.json").read_text())["method"] == "std"
+    assert sorted(p.name for p in run.iterdir()) == []       # nor a stub of the new one (#25): the retry is not refused
 
 def test_evaluate_refuses_a_checkpoint_of_another_config(copy_of, capsys):
     run = copy_of()   # the state an overwrite killed before its first epoch used to leave: new config, old model
@@ -213,3 +212,176 @@ def test_the_cli_defaults_are_a_short_first_run_and_paper_is_the_recipe():
     quick = train_config(build_parser().parse_args(["train"]))
     assert quick.dataset == "digits" and quick.epochs <= 20
     assert train_config(build_parser().parse_args(["train", "--recipe", "paper"])) == TrainConfig()
+
+
+# --- issue #25: the last hostile cases
+def killed_after(monkeypatch, epochs_done: int):
+    "Make the next fit die (KeyboardInterrupt) once `epochs_done` epochs are checkpointed; returns the undo."
+    import picnn.train as T
+    real = T.end_epoch
+    def end_epoch(t, state, row, on_epoch_end=None):
+        real(t, state, row, on_epoch_end)
+        if row["epoch"] + 1 >= epochs_done: raise KeyboardInterrupt
+    monkeypatch.setattr(T, "end_epoch", end_epoch)
+    return lambda: monkeypatch.setattr(T, "end_epoch", real)
+
+def test_an_evaluation_records_its_epoch_and_never_outlives_a_resume_or_overwrite(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    undo = killed_after(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt): fit(SMALL_CFG, run_dir=run, progress=False)
+    undo()
+    code, out, err = cli(capsys, "evaluate", run, "--device", "cpu")
+    assert code == 0, err
+    partial = json.loads((run / "evaluation.json").read_text())
+    assert (partial["checkpoint"], partial["epoch"], partial["epochs_trained"], partial["epochs"], partial["finished"]) == \
+        ("best", 0, 1, 2, False)
+    assert "has not finished (1 of 2 epochs)" in err and "epoch 1" in err
+    code, out, err = cli(capsys, "train", "--run-dir", run, "--resume")
+    assert code == 0, err
+    assert not (run / "evaluation.json").exists()                    # the resumption made it stale: gone
+    code, out, err = cli(capsys, "evaluate", run, "--device", "cpu")
+    done = json.loads((run / "evaluation.json").read_text())
+    assert done["finished"] and done["epochs_trained"] == 2
+    assert done["acc1"] == pytest.approx(json.loads((run / "metrics.json").read_text())["test"]["acc1"])
+    code, out, err = cli(capsys, "train", "--run-dir", run, "--overwrite", "--method", "std", *SMALL, "--epochs", "1")
+    assert code == 0 and not (run / "evaluation.json").exists()
+
+def test_evaluate_refuses_a_run_that_is_being_trained(copy_of, capsys):
+    from picnn.train import run_dir_lock
+    run = copy_of()
+    with run_dir_lock(run):                  # what a training process holds (another open file: another holder)
+        code, out, err = cli(capsys, "evaluate", run, "--device", "cpu")
+    assert code == 2 and not (run / "evaluation.json").exists()
+    one_line_error(err, "in use by process", "being trained", "evaluate it when")
+
+def test_evaluate_shows_its_numbers_where_it_cannot_write_and_writes_elsewhere(copy_of, capsys, monkeypatch, tmp_path):
+    import picnn.runs
+    run = copy_of()
+    def read_only_open(path, mode="r", *a, **k):
+        if str(path).startswith(str(run)) and any(c in mode for c in "wa+"): raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return open(path, mode, *a, **k)
+    real_write_text = Path.write_text
+    def read_only_write_text(self, *a, **k):
+        if str(self).startswith(str(run)): raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_write_text(self, *a, **k)
+    monkeypatch.setattr(picnn.runs, "open", read_only_open, raising=False)
+    monkeypatch.setattr(Path, "write_text", read_only_write_text)
+    code, out, err = cli(capsys, "evaluate", run, "--device", "cpu")
+    assert code == 2 and json.loads(out)["acc1"] > 0                 # the numbers, though the folder refuses them
+    one_line_error(err, "read-only", "--output FILE", "--output -")
+    code, out, err = cli(capsys, "evaluate", run, "--device", "cpu", "--output", "-")
+    assert code == 0 and json.loads(out)["checkpoint"] == "best" and not err
+    code, out, err = cli(capsys, "evaluate", run, "--device", "cpu", "--output", tmp_path / "elsewhere.json")
+    selected = json.loads((run / "metrics.json").read_text())["selected_epoch"]
+    assert code == 0 and json.loads((tmp_path / "elsewhere.json").read_text())["epoch"] == selected
+    assert not (run / "evaluation.json").exists()
+
+def test_val_size_is_a_count_or_a_fraction_by_its_type(tmp_path, capsys):
+    parse = lambda v: train_config(build_parser().parse_args(["train", "--val-size", v])).val_size
+    assert parse("30") == 30 and isinstance(parse("30"), int) and parse("0.25") == 0.25
+    code, out, err = cli(capsys, "train", "--run-dir", tmp_path / "frac", "--val-size", "30.0", *SMALL)
+    assert code == 2 and not (tmp_path / "frac").exists()
+    one_line_error(err, "val_size=30.0", "fraction in [0, 1)", "count")
+    code, out, err = cli(capsys, "train", "--run-dir", tmp_path / "count", "--val-size", "30", *SMALL, "--epochs", "1")
+    assert code == 0, err
+    assert json.loads((tmp_path / "count" / "metrics.json").read_text())["val_size"] == 30
+
+@pytest.mark.parametrize("bad, words", [
+    (["--num-filters", "4"], ["K=4 < num_classes C=10"]),                          # K smaller than the class count
+    (["--lr", "1e6"], ["diverged at epoch 0"]),                                     # divergence at epoch 0
+    (["--train-subset", "100000"], ["train_subset=100000", "1,437", "at most 1437"]),
+    (["--dataset", "npz:BAD"], ["bad.npz", "not a readable .npz"]),                  # a bad npz
+])
+def test_a_failure_before_the_first_epoch_leaves_nothing_that_blocks_the_retry(tmp_path, capsys, bad, words):
+    if bad[-1] == "npz:BAD":
+        (tmp_path / "bad.npz").write_bytes(b"not an npz"); bad = ["--dataset", f"npz:{tmp_path / 'bad.npz'}"]
+    for run in (tmp_path / "new", tmp_path / "existing"):
+        if run.name == "existing": run.mkdir()
+        code, out, err = cli(capsys, "train", "--run-dir", run, *SMALL, "--epochs", "1", *bad)
+        assert code == 2
+        one_line_error(err, *words)
+        assert not run.exists() if run.name == "new" else list(run.iterdir()) == []
+        code, out, err = cli(capsys, "train", "--run-dir", run, *SMALL, "--epochs", "1")   # the corrected command
+        assert code == 0, err
+
+def test_a_stub_of_a_killed_start_is_replaced_and_a_foreign_metrics_json_is_not_a_run(tmp_path, capsys):
+    stub = tmp_path / "stub"; stub.mkdir()       # what a start killed (SIGKILL) before its first epoch leaves
+    (stub / "config.json").write_text(json.dumps(dataclasses.asdict(SMALL_CFG.replace(method="std"))))
+    (stub / "log.jsonl").write_text("")
+    code, out, err = cli(capsys, "train", "--run-dir", stub, *SMALL, "--epochs", "1")
+    assert code == 0, err
+    foreign = tmp_path / "foreign"; foreign.mkdir()
+    (foreign / "metrics.json").write_text('{"accuracy": 0.5}')
+    code, out, err = cli(capsys, "train", "--run-dir", foreign, *SMALL)
+    assert code == 2 and sorted(p.name for p in foreign.iterdir()) == ["metrics.json"]
+    line = one_line_error(err, "holds metrics.json but no config.json", "--overwrite")
+    assert "finished run" not in line
+
+@pytest.mark.parametrize("args", [["train", *SMALL], ["train", *SMALL, "--overwrite"], ["train", "--resume"], ["evaluate"]])
+def test_a_run_directory_that_is_a_file_is_said_so(tmp_path, capsys, args):
+    f = tmp_path / "notes.txt"; f.write_text("mine")
+    code, out, err = cli(capsys, *(["evaluate", f] if args == ["evaluate"] else [args[0], "--run-dir", f, *args[1:]]))
+    assert code == 2 and f.read_text() == "mine"
+    one_line_error(err, "is a file, not a run directory", "move the file away")
+
+@pytest.mark.parametrize("value", ["[]", "null", "3"])
+def test_a_config_json_that_is_not_an_object_is_one_line(copy_of, capsys, value):
+    run = copy_of()
+    (run / "config.json").write_text(value)
+    code, out, err = cli(capsys, "evaluate", run, "--device", "cpu")
+    assert code == 2
+    one_line_error(err, str(run / "config.json"), "not a JSON object")
+
+@pytest.mark.parametrize("device, words", [("mps", ["MPS", "not available", "cpu"]), ("meta", ["device='meta'", "cpu"]),
+                                           ("cuda:99", ["cuda"])])
+def test_devices_that_cannot_train_here_are_refused_before_any_work(tmp_path, capsys, device, words):
+    if device == "cuda:99" and torch.cuda.is_available(): words = ["cuda:99", "CUDA device(s)"]
+    code, out, err = cli(capsys, "train", "--run-dir", tmp_path / "run", *SMALL, "--device", device)
+    assert code == 2 and not (tmp_path / "run").exists()
+    one_line_error(err, *words)
+
+def test_timm_missing_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "timm", None)          # `import timm` raises ImportError
+    code, out, err = cli(capsys, "train", "--run-dir", tmp_path / "run", *SMALL, "--arch", "timm:resnet18")
+    assert code == 2 and not (tmp_path / "run").exists()
+    one_line_error(err, "need timm", "pip install 'picnn[timm]'")
+
+def test_a_disk_that_fills_inside_torch_save_says_no_space(tmp_path, monkeypatch):
+    "torch's zip writer turns a failed write into 'unexpected pos ... inline_container.cc'; the OSError is what is said."
+    import picnn.runs
+    from picnn.train import RunDirError
+    class FullAfter:                          # a real file that refuses to grow past a few KB, as a full disk does
+        def __init__(self, f): self.f, self.n = f, 0
+        def write(self, b):
+            if self.n + len(b) > 4096: raise OSError(errno.ENOSPC, "No space left on device")
+            self.n += len(b); return self.f.write(b)
+        def __getattr__(self, name): return getattr(self.f, name)
+        def __enter__(self): return self
+        def __exit__(self, *a): self.f.close()
+    def full_open(path, mode="r", *a, **k):
+        f = open(path, mode, *a, **k)
+        return FullAfter(f) if str(path).endswith(".pt.tmp") else f
+    monkeypatch.setattr(picnn.runs, "open", full_open, raising=False)
+    run = tmp_path / "run"
+    with pytest.raises(RunDirError, match=r"cannot write .*best\.pt: no space left on the device; free some space"):
+        fit(SMALL_CFG, run_dir=run, progress=False)
+    assert not any(p.name.endswith(".tmp") for p in run.iterdir()) if run.exists() else True
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX signals")
+def test_sigterm_behaves_like_ctrl_c(tmp_path):
+    import signal
+    run = tmp_path / "run"
+    a = subprocess.Popen([str(BIN / "picnn"), "train", "--run-dir", str(run), "--epochs", "200", "--device", "cpu"],
+                         env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and a.poll() is None and not ((run / "log.jsonl").is_file() and (run / "log.jsonl").read_text()):
+            time.sleep(0.05)
+        assert a.poll() is None, "the run ended before it could be terminated"
+        a.send_signal(signal.SIGTERM)
+        err = a.communicate(timeout=120)[1]
+    finally:
+        if a.poll() is None: a.kill(); a.wait()
+    assert a.returncode == 143, err
+    one_line_error(err, "terminated (SIGTERM)", "--resume")
+    assert not (run / ".lock").exists() and (run / "last.pt").is_file() and not (run / "metrics.json").exists()
