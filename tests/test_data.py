@@ -282,3 +282,23 @@ def test_stl10_damaged_file_is_corrupt_naming_it(tmp_path, damage, said):
     if damage == "missing": (folder / "test_y.bin").unlink()
     with pytest.raises(data.DatasetCorrupt, match=said) as e: data.load_dataset("stl10", root=tmp_path)
     assert "extract stl10_binary.tar.gz again" in str(e.value) and not (tmp_path / "stl10.npz").exists()
+
+
+def test_a_truncated_image_folder_cache_is_named_and_rebuilt(tmp_path, monkeypatch):
+    "A cache cut short (a killed or full-disk write) used to raise BadZipFile without its name; now it warns and decodes again."
+    from picnn.datasets import load_dataset
+    import picnn.datasets as D
+    monkeypatch.setenv("PICNN_DATA", str(tmp_path / "cache"))
+    _image_folder(tmp_path / "pets")
+    name = f"imagefolder:{tmp_path / 'pets'}"
+    first = load_dataset(name, split="train")
+    (cache,) = (tmp_path / "cache").glob("imagefolder-pets-train-*.npz")
+    cache.write_bytes(cache.read_bytes()[:100])
+    D._MEMO.clear()
+    with pytest.warns(UserWarning, match=rf"cache {cache} cannot be read .*decoded again"):
+        again = load_dataset(name, split="train")
+    assert (again.x == first.x).all() and again.classes == first.classes
+    D._MEMO.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)                 # the rebuilt cache reads cleanly
+        assert (load_dataset(name, split="train").x == first.x).all()

@@ -212,3 +212,48 @@ def test_cli_names_a_bad_parameter(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "epochs = 'abc' is not a whole number" in err and "archs = '' is empty" in err
     assert not (tmp_path / "r").exists()
+
+
+# --- issue #25: a killed notebook, and two runs of one notebook or scale at once
+def test_a_killed_notebook_reads_interrupted_not_running(tmp_path):
+    "Killing a plain papermill run used to leave STATUS 'running' forever: its Record's lock dies with the kernel."
+    out = tmp_path / "out"
+    code = ("import os, signal\nfrom picnn.config import load_scale\nfrom picnn.experiment import Record\n"
+            f"Record('demo', {str(out)!r}, load_scale('smoke'), {{}})\nos.kill(os.getpid(), signal.SIGKILL)")
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert proc.returncode == -9 and (out / "STATUS").read_text().startswith("running")
+    status, cause = read_status(out)
+    assert status == "interrupted" and "killed" in cause and "run the notebook again" in cause
+
+def test_a_notebook_folder_in_use_is_refused_and_a_live_one_reads_running(tmp_path):
+    from picnn.runs import RunLocked, run_dir_lock
+    with run_dir_lock(tmp_path / "out"):     # another process's notebook writes there (a second open file: a second holder)
+        with pytest.raises(RunLocked, match=r"output folder of notebook demo .* is in use by process .*another output_dir"):
+            Record("demo", tmp_path / "out", load_scale("smoke"), {})
+    rec = Record("demo", tmp_path / "out", load_scale("smoke"), {})
+    assert read_status(tmp_path / "out")[0] == "running"          # held: running, not interrupted
+    again = Record("demo", tmp_path / "out", load_scale("smoke"), {})   # the notebook run again in this kernel
+    again.finish([{"a": 1}])
+    assert read_status(tmp_path / "out")[0] == "complete" and not (tmp_path / "out" / ".lock").exists()
+
+def test_two_reproductions_of_one_scale_are_refused(tmp_path, capsys):
+    from picnn.cli import main
+    from picnn.runs import run_dir_lock
+    nbs = tmp_path / "paper"; nbs.mkdir()
+    notebook(nbs / "table_x.ipynb", "x = 1")
+    with run_dir_lock(tmp_path / "results" / "smoke"):      # what a running `picnn reproduce --scale smoke` holds
+        with pytest.raises(Exception, match=r"results of scale 'smoke' .* is in use by process .*another picnn reproduce"):
+            reproduce("smoke", notebooks_dir=nbs, output=tmp_path / "results")
+    assert not (tmp_path / "results" / "smoke" / "table_x").exists()
+    assert reproduce("smoke", notebooks_dir=nbs, output=tmp_path / "results") is True
+    assert not (tmp_path / "results" / "smoke" / ".lock").exists()
+
+def test_the_runner_leaves_a_folder_that_a_papermill_run_writes_alone(tmp_path):
+    from picnn.reproduce import kernel_name
+    from picnn.runs import run_dir_lock
+    nb = notebook(tmp_path / "table_x.ipynb", "x = 1")
+    out = tmp_path / "out"; out.mkdir(); (out / "table.csv").write_text("a\n1\n")
+    from picnn.reproduce import _execute_spec
+    with run_dir_lock(out):
+        r = _execute_spec(dict(name="table_x", path=str(nb), out_dir=str(out), parameters={}, kernel=kernel_name()))
+    assert r["status"] == "failed" and "is in use by process" in r["error"] and (out / "table.csv").read_text() == "a\n1\n"
