@@ -88,10 +88,13 @@ class Scale:
     pretrained: bool = False
     augment: str = "crop_flip"
     compile: bool = False
-    amp: bool | None = None  # bf16 autocast: None (ini "auto") on CUDA only; true where the CPU has fast bf16
+    amp: bool | str | None = None  # bf16 autocast: true, false, None (ini "cuda"/"none": on CUDA only), or "auto": on
+                                   # CUDA, and on a CPU only where it computes bf16 natively (resolved per run)
     mis_method: str = "sklearn"  # the test-split MIS estimator: "sklearn" (the reference) or "fast" (same numbers to 1e-6)
     mis_every: int = 0      # log the validation MIS (fast estimator) every this many epochs; 0: never
     steps: int = 0          # optimizer steps per run; when set, each dataset's epochs follow from its training split
+    methods: tuple = ("std", "picnn")  # the training methods the tables compare (std, picnn, csg)
+    csg_warmup: int = 10    # csg: plain epochs before its STD/CSG alternation (the released 10 of 150; scaled per preset)
     sections: tuple = ()    # ((name, ((key, value), ...)), ...) from [<preset>.<name>] sections; not a setting
 
     def replace(self, **overrides) -> "Scale":
@@ -127,7 +130,7 @@ def _coerce_all(raw: dict, where: str) -> dict:
         except (TypeError, ValueError) as e: raise ConfigError(f"{where}: {key} = {value!r} is not valid: {e}") from None
     return out
 
-_TUPLES = {"datasets": str, "archs": str, "seeds": int}
+_TUPLES = {"datasets": str, "archs": str, "seeds": int, "methods": str}
 def _coerce(key, value):
     "Turn an ini string (or a papermill value) into the field's type."
     ftype = {f.name: f.type for f in fields(Scale)}[key]
@@ -136,8 +139,10 @@ def _coerce(key, value):
         if not items and key in ("datasets", "archs", "seeds"):   # a preset that runs nothing fails later, obscurely
             raise ValueError("is empty: list at least one, comma-separated (datasets = digits, cifar10)")
         return items
-    if ftype == "bool | None":
-        if isinstance(value, str) and value.strip().lower() in ("auto", "none", ""): return None
+    if ftype == "bool | str | None":   # amp
+        text = str(value).strip().lower()
+        if text == "auto": return "auto"
+        if value is None or text in ("none", "cuda", ""): return None
         return _coerce_bool(value)
     if ftype == "bool": return _coerce_bool(value)
     if ftype == "int": return _number(value, int, "a whole number")

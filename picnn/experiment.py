@@ -17,15 +17,15 @@ from .config import Scale, as_list, atomic_write, atomic_write_text, find_settin
 from .datasets import DatasetNotFound, load_dataset
 from .models import architecture, default_num_filters
 from .metrics import mis_ceiling
-from .train import TrainConfig, cached_fit, environment_info, resolve_device, run_name
+from .train import TrainConfig, cached_fit, environment_info, resolve_amp, resolve_device, run_name
 
 # %% auto #0
-__all__ = ['SCRATCH', 'SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'TABLE1_DATASETS', 'TABLE2_DATASETS', 'METHODS',
-           'VARIANTS', 'VARIANT_LABELS', 'METRICS', 'SHARED', 'CSG_SOURCE', 'PUBLISHED', 'repo_root',
-           'resolve_output_dir', 'runs_root_of', 'scale_overrides', 'num_classes_of', 'filters_for', 'stem_for',
-           'epochs_for', 'train_config', 'table_datasets', 'table_configs', 'ablation_grid', 'ablation_configs',
-           'run_lock', 'cached_run', 'finished_run', 'shorten', 'missing_reason', 'split_label', 'cell_labels',
-           'run_row', 'train_cell', 'aggregate', 'not_run_rows', 't_interval', 'binomial_difference',
+__all__ = ['SCRATCH', 'SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS', 'TABLE1_DATASETS',
+           'TABLE2_DATASETS', 'METHODS', 'VARIANTS', 'VARIANT_LABELS', 'METRICS', 'SHARED', 'CSG_SOURCE', 'PUBLISHED',
+           'repo_root', 'resolve_output_dir', 'runs_root_of', 'scale_overrides', 'num_classes_of', 'filters_for',
+           'stem_for', 'epochs_for', 'train_config', 'table_datasets', 'table_configs', 'ablation_grid',
+           'ablation_configs', 'run_lock', 'cached_run', 'finished_run', 'shorten', 'missing_reason', 'split_label',
+           'cell_labels', 'run_row', 'train_cell', 'aggregate', 'not_run_rows', 't_interval', 'binomial_difference',
            'paired_differences', 'with_references', 'git_commit', 'git_dirty', 'provenance', 'write_csv', 'read_csv',
            'write_status', 'read_status', 'save_figure', 'Record']
 
@@ -83,6 +83,9 @@ def epochs_for(scale: Scale, dataset: str, data_dir=None) -> int:
     if scale.val_size: n -= round(scale.val_size * n) if isinstance(scale.val_size, float) else int(scale.val_size)
     return max(1, math.ceil(scale.steps / max(1, n // scale.batch_size)))
 
+# Scale settings that only one method reads: the other methods' configs (and run names) never carry them.
+METHOD_SCALE_KEYS = {"csg": ("csg_warmup",)}
+
 def train_config(scale: Scale | str, dataset: str, arch: str, method: str = "picnn", seed: int = 0, device: str = "auto",
                  data_dir=None, **overrides) -> TrainConfig:
     "The `TrainConfig` of one run at `scale` (a `Scale` or a preset name), plus `overrides` (None values keep the preset)."
@@ -95,7 +98,8 @@ def train_config(scale: Scale | str, dataset: str, arch: str, method: str = "pic
                       test_subset=scale.test_subset, val_size=scale.val_size, image_size=scale.image_size,
                       stem=stem_for(arch, scale), pretrained=scale.pretrained,
                       augment=None if dataset in UNAUGMENTED else scale.augment, compile=scale.compile,
-                      amp=scale.amp, mis_method=scale.mis_method, mis_every=scale.mis_every,
+                      amp=resolve_amp(scale.amp, device), mis_method=scale.mis_method, mis_every=scale.mis_every,
+                      **{k: getattr(scale, k) for k in METHOD_SCALE_KEYS.get(method, ())},
                       data_root=str(data_dir) if data_dir else None)
     return cfg.replace(**overrides) if overrides else cfg
 
@@ -116,7 +120,7 @@ def table_datasets(scale: Scale, table: str, datasets=None) -> tuple[list, list]
 def table_configs(scale: Scale, datasets: list, device: str = "auto", data_dir=None) -> list[TrainConfig]:
     "The runs of a table: every dataset x architecture x method x seed of `scale`, in the table's order."
     return [train_config(scale, d, a, m, seed, device, data_dir)
-            for d in datasets for a in scale.archs for m in METHODS for seed in scale.seeds]
+            for d in datasets for a in scale.archs for m in scale.methods for seed in scale.seeds]
 
 # %% ../nbs/09a_experiment.ipynb #37c5d414
 VARIANTS = {"default": {}, "label": {"cluster": "label"}, "relaxed": {"mask": "relaxed"}}

@@ -16,13 +16,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .pathway import Correspondence, PathwayClassifier
+from .csg import GatedClassifier
 
 # %% auto #0
-__all__ = ['ARCHITECTURES', 'PREFIXES', 'default_num_filters', 'Architecture', 'register', 'register_prefix', 'list_models',
-           'architecture', 'checkpoint_path', 'torchvision_weights', 'cached_weights', 'weights_normalization',
-           'set_module', 'fresh_conv', 'first_conv', 'adapt_input_channels', 'unstride', 'GoogLeNetInputTransform',
-           'ViTFeatures', 'resize_vit', 'CifarBasicBlock', 'cifar_resnet', 'build_model', 'cluster_scores',
-           'cluster_cam', 'ClusterTarget', 'cluster_targets']
+__all__ = ['ARCHITECTURES', 'PREFIXES', 'METHOD_MODELS', 'default_num_filters', 'Architecture', 'register', 'register_prefix',
+           'list_models', 'architecture', 'checkpoint_path', 'torchvision_weights', 'cached_weights',
+           'weights_normalization', 'set_module', 'fresh_conv', 'first_conv', 'adapt_input_channels', 'unstride',
+           'GoogLeNetInputTransform', 'ViTFeatures', 'resize_vit', 'CifarBasicBlock', 'cifar_resnet', 'build_model',
+           'cluster_scores', 'cluster_cam', 'ClusterTarget', 'cluster_targets']
 
 # %% ../nbs/02a_models.ipynb #fa29263d
 def default_num_filters(num_classes: int) -> int:
@@ -335,13 +336,17 @@ def _tiny_cnn(stem, weights, image_size=None):
     return nn.Sequential(*block(1, 32), *block(32, 64)), 64
 
 # %% ../nbs/02a_models.ipynb #9a482e1a
+# The network each training method builds: STD and PICNN share one (only their losses differ).
+METHOD_MODELS = {"std": PathwayClassifier, "picnn": PathwayClassifier, "csg": GatedClassifier}
+
 def build_model(arch: str, num_classes: int, num_filters: int | None = None, method: str = "picnn",
                 pretrained: bool | str = False, stem: str | None = None, in_channels: int | None = None,
                 image_size: int | None = None, **pathway_kwargs) -> PathwayClassifier:
     """A registered architecture, or `"timm:<name>"` for any timm model, with the PICNN pathway attached:
     backbone -> late conv (K filters) -> GAP -> Linear(K, C).
 
-    num_filters: K (None: `default_num_filters(num_classes)`). method: "picnn" or "std" (only the loss differs).
+    num_filters: K (None: `default_num_filters(num_classes)`). method: "picnn" or "std" (the same network: only the loss
+    differs), or "csg" (CSG's gate matrix in place of the correspondence matrix, `picnn.csg.GatedClassifier`).
     pretrained: True for torchvision's DEFAULT weights, or a weights name; read from the torch hub cache, never downloaded
     (timm models: their default tag, or a tag, from the Hugging Face hub cache).
     stem: "imagenet" (torchvision's) or "cifar" (small inputs); None: the architecture's default.
@@ -351,14 +356,15 @@ def build_model(arch: str, num_classes: int, num_filters: int | None = None, met
     stem = spec.stems[0] if stem is None else stem
     if stem not in spec.stems:
         raise ValueError(f"{spec.name} supports stem {' or '.join(map(repr, spec.stems))}, got {stem!r}")
-    if method not in ("picnn", "std"): raise ValueError(f"method must be 'picnn' or 'std', got {method!r}")
+    if method not in METHOD_MODELS: raise ValueError(f"method must be one of {', '.join(METHOD_MODELS)}, got {method!r}")
     K = default_num_filters(num_classes) if num_filters is None else int(num_filters)
     Correspondence(num_classes, K)   # the pathway's own check of K >= C, before building a large backbone
     weights = cached_weights(spec.name, pretrained) if pretrained else None
     in_channels = spec.in_channels if in_channels is None else int(in_channels)
     backbone, channels = spec.build(stem, weights, image_size, **({"in_channels": in_channels} if spec.builds_channels else {}))
     adapt_input_channels(backbone, in_channels)
-    model = PathwayClassifier(backbone, channels, num_classes, K, method=method, **pathway_kwargs)
+    cls = METHOD_MODELS[method]
+    model = cls(backbone, channels, num_classes, K, **({"method": method, **pathway_kwargs} if cls is PathwayClassifier else {}))
     model.arch = spec.name
     model.build_config = dict(arch=spec.name, num_classes=num_classes, num_filters=K, method=method, pretrained=pretrained,
                               stem=stem, in_channels=in_channels,
@@ -372,7 +378,7 @@ def cluster_scores(model: PathwayClassifier, x: torch.Tensor) -> torch.Tensor:
     return _cluster_logits(model, pooled)
 
 def _cluster_logits(model, pooled: torch.Tensor) -> torch.Tensor:
-    w = model.classifier.weight * model.correspondence.cluster_masks().to(pooled.dtype)
+    w = model.classifier.weight * model.cluster_masks().to(pooled.dtype)
     return pooled @ w.T + model.classifier.bias
 
 def _normalise(cam: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
@@ -389,7 +395,7 @@ def cluster_cam(model: PathwayClassifier, x: torch.Tensor, c, filters: str = "cl
     fmap = model.feature_maps(x)
     c = torch.as_tensor(c, device=x.device).long().expand(x.shape[0])
     w = model.classifier.weight[c]                                       # (B, K)
-    if filters == "cluster": w = w * model.correspondence.cluster_masks()[c].to(w.dtype)
+    if filters == "cluster": w = w * model.cluster_masks()[c].to(w.dtype)
     cam = torch.einsum("bk,bkhw->bhw", w, fmap)
     if relu: cam = cam.relu()
     if upsample: cam = F.interpolate(cam[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]

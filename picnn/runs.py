@@ -38,7 +38,8 @@ class TrainConfig:
     "Everything a run depends on. Defaults: the official recipe (spec section 5) on CIFAR-10."
     arch: str = setting("resnet20", "the backbone (picnn.models.list_models())")
     dataset: str = setting("cifar10", "the data (picnn.data.list_datasets(), or imagefolder:<path>, npz:<path>)")
-    method: str = setting("picnn", "std: cross-entropy alone; picnn: plus lam x the interpretation loss", ("picnn", "std"))
+    method: str = setting("picnn", "std: cross-entropy alone; picnn: plus lam x the interpretation loss; csg: class-specific "
+                          "gates (Liang et al. 2020) in alternating epochs", ("picnn", "std", "csg"))
     num_filters: int | None = setting(None, "K, filters of the late conv; none: 64 for <= 32 classes, 2C above")
     lam: float = setting(2.0, "weight of the interpretation loss")
     cluster: str = setting("sample", "the cluster a step tests: a sampled class's (the paper) or the label's (ablation)",
@@ -46,6 +47,11 @@ class TrainConfig:
     mask: str = setting("straight_through", "the filter mask: binary with a straight-through gradient (the paper), "
                         "or Gumbel-sigmoid (ablation)", ("straight_through", "relaxed"))
     temperature: float = setting(0.5, "temperature of the relaxed mask")
+    gate_weight: float = setting(1e-3, "csg: weight of the gate sparsity hinge (the released lambda_reg)")
+    gate_density: float = setting(0.2, "csg: the L1-density of G above which the hinge penalises (released: 0.2)")
+    csg_warmup: int = setting(10, "csg: plain (STD) epochs before the alternation starts (released: 10 of 150)")
+    csg_period: int = setting(3, "csg: epochs in one period of the STD/CSG alternation (released: 3)")
+    csg_phase: int = setting(2, "csg: an epoch trains the gated path when epoch mod csg_period >= this (released: 2)")
     epochs: int = setting(200, "training epochs; also the length of the cosine schedule")
     batch_size: int = setting(128, "images per optimizer step, over all processes")
     lr: float = setting(1e-3, "Adam's initial learning rate")
@@ -76,7 +82,7 @@ class TrainConfig:
 
     def __post_init__(self):
         # 2 and 2.0 must name the same run (run directories are named after the config's JSON)
-        for name in ("lam", "lr", "weight_decay", "min_lr", "temperature"):
+        for name in ("lam", "lr", "weight_decay", "min_lr", "temperature", "gate_weight", "gate_density"):
             v = getattr(self, name)
             if isinstance(v, int) and not isinstance(v, bool): setattr(self, name, float(v))
         problems = config_problems(self)
@@ -133,7 +139,11 @@ def config_problems(cfg: TrainConfig) -> list[str]:
     for key in ("seed", "eval_seed"): need(getattr(cfg, key) >= 0, key, "must be 0 or more")
     need(cfg.num_filters is None or cfg.num_filters >= 1, "num_filters", "must be at least 1 (or None: the default K)")
     for key in ("lr", "temperature"): need(0 < getattr(cfg, key) < math.inf, key, "must be a positive number")
-    for key in ("lam", "weight_decay", "min_lr"): need(0 <= getattr(cfg, key) < math.inf, key, "must be 0 or more")
+    for key in ("lam", "weight_decay", "min_lr", "gate_weight", "csg_warmup"):
+        need(0 <= getattr(cfg, key) < math.inf, key, "must be 0 or more")
+    need(0 < cfg.gate_density <= 1, "gate_density", "must lie in (0, 1]")
+    need(cfg.csg_period >= 1, "csg_period", "must be at least 1")
+    need(0 <= cfg.csg_phase < cfg.csg_period, "csg_phase", f"must lie in [0, csg_period={cfg.csg_period})")
     need(cfg.min_lr <= cfg.lr, "min_lr", f"must not exceed lr={cfg.lr} (the schedule decays to it)")
     # read by type: a float is a fraction, an int a count (30.0 is neither: the CLI reads "30" as the count 30)
     need(0 <= cfg.val_size < 1 if isinstance(cfg.val_size, float) else cfg.val_size >= 0, "val_size",

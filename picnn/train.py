@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .config import ConfigError
 from .pathway import PathwayClassifier, picnn_loss, std_loss, batch_accuracy
+from .csg import csg_loss, csg_epoch, l1_density
 from .models import build_model, torchvision_weights, weights_normalization
 from .datasets import load_dataset, train_val_split
 from .data import DeviceLoader
@@ -28,10 +29,11 @@ import picnn
 
 # %% auto #0
 __all__ = ['LOSS_LIMIT', 'resolve_device', 'Distributed', 'init_distributed', 'unwrap', 'collect_outputs', 'pathway_accuracy',
-           'evaluate', 'train_one_epoch', 'epoch_line', 'Progress', 'setup_process', 'default_run_dir',
-           'environment_info', 'TrainResult', 'open_run', 'prepare_data', 'input_normalization', 'Splits',
-           'make_loaders', 'build_training', 'TrainState', 'restore', 'wrap_for_training', 'Training', 'train_epoch',
-           'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'run_name', 'read_result', 'cached_fit']
+           'evaluate', 'train_one_epoch', 'epoch_line', 'Progress', 'setup_process', 'default_run_dir', 'native_bf16',
+           'resolve_amp', 'environment_info', 'TrainResult', 'open_run', 'prepare_data', 'input_normalization',
+           'Splits', 'make_loaders', 'param_groups', 'build_training', 'TrainState', 'restore', 'wrap_for_training',
+           'Training', 'train_epoch', 'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'run_name',
+           'read_result', 'cached_fit']
 
 # %% ../nbs/07b_train.ipynb #e285e34b
 def resolve_device(device: str = "auto") -> torch.device:
@@ -137,6 +139,7 @@ def train_one_epoch(model, loader, optimizer, cfg: TrainConfig, epoch: int, amp:
     model.train()
     if hasattr(loader, "set_epoch"): loader.set_epoch(epoch)   # any iterable of (x, y) batches works
     device = next(unwrap(model).parameters()).device
+    gated = cfg.method == "csg" and csg_epoch(epoch, cfg.csg_warmup, cfg.csg_period, cfg.csg_phase)
     sums = torch.zeros(5, device=device)   # loss, ce, interp, correct, count
     check_every = 1 if device.type == "cpu" else 25
     bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=not progress)
@@ -146,6 +149,10 @@ def train_one_epoch(model, loader, optimizer, cfg: TrainConfig, epoch: int, amp:
                 if cfg.method == "picnn":
                     out = model(x, y, return_pathways=True)
                     parts = picnn_loss(out, y, cfg.lam)
+                    loss, ce, interp, logits = parts.total, parts.ce, parts.interpretation, out.logits
+                elif gated:   # a CSG epoch: the gated path alone, as the released code trains it
+                    out = model(x, y, return_pathways=True)
+                    parts = csg_loss(out, y, unwrap(model).gate.G, cfg.gate_weight, cfg.gate_density)
                     loss, ce, interp, logits = parts.total, parts.ce, parts.interpretation, out.logits
                 else:
                     logits = model(x)
@@ -157,6 +164,7 @@ def train_one_epoch(model, loader, optimizer, cfg: TrainConfig, epoch: int, amp:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if gated: unwrap(model).gate.renormalize_()   # the released clip_lmask, after every CSG step
         n = y.shape[0]
         sums += torch.stack([loss.detach().float() * n, ce.detach().float() * n, interp.detach().float() * n,
                              (logits.detach().argmax(1) == y).sum().float(), torch.tensor(float(n), device=device)])
@@ -215,6 +223,20 @@ def setup_process(cfg: TrainConfig) -> tuple[torch.device, Distributed, bool]:
 def default_run_dir(cfg: TrainConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{cfg.dataset}-{cfg.arch}-{cfg.method}-s{cfg.seed}-{stamp}"
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX): there bf16 autocast trains faster than fp32;
+    elsewhere it is emulated, about 11x slower (benchmarks/README.md)."""
+    try: flags = next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split()
+    except (OSError, StopIteration): return False
+    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+
+def resolve_amp(amp: bool | str | None, device: str = "auto") -> bool | None:
+    """A scale's `amp` as a run's setting: "auto" is bf16 autocast on a CPU with native bf16 (True) and otherwise
+    None (bf16 on CUDA only, fp32 on a CPU); True, False and None stay."""
+    if amp != "auto": return amp
+    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    return True if on_cpu and native_bf16() else None
 
 def environment_info(device: torch.device) -> dict:
     "What ran the run: package, torch, hardware."
@@ -310,6 +332,14 @@ def make_loaders(cfg: TrainConfig, device: torch.device, ctx: Distributed) -> Sp
     return Splits(train_loader, select, test_loader, len(train.classes), train.x.shape[1],
                   cfg.image_size or train.x.shape[-1], sizes, getattr(test, "note", ""), normalization)
 
+def param_groups(model, weight_decay: float):
+    """Adam's parameter groups: one, or for CSG the gate apart without weight decay (the released code decays nothing;
+    G's sparsity is the hinge's and the renormalisation's job)."""
+    gate = getattr(model, "gate", None)
+    if gate is None: return model.parameters()
+    rest = [p for n, p in model.named_parameters() if not n.startswith("gate.")]
+    return [{"params": rest}, {"params": list(gate.parameters()), "weight_decay": 0.0}]
+
 def build_training(cfg: TrainConfig, model, data: Splits, device: torch.device):
     "The model (built from the registry unless given), Adam, and the cosine schedule stepped once per epoch."
     if model is None:
@@ -317,7 +347,7 @@ def build_training(cfg: TrainConfig, model, data: Splits, device: torch.device):
                             pretrained=cfg.pretrained, stem=cfg.stem, in_channels=data.in_channels,
                             image_size=data.input_size, cluster=cfg.cluster, mask=cfg.mask, temperature=cfg.temperature)
     model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.Adam(param_groups(model, cfg.weight_decay), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.min_lr)
     return model, optimizer, scheduler
 
@@ -344,7 +374,9 @@ def restore(ckpt: dict | None, cfg: TrainConfig, model, optimizer, scheduler, ru
 def wrap_for_training(model, cfg: TrainConfig, ctx: Distributed, device: torch.device):
     "The module the steps run: DistributedDataParallel under torchrun, compiled when asked (the plain model stays for eval)."
     if ctx.enabled:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        # CSG's gate gets no gradient in its STD epochs: DDP must not wait for one
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                                          find_unused_parameters=hasattr(model, "gate"))
     return torch.compile(model) if cfg.compile else model
 
 # %% ../nbs/07b_train.ipynb #6b7c2d02
@@ -406,6 +438,9 @@ def finish(t: Training, state: TrainState, wall: float) -> tuple[dict, np.ndarra
         "selection": ("best epoch by TEST accuracy (the released code's behaviour; test numbers are optimistic)"
                       if cfg.select_on == "test" else "best epoch by validation accuracy; test split used once"),
         "selected_epoch": state.best["epoch"], "epochs_run": len(state.history),
+        "precision": "bf16 autocast" if t.amp else "fp32",
+        # CSG's sparsity measure of the filter-class matrix (G; PICNN's P has 1/C by construction)
+        "l1_density": l1_density(unwrap(t.model).correspondence_matrix()),
         "test": test_res,
         "split_note": t.data.note,
         "normalization": t.data.normalization,
@@ -520,7 +555,8 @@ def evaluate_run(run_dir, which: str = "best", device: str = "auto", mis_method:
 
 # %% ../nbs/07b_train.ipynb #21b476d1
 # Settings added after runs were committed: they enter the name only when set, so those runs keep their names.
-_NAMED_WHEN_SET = {"mis_every": 0}
+_NAMED_WHEN_SET = {"mis_every": 0, "gate_weight": 1e-3, "gate_density": 0.2, "csg_warmup": 10, "csg_period": 3,
+                   "csg_phase": 2}
 
 def run_name(cfg: TrainConfig) -> str:
     "A run directory name that says what the run is and changes with any setting."

@@ -140,7 +140,7 @@ def test_fewer_filters_than_classes():
 def test_bad_stem_method_and_pretrained_small_nets():
     raises_fast(lambda: build_model("resnet20", 10, stem="imagenet"), ValueError, "'cifar'")
     raises_fast(lambda: build_model("resnet18", 10, stem="tiny"), ValueError, "'imagenet' or 'cifar'")
-    raises_fast(lambda: build_model("resnet18", 10, method="csg"), ValueError, "'picnn' or 'std'")
+    raises_fast(lambda: build_model("resnet18", 10, method="icnn"), ValueError, "std, picnn, csg")
     for arch in ("resnet20", "tiny_cnn"):
         raises_fast(lambda: build_model(arch, 10, pretrained=True), ValueError, "no pretrained weights")
 
