@@ -244,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as e:
         how, code = ("terminated (SIGTERM)", 143) if isinstance(e, Terminated) else ("interrupted", 130)
-        print(f"picnn {args.command}: {how} (a run resumes with --run-dir RUN_DIR --resume)", file=sys.stderr)
+        again = ("rerun it: finished runs are reused" if args.command == "reproduce" else
+                 "a run resumes with --run-dir RUN_DIR --resume")
+        print(f"picnn {args.command}: {how} ({again})", file=sys.stderr)
         return code
     finally:
         if main_thread: signal.signal(signal.SIGTERM, before)

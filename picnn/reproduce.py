@@ -162,8 +162,13 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
                  cause=cause)
     return {"name": name, "status": "failed", "error": error, "wall_seconds": wall, "out_dir": str(out_dir)}
 
-def _execute_spec(spec: dict) -> dict:
-    "`execute_notebook` on a dict of its arguments (a picklable job for the process pool)."
+def _interrupt(signum, frame): raise KeyboardInterrupt
+
+def _execute_spec(spec: dict, worker: bool = False) -> dict:
+    "`execute_notebook` on a dict of its arguments (a picklable job for the process pool: a `worker` unwinds on SIGTERM)."
+    if worker:
+        import signal
+        signal.signal(signal.SIGTERM, _interrupt)   # papermill shuts its kernel down, as on Ctrl-C
     try: return execute_notebook(**spec)
     except Exception as e:   # e.g. the output folder cannot be written
         return {"name": spec["name"], "status": "failed", "error": f"{type(e).__name__}: {shorten(e)}", "wall_seconds": 0,
@@ -179,7 +184,14 @@ def run_stage(specs: list[dict], jobs: int = 1) -> list[dict]:
     "Execute the notebooks of one stage, `jobs` at a time in spawned processes; their results, reported as they end."
     if jobs <= 1 or len(specs) <= 1: return [_report(_execute_spec(s)) for s in specs]
     with ProcessPoolExecutor(min(jobs, len(specs)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        return [_report(f.result()) for f in as_completed([pool.submit(_execute_spec, s) for s in specs])]
+        futures = [pool.submit(_execute_spec, s, True) for s in specs]
+        try: return [_report(f.result()) for f in as_completed(futures)]
+        except KeyboardInterrupt:     # Ctrl-C reaches the workers too; a SIGTERM of this process only: pass it on
+            for p in list((getattr(pool, "_processes", None) or {}).values()):
+                try: p.terminate()
+                except OSError: pass
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 # %% ../nbs/11_reproduce.ipynb #b16cdf03
 def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", settings=None, device: str = "auto",

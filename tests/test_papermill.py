@@ -257,3 +257,25 @@ def test_the_runner_leaves_a_folder_that_a_papermill_run_writes_alone(tmp_path):
     with run_dir_lock(out):
         r = _execute_spec(dict(name="table_x", path=str(nb), out_dir=str(out), parameters={}, kernel=kernel_name()))
     assert r["status"] == "failed" and "is in use by process" in r["error"] and (out / "table.csv").read_text() == "a\n1\n"
+
+def test_sigterm_stops_a_reproduction_like_ctrl_c(tmp_path):
+    "SIGTERM to `picnn reproduce --jobs 2` used to wait for its notebooks; now it stops them, with no lock left behind."
+    import signal, time
+    (tmp_path / "nbs" / "paper").mkdir(parents=True)
+    for n in ("table_a", "table_b"): notebook(tmp_path / "nbs" / "paper" / f"{n}.ipynb", "import time\ntime.sleep(120)")
+    (tmp_path / "settings.ini").write_text((ROOT / "settings.ini").read_text())
+    out = tmp_path / "results" / "smoke"
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "picnn"), "reproduce", "--settings", str(tmp_path / "settings.ini"),
+                             "--output", str(tmp_path / "results"), "--jobs", "2"], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not all((out / n / "STATUS").is_file() for n in ("table_a", "table_b")): time.sleep(0.2)
+        time.sleep(3)
+        t0 = time.time(); proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=100)[1]
+    finally:
+        if proc.poll() is None: proc.kill(); proc.wait()
+    assert proc.returncode == 143 and time.time() - t0 < 60, err[-2000:]
+    assert "picnn reproduce: terminated (SIGTERM)" in err and not list((tmp_path / "results").rglob(".lock"))
+    assert [read_status(out / n)[0] for n in ("table_a", "table_b")] == ["interrupted", "interrupted"]
