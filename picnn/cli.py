@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse, dataclasses, json, os, sys
 from pathlib import Path
 
+from . import __version__
 from .config import PicnnError, ConfigError
 
 # %% auto #0
@@ -89,6 +90,7 @@ examples:
 # %% ../nbs/12_cli.ipynb #b86c7e59
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="picnn", allow_abbrev=False, description="PICNN: train, evaluate and reproduce the paper's tables.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     t = sub.add_parser("train", allow_abbrev=False, help="train one STD or PICNN model", description=TRAIN_HELP,
