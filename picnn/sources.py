@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm   # not tqdm.auto: in a kernel it wants ipywidgets (not a dependency) and warns
 
 from .config import atomic_write
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm.auto import tqdm
+from tqdm import tqdm   # not tqdm.auto: in a kernel it wants ipywidgets (not a dependency) and warns
 
 from .config import ConfigError
 from .pathway import PathwayClassifier, picnn_loss, std_loss, batch_accuracy
