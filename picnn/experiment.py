@@ -241,7 +241,7 @@ def aggregate(rows: list[dict], keys=("dataset", "arch", "method")) -> list[dict
         row["seeds"] = len(ok)
         for m in METRICS: row[m], row[f"{m}_std"] = _mean_std([r[m] for r in ok])
         statuses = {r["status"] for r in rs}
-        row["status"] = next(s for s in ("failed", "skipped", "ok") if s in statuses)
+        row["status"] = next(s for s in ("failed", "unfinished", "skipped", "ok") if s in statuses)
         bad = [r for r in rs if r["status"] != "ok"]
         row["note"] = bad[0]["note"] if bad else first.get("note", "")
         out.append(row)

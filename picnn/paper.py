@@ -78,6 +78,8 @@ PARAMETER_RULES = {
     "filters": (_listed(_count), "whole numbers >= 1: 32,64 or [32, 64]"),
     "lambdas": (_listed(lambda v: _real(v, 0)), "numbers >= 0: 0,2 or [0, 2]"), "lam": (lambda v: _real(v, 0), "a number >= 0"),
     "mis_method": (_one_of("sklearn", "fast"), "sklearn or fast"),
+    "schedules": (_listed(_count), "whole multiples of the scale's run length: 1,2 or [1, 2]"),
+    "train": (_one_of(True, False), "True (train what is missing) or False (read finished runs only)"),
 }
 
 def read_parameters(parameters: dict, notebook: str | None = None) -> dict:

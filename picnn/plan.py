@@ -17,6 +17,7 @@ from .train import TrainConfig, environment_info, run_name
 from .experiment import (METHODS, ablation_configs, missing_reason, repo_root, table_configs, table_datasets,
                               train_config)
 from .paper import default_arch, default_dataset
+from .tradeoff import tradeoff_configs
 
 # %% auto #0
 __all__ = ['FIGURE_SEEDS', 'PUBLISHED_SIZES', 'EVAL_SPEEDUP', 'figure_subject', 'notebook_configs', 'PlannedRun', 'planned_runs',
@@ -38,6 +39,9 @@ def figure_subject(scale: Scale) -> tuple[str, str, str]:
 def notebook_configs(name: str, scale: Scale, data_dir=None) -> list[TrainConfig]:
     "The training runs paper notebook `name` asks for at `scale`, its parameters left to their defaults."
     if name in ("table1", "table2"): return table_configs(scale, table_datasets(scale, name)[0], data_dir=data_dir)
+    if name == "tradeoff":   # its fixed grid; a recommended λ other than 2 on the longer schedule is the notebook's to add
+        tr = scale.section("tradeoff")
+        return [cfg for *_, cfg in tradeoff_configs(tr, tr.datasets[0], tr.archs[0], tr.seeds, data_dir=data_dir)]
     if name == "ablations":
         ab = scale.section("ablations")
         return [cfg for *_, cfg in ablation_configs(ab, ab.datasets[0], ab.archs[0], ab.seeds, data_dir=data_dir)]

@@ -12,12 +12,13 @@ from .experiment import (CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_di
                               read_status, t_interval)
 
 # %% auto #0
-__all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROWS', 'COMPARABLE', 'NEAR', 'FAR', 'PAPER_ARCHS',
-           'PAPER_DATASETS', 'CLAIMS', 'CLAIMS_RULES', 'TITLES', 'DEFINITIONS', 'fmt_value', 'dataset_notes',
-           'markdown_table', 'collect_results', 'mis_method_of', 'training_length', 'protocol_notes', 'protocol_table',
-           'interval_verdict', 'cluster_verdict', 'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim',
-           'claim_rows', 'claims_markdown', 'accuracy_in_words', 'status_table', 'reference_comparisons', 'seed_table',
-           'table_section', 'figure_section', 'summary_markdown', 'write_summary']
+__all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROWS', 'COMPARABLE', 'NEAR',
+           'FAR', 'PAPER_ARCHS', 'PAPER_DATASETS', 'CLAIMS', 'CLAIMS_RULES', 'RESNET20_CIFAR10', 'TITLES',
+           'DEFINITIONS', 'fmt_value', 'dataset_notes', 'markdown_table', 'collect_results', 'mis_method_of',
+           'training_length', 'protocol_notes', 'protocol_table', 'interval_verdict', 'cluster_verdict',
+           'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim', 'claim_rows', 'tradeoff_claims',
+           'tradeoff_markdown', 'claims_markdown', 'accuracy_in_words', 'status_table', 'reference_comparisons',
+           'seed_table', 'table_section', 'tradeoff_lines', 'figure_section', 'summary_markdown', 'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
 def _num(v):
@@ -51,6 +52,9 @@ TABLE_COLUMNS = [("dataset", _dataset_cell), ("arch", "arch"), ("method", "metho
                  ("note", "note")]
 ABLATION_COLUMNS = [("sweep", "sweep"), ("setting", "setting"), ("dataset", _dataset_cell), ("arch", "arch"),
                     ("method", "method"), ("K", "K"), ("λ", "lam"), ("seeds", "seeds")] + TABLE_COLUMNS[5:10] + [("note", "note")]
+TRADEOFF_COLUMNS = [("schedule", "schedule"), ("setting", "setting"), ("dataset", _dataset_cell), ("arch", "arch"),
+                    ("method", "method"), ("λ", "lam"), ("epochs", "epochs"), ("seeds", "seeds")] + TABLE_COLUMNS[5:10] + \
+                   [("note", "note")]
 
 # %% ../nbs/10_report.ipynb #3d45ee3c
 def dataset_notes(rows: list[dict]) -> str:
@@ -65,7 +69,8 @@ def markdown_table(rows: list[dict], columns=None) -> str:
     "Rows as a markdown table (`columns`: (header, key or function) pairs; default: chosen from the rows' keys)."
     if columns is None:
         keys = set(k for r in rows for k in r)
-        columns = ABLATION_COLUMNS if "sweep" in keys else TABLE_COLUMNS if {"dataset", "acc1"} <= keys else \
+        columns = ABLATION_COLUMNS if "sweep" in keys else TRADEOFF_COLUMNS if "schedule" in keys else \
+                  TABLE_COLUMNS if {"dataset", "acc1"} <= keys else \
                   [(k, k) for k in dict.fromkeys(k for r in rows for k in r)]
     lines = ["| " + " | ".join(h for h, _ in columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
@@ -73,7 +78,7 @@ def markdown_table(rows: list[dict], columns=None) -> str:
         cells = []
         for h, get in columns:
             v = get(r) if callable(get) else r.get(get, "")
-            if h == "ACC1 %" and status in ("skipped", "failed", "not run"): v = f"**{status.upper()}**"
+            if h == "ACC1 %" and status in ("skipped", "failed", "not run", "unfinished"): v = f"**{status.upper()}**"
             if h == "method" and status == "published": v = f"{v} (published)"
             cells.append(_md_escape("" if v is None else v))
         lines.append("| " + " | ".join(cells) + " |")
@@ -263,8 +268,51 @@ def claim_rows(entries: list[dict]) -> list[dict]:
                   if e["scale"] == scale and e["name"] in ("table1", "table2") and e.get("status", "complete") != "complete"]
         for mis in paired_differences(runs, "mis"):
             rows += [{**r, "flag": "; ".join(unsure)} if unsure else r for r in cell_claims(scale, runs, mis)]
+    rows += [r for e in entries if e["name"] == "tradeoff" for r in tradeoff_claims(e)]
     return rows + [breadth_claim([r for r in rows if r["claim"] == "mis"])]
 
+
+# %% ../nbs/10_report.ipynb #81982f42
+def _difference_verdict(d: dict) -> str:
+    return interval_verdict(d["diff"], COMPARABLE if d["metric"] == "acc1" else 0.0)
+
+def _unfinished(e: dict, schedule: str, setting: str, seeds: int) -> str:
+    "'' when every planned seed of the setting and of STD finished, else 'unfinished (n of N seed pairs)'."
+    runs = [r for r in e["metrics"].get("runs", []) if r.get("schedule") == schedule and r.get("setting") in (setting, "STD")]
+    planned = len({r.get("seed") for r in runs})
+    return "" if seeds >= planned else f"unfinished ({seeds} of {planned} seed pairs); "
+
+def tradeoff_claims(e: dict) -> list[dict]:
+    """Claims rows (mis, accuracy) of every PICNN setting of a trade-off notebook that Table 1 does not already hold:
+    the frontier's other λ, and the longer schedules."""
+    out, diffs = [], e["metrics"].get("differences", [])
+    first = diffs[0]["schedule"] if diffs else None
+    for d in diffs:
+        if d["schedule"] == first and d["setting"] == "λ = 2": continue      # Table 1's own cell
+        runs = [r for r in e["metrics"].get("runs", []) if r.get("schedule") == d["schedule"] and r.get("status") == "ok"]
+        epochs = sorted({str(r.get("epochs")) for r in runs if r.get("setting") == d["setting"]})
+        cell = {"scale": e["scale"], "dataset": d["dataset"], "arch": d["arch"], "seeds": len(d["seeds"]),
+                "epochs": "/".join(epochs), "setting": d["setting"]}
+        pending = _unfinished(e, d["schedule"], d["setting"], len(d["seeds"]))
+        if d["metric"] == "mis":
+            out.append({**cell, "claim": "mis", "measured": describe_difference(d, False) + " nats",
+                        "verdict": pending + _difference_verdict(d)})
+        elif d["metric"] == "acc1":
+            out.append({**cell, "claim": "accuracy", "measured": describe_difference(d, True),
+                        "verdict": pending + _difference_verdict(d), "diff": d["diff"]})
+    return out
+
+def tradeoff_markdown(diffs: list[dict]) -> str:
+    "The trade-off's paired differences as a table: schedule, setting, metric, PICNN − STD with its interval, verdict."
+    out = ["| schedule | PICNN setting | metric | PICNN − STD (95 % t over seed pairs) | seed pairs | verdict |",
+           "|---|---|---|---|---|---|"]
+    for d in diffs:
+        s, k, unit = (100, 2, " points") if d["metric"] == "acc1" else (1, 4, " nats")
+        iv = d["diff"]
+        rng = "" if math.isnan(iv["lo"]) else f" [{_signed(iv['lo'], s, k)}, {_signed(iv['hi'], s, k)}]"
+        out.append(f"| {d['schedule']} | {d['setting']} | {d['metric'].upper()} | {_signed(iv['mean'], s, k)}{unit}{rng} | "
+                   f"{len(d['seeds'])} | **{_difference_verdict(d)}** |")
+    return "\n".join(out)
 
 # %% ../nbs/10_report.ipynb #c1a1ab02
 CLAIMS_RULES = (f"Verdicts by fixed rules (picnn.report): an MIS difference is supported when its 95 % interval over paired seeds "
@@ -282,6 +330,7 @@ def claims_markdown(entries: list[dict]) -> str:
     for r in rows:
         cell = f"{r['dataset']} / {r['arch']}" if r["dataset"] else "every cell above"
         if r.get("epochs"): cell += f", {r['epochs']} epochs"
+        if r.get("setting"): cell += f", PICNN {r['setting']}"
         flag = (f" (**FROM AN INCOMPLETE TABLE**: {_md_escape(r['flag'])}; rerun `picnn reproduce --scale {r['scale']}`)"
                 if r.get("flag") else "")
         out.append(f"| {CLAIMS[r['claim']]} | {r['scale']} | {cell} | {_md_escape(r['measured'])} | **{r['verdict']}**{flag} |")
@@ -343,7 +392,7 @@ def reference_comparisons(rows: list[dict]) -> list[str]:
 
 def seed_table(e: dict) -> list[str]:
     "Every seed of the cells measured with more than one: the numbers behind each mean ± std, and the run folder each came from."
-    setting = lambda r: tuple(str(r.get(k, "")) for k in ("dataset", "arch", "method", "K", "lam", "cluster", "mask"))
+    setting = lambda r: tuple(str(r.get(k, "")) for k in ("dataset", "arch", "method", "K", "lam", "cluster", "mask", "epochs"))
     # an ablation lists a shared run once per sweep (λ = 2 is also K = 64 and the default variant): once is enough
     ok = list({(setting(r), r["seed"]): r for r in e["metrics"].get("runs", []) if r.get("status") == "ok"}.values())
     many = {s for s in map(setting, ok) if sum(setting(r) == s for r in ok) > 1}
@@ -371,8 +420,31 @@ def table_section(e: dict) -> list[str]:
         out += ["Published: " + CSG_SOURCE + ". Theirs is the full recipe of that paper; ours is the protocol "
                 "above, so the comparison is of the order of magnitude and the STD-vs-method gap, not of decimals.", ""]
         out += [f"- {c}" for c in reference_comparisons(e["rows"])] + [""]
-    if e["figures"]: out += ["Figures: " + ", ".join(f"[{Path(f).name}]({f})" for f in e["figures"]), ""]
+    if e["name"] == "tradeoff": out += tradeoff_lines(e)
+    elif e["figures"]: out += ["Figures: " + ", ".join(f"[{Path(f).name}]({f})" for f in e["figures"]), ""]
     return out
+
+# ResNet-20 on CIFAR-10 as published: He et al. 2016 (8.75 % error) and the STD row of CSG's Table 1
+RESNET20_CIFAR10 = (("He et al. 2016", 0.9125), ("CSG's STD", 0.9169))
+
+def tradeoff_lines(e: dict) -> list[str]:
+    "A trade-off notebook's paired differences, its recommended λ, STD's distance to the published accuracy, figures."
+    m = e["metrics"]
+    out = ["PICNN − STD, seed by seed:", "", tradeoff_markdown(m.get("differences", [])), ""]
+    rec = m.get("recommended") or {}
+    if rec:
+        tried = ", ".join(f"λ = {float(l):g}: {100 * d:+.2f} points" for l, d in sorted(rec["val_acc1_diff"].items(), key=lambda x: float(x[0])))
+        which = f"**λ = {rec['lam']:g}**" if rec.get("lam") is not None else "**none** (no λ of the grid, or none finished on every seed)"
+        out += [f"Recommended on the validation split only (the largest λ whose mean paired validation ACC1 difference "
+                f"from STD is within {100 * rec['margin']:g} point, {rec['schedule']}): {which}; the differences: "
+                f"{tried or 'none finished'}.", ""]
+    std = [r for r in e["rows"] if r.get("setting") == "STD" and r.get("status") == "ok" and _num(r.get("acc1")) is not None
+           and (r.get("dataset"), r.get("arch")) == ("cifar10", "resnet20")]
+    for r in std:
+        gaps = "; ".join(f"{100 * (acc - float(r['acc1'])):.2f} points below {who}'s {100 * acc:.2f} %" for who, acc in RESNET20_CIFAR10)
+        out += [f"- STD at {r['schedule']} reaches {100 * float(r['acc1']):.2f} % test ACC1 ({r['seeds']} seeds): {gaps}."]
+    if std: out.append("")
+    return out + [f"![{Path(f).stem}]({f})" for f in e["figures"]] + [""]
 
 def figure_section(e: dict) -> list[str]:
     "One figure notebook: its images, or a banner saying why there are none."
@@ -382,6 +454,7 @@ def figure_section(e: dict) -> list[str]:
 
 # %% ../nbs/10_report.ipynb #722fca8d
 TITLES = {"table1": "Table 1: CIFAR-10, STL-10 and VOC Part, STD vs PICNN",
+          "tradeoff": "The trade-off: the λ frontier and a longer schedule",
           "table2": "Table 2: CIFAR-100 and Tiny ImageNet, STD vs PICNN",
           "ablations": "Ablations: λ, K and the variants of the pathway"}
 

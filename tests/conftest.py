@@ -35,6 +35,7 @@ TINY_PER_NOTEBOOK = {
     "table1": dict(datasets=["digits", "stl10"]),          # stl10 is absent here: a visible skipped row
     "table2": dict(datasets=["digits", "tinyimagenet"]),
     "ablations": dict(dataset="digits", lambdas=[0, 2], filters=[64], variants=["label"]),
+    "tradeoff": dict(dataset="digits", lambdas=[0.5, 2], schedules=[1, 2]),
     **{f: dict(dataset="digits", arch="tiny_cnn", train_subset=500, test_subset=200) for f in ("fig_matrices", "fig_cams", "fig_curves")},
 }
 

@@ -52,7 +52,7 @@ def test_standin_weights_are_found_and_loaded_under_torchvision_file_names(tmp_p
 def check(report: dict, archs: list):
     assert not report["problems"], "\n".join(report["problems"]) + "\n" + report["log_tail"]
     assert report["archs"] == archs and report["paper_paths"]["image_size"] == 224 and report["paper_paths"]["pretrained"]
-    assert set(report["notebooks"]) == {"table1", "table2", "ablations", "fig_cams", "fig_curves", "fig_matrices", "fig_pathway"}
+    assert set(report["notebooks"]) == {"table1", "table2", "ablations", "tradeoff", "fig_cams", "fig_curves", "fig_matrices", "fig_pathway"}
     cells = set(report["run_cells"])
     assert {(d, a, m) for d in CLASSES for a in archs for m in ("std", "picnn")} <= cells
     assert not (ROOT / "results" / "paper").exists()
