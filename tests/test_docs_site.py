@@ -43,8 +43,10 @@ def test_every_page_is_there(site):
     for nb in build_docs.numbered_notebooks() + build_docs.paper_notebooks() + build_docs.result_notebooks():
         rel = Path(build_docs.staged_path(nb.relative_to(ROOT).as_posix())).with_suffix(".html").as_posix()
         assert (site / rel).is_file(), f"no page for {nb.relative_to(ROOT)}"
-        title = html.escape(notebook_title(nb), quote=False)
-        assert title in (site / rel).read_text(), f"{rel} lacks its notebook's title {title!r}"
+        title = re.sub(r"[`*]", "", notebook_title(nb))   # the heading's text, its Markdown rendered
+        h1 = re.search(r"<h1[^>]*>(.*?)</h1>", (site / rel).read_text(), re.S)
+        shown = html.unescape(re.sub(r"<[^>]+>", "", h1.group(1))).rstrip("¶#").strip() if h1 else None
+        assert shown == title, f"{rel}: its heading is {shown!r}, the notebook's title {title!r}"
         assert f'href="{rel}"' in index, f"{rel} is not in the site's navigation"
     assert 'class="toctree-l1"' in index
     for m in build_docs.modules():
