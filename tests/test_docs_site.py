@@ -54,6 +54,10 @@ def test_every_page_is_there(site):
         assert api.count('class="sig ') >= 1, f"api/{m}.html documents nothing"
     assert 'id="picnn.train.fit"' in (site / "api" / "train.html").read_text()
     assert 'id="picnn.runs.TrainConfig"' in (site / "api" / "runs.html").read_text()
+    import picnn
+    api_index = (site / "api" / "index.html").read_text()
+    for name in picnn.__all__:   # what `import picnn` offers, each linked to its documentation
+        assert re.search(rf'href="[^"]*#picnn\.\w+\.{name}"', api_index), f"api/index.html does not link picnn.{name}"
     assert (site / "search.html").is_file() and "picnn" in (site / "searchindex.js").read_text()
 
 class _Links(HTMLParser):

@@ -15,7 +15,7 @@ Sphinx source tree, applying nbdev's cell directives as MyST-NB tags (`#| hide` 
 code, `#| output: false` its outputs; directive lines themselves are not shown) and pointing links that leave the
 site (to repository files) at the repository, as the README does.
 """
-import argparse, json, os, posixpath, re, shutil, subprocess, sys
+import argparse, ast, json, os, posixpath, re, shutil, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +40,15 @@ def staged_path(repo_path: str) -> str | None:
 def modules() -> list[str]:
     "picnn's public modules (one API page each), from the package folder."
     return sorted(p.stem for p in (ROOT / "picnn").glob("*.py") if not p.name.startswith("_"))
+
+def top_level_names() -> list[tuple[str, str]]:
+    "(name, defining module) of each name `import picnn` offers (its __all__), read from picnn/__init__.py's imports."
+    tree = ast.parse((ROOT / "picnn" / "__init__.py").read_text())
+    where = {a.asname or a.name: f"picnn.{node.module}" for node in tree.body if isinstance(node, ast.ImportFrom) and node.module
+             for a in node.names}
+    names = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                  and any(getattr(t, "id", None) == "__all__" for t in n.targets)), [])
+    return [(n, where[n]) for n in names if n in where]
 
 class Stager:
     def __init__(self, src: Path):
@@ -134,8 +143,10 @@ def stage(src: Path) -> Path:
     mods = modules()
     for m in mods:
         st.write(f"api/{m}.md", f"# picnn.{m}\n\n```{{eval-rst}}\n.. automodule:: picnn.{m}\n   :members:\n```\n")
+    top = "\n".join(f"- {{py:obj}}`{name} <{module}.{name}>` ({module})" for name, module in top_level_names())
     st.write("api/index.md", "# API reference\n\nGenerated from the docstrings of picnn's modules; each notebook of the "
-             "same name derives the code in prose.\n\n" + "\n".join(["```{toctree}", ":maxdepth: 1", "", *[m for m in mods], "```"]) + "\n")
+             "same name derives the code in prose.\n\n## `import picnn`\n\nThe names the package itself offers:\n\n"
+             + top + "\n\n## Modules\n\n" + "\n".join(["```{toctree}", ":maxdepth: 1", "", *mods, "```"]) + "\n")
     # the landing page: nbs/index.ipynb, with the site's navigation (hidden tables of contents) appended
     def titled(p: Path, scale: str) -> str: return f"{notebook_title(p)} ({scale}) <results/{scale}/{p.stem}/{p.stem}>"
     scales = sorted({p.parent.parent.name for p in results})
