@@ -547,6 +547,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'picnn.train.resolve_device': ('train.html#resolve_device', 'picnn/train.py'),
                              'picnn.train.restore': ('train.html#restore', 'picnn/train.py'),
                              'picnn.train.run_name': ('train.html#run_name', 'picnn/train.py'),
+                             'picnn.train.selects': ('train.html#selects', 'picnn/train.py'),
                              'picnn.train.setup_process': ('train.html#setup_process', 'picnn/train.py'),
                              'picnn.train.train_epoch': ('train.html#train_epoch', 'picnn/train.py'),
                              'picnn.train.train_one_epoch': ('train.html#train_one_epoch', 'picnn/train.py'),

@@ -95,6 +95,7 @@ class Scale:
     steps: int = 0          # optimizer steps per run; when set, each dataset's epochs follow from its training split
     methods: tuple = ("std", "picnn")  # the training methods the tables compare (std, picnn, csg)
     csg_warmup: int = 10    # csg: plain epochs before its STD/CSG alternation (the released 10 of 150; scaled per preset)
+    select_tolerance: float = 0.0  # select the latest epoch within this of the best validation ACC1 (0: the first best)
     sections: tuple = ()    # ((name, ((key, value), ...)), ...) from [<preset>.<name>] sections; not a setting
 
     def replace(self, **overrides) -> "Scale":

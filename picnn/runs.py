@@ -59,6 +59,8 @@ class TrainConfig:
     min_lr: float = setting(1e-6, "the learning rate the cosine schedule ends at")
     seed: int = setting(0, "seed of initialisation, subsets, splits, data order and augmentation")
     val_size: float = setting(0.1, "training images held out to select the best epoch: a fraction, or a count")
+    select_tolerance: float = setting(0.0, "select the latest epoch whose selection accuracy is within this of the best "
+                                      "so far (0: the first best epoch)")
     select_on: str = setting("val", "the split that selects the best epoch; test is the released code's optimistic "
                              "choice, labelled as such", ("val", "test"))
     train_subset: int = setting(0, "train on a stratified subset of this many images; 0: all")
@@ -82,7 +84,7 @@ class TrainConfig:
 
     def __post_init__(self):
         # 2 and 2.0 must name the same run (run directories are named after the config's JSON)
-        for name in ("lam", "lr", "weight_decay", "min_lr", "temperature", "gate_weight", "gate_density"):
+        for name in ("lam", "lr", "weight_decay", "min_lr", "temperature", "gate_weight", "gate_density", "select_tolerance"):
             v = getattr(self, name)
             if isinstance(v, int) and not isinstance(v, bool): setattr(self, name, float(v))
         problems = config_problems(self)
@@ -142,6 +144,7 @@ def config_problems(cfg: TrainConfig) -> list[str]:
     for key in ("lam", "weight_decay", "min_lr", "gate_weight", "csg_warmup"):
         need(0 <= getattr(cfg, key) < math.inf, key, "must be 0 or more")
     need(0 < cfg.gate_density <= 1, "gate_density", "must lie in (0, 1]")
+    need(0 <= cfg.select_tolerance < 1, "select_tolerance", "must lie in [0, 1): an accuracy difference")
     need(cfg.csg_period >= 1, "csg_period", "must be at least 1")
     need(0 <= cfg.csg_phase < cfg.csg_period, "csg_phase", f"must lie in [0, csg_period={cfg.csg_period})")
     need(cfg.min_lr <= cfg.lr, "min_lr", f"must not exceed lr={cfg.lr} (the schedule decays to it)")

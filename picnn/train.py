@@ -32,7 +32,7 @@ __all__ = ['LOSS_LIMIT', 'resolve_device', 'Distributed', 'init_distributed', 'u
            'evaluate', 'train_one_epoch', 'epoch_line', 'Progress', 'setup_process', 'default_run_dir', 'native_bf16',
            'resolve_amp', 'environment_info', 'TrainResult', 'open_run', 'prepare_data', 'input_normalization',
            'Splits', 'make_loaders', 'param_groups', 'build_training', 'TrainState', 'restore', 'wrap_for_training',
-           'Training', 'train_epoch', 'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'run_name',
+           'Training', 'train_epoch', 'selects', 'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'run_name',
            'read_result', 'cached_fit']
 
 # %% ../nbs/07b_train.ipynb #e285e34b
@@ -406,6 +406,13 @@ def train_epoch(t: Training, epoch: int) -> dict:
     t.scheduler.step()
     return row
 
+def selects(acc1: float, best: dict, tolerance: float = 0.0) -> tuple[bool, float]:
+    """Whether an epoch of selection-split accuracy `acc1` becomes the selected one, and the best accuracy so far.
+    Tolerance 0: only a strictly better epoch (the first best is kept). Tolerance t: any epoch within t of the best so
+    far, so the latest of the equally accurate epochs is kept and last-digit noise cannot pin an early one."""
+    top = max(best.get("top", best["acc1"]), acc1)
+    return (acc1 > best["acc1"] if not tolerance else acc1 >= top - tolerance), top
+
 def end_epoch(t: Training, state: TrainState, row: dict, on_epoch_end=None):
     "Rank 0 after an epoch: validate, keep the best weights, checkpoint, log and report."
     cfg, epoch = t.cfg, row["epoch"]
@@ -415,9 +422,10 @@ def end_epoch(t: Training, state: TrainState, row: dict, on_epoch_end=None):
     row.update({f"{cfg.select_on}_{k}": float(v) for k, v in sel.items() if k.startswith(("acc", "mis")) and k != "mis_method"})
     if on_epoch_end is not None: on_epoch_end(epoch, t.model, row)
     state.history.append(row)
-    improved = sel["acc1"] > state.best["acc1"]
+    improved, top = selects(sel["acc1"], state.best, cfg.select_tolerance)
+    if cfg.select_tolerance: state.best["top"] = top
     if improved:
-        state.best = {"epoch": epoch, "acc1": sel["acc1"]}
+        state.best = {"epoch": epoch, "acc1": sel["acc1"], **({"top": top} if cfg.select_tolerance else {})}
         state.best_state = {k: v.detach().clone() for k, v in unwrap(t.model).state_dict().items()}
     if t.run_dir is not None:
         ckpt = _checkpoint(t.model, t.optimizer, t.scheduler, cfg, epoch, state.best, state.history, t.data.input_size)
@@ -436,7 +444,8 @@ def finish(t: Training, state: TrainState, wall: float) -> tuple[dict, np.ndarra
     metrics = {
         "config": asdict(cfg),
         "selection": ("best epoch by TEST accuracy (the released code's behaviour; test numbers are optimistic)"
-                      if cfg.select_on == "test" else "best epoch by validation accuracy; test split used once"),
+                      if cfg.select_on == "test" else "best epoch by validation accuracy; test split used once") +
+                     (f"; the latest epoch within {cfg.select_tolerance:g} of the best so far" if cfg.select_tolerance else ""),
         "selected_epoch": state.best["epoch"], "epochs_run": len(state.history),
         "precision": "bf16 autocast" if t.amp else "fp32",
         # CSG's sparsity measure of the filter-class matrix (G; PICNN's P has 1/C by construction)
@@ -556,7 +565,7 @@ def evaluate_run(run_dir, which: str = "best", device: str = "auto", mis_method:
 # %% ../nbs/07b_train.ipynb #21b476d1
 # Settings added after runs were committed: they enter the name only when set, so those runs keep their names.
 _NAMED_WHEN_SET = {"mis_every": 0, "gate_weight": 1e-3, "gate_density": 0.2, "csg_warmup": 10, "csg_period": 3,
-                   "csg_phase": 2}
+                   "csg_phase": 2, "select_tolerance": 0.0}
 
 def run_name(cfg: TrainConfig) -> str:
     "A run directory name that says what the run is and changes with any setting."
