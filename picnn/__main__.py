@@ -8,4 +8,4 @@ __all__ = []
 # %% ../nbs/13b_main.ipynb #58807be4
 import sys
 from .cli import main
-sys.exit(main())
+if __name__ == "__main__": sys.exit(main())   # `python -m picnn`; importing the module runs nothing
