@@ -198,8 +198,8 @@ def cell_labels(cfg: TrainConfig, **labels) -> dict:
 def run_row(cfg: TrainConfig, run_dir, metrics: dict, **labels) -> dict:
     "The row of a finished run: the cell, its test metrics, how it was selected and measured, and its folder."
     t, note = metrics["test"], metrics.get("split_note", "")
-    with np.load(Path(run_dir) / "analysis.npz") as a: classes, k = a["P"].shape
-    return {**cell_labels(cfg, **labels), "status": "ok", "K": int(k), "classes": int(classes),
+    with np.load(Path(run_dir) / "analysis.npz") as a: (classes, k), density = a["P"].shape, float(np.abs(a["P"]).mean())
+    return {**cell_labels(cfg, **labels), "status": "ok", "K": int(k), "classes": int(classes), "l1_density": density,
             "acc1": t["acc1"], "acc2": t.get("acc2_mean", t["acc2"]), "acc3": t.get("acc3_mean", t["acc3"]),
             "mis": t["mis"], "mis_normalized": t["mis_normalized"], "mis_method": t["mis_method"],
             "selected_epoch": metrics.get("selected_epoch"), "epochs_run": metrics.get("epochs_run"),
@@ -270,23 +270,25 @@ def binomial_difference(p_std: float, p_picnn: float, n_test: int, level: float 
     d, z = p_picnn - p_std, float(normal.ppf(0.5 + level / 2))
     return {"mean": d, "std": math.nan, "n": 1, "lo": d - z * se, "hi": d + z * se, "interval": f"{level:.0%} binomial"}
 
-def paired_differences(runs: list[dict], metric: str, keys=("dataset", "arch")) -> list[dict]:
-    """PICNN minus STD of `metric` for each cell (`keys`) measured with both methods, paired seed by seed: the
-    t interval over seeds, or with one seed the binomial interval for an accuracy. Also each method's mean and std."""
+def paired_differences(runs: list[dict], metric: str, keys=("dataset", "arch"), methods=("std", "picnn")) -> list[dict]:
+    """`methods[1]` minus `methods[0]` (PICNN minus STD by default) of `metric` for each cell (`keys`) measured with
+    both, paired seed by seed: the t interval over seeds, or with one seed the binomial interval for an accuracy. Also
+    each method's mean and std (under its name) and `methods`."""
+    base, other = methods
     cells: dict = {}
     for r in runs:
-        if r.get("status") != "ok" or r.get("method") not in ("std", "picnn") or r.get(metric) in (None, ""): continue
+        if r.get("status") != "ok" or r.get("method") not in methods or r.get(metric) in (None, ""): continue
         cells.setdefault(tuple(r.get(k) for k in keys), {}).setdefault(r["method"], {})[int(r["seed"])] = r
     out = []
     for key, by_method in cells.items():
-        seeds = sorted(set(by_method.get("std", {})) & set(by_method.get("picnn", {})))
+        seeds = sorted(set(by_method.get(base, {})) & set(by_method.get(other, {})))
         if not seeds: continue
-        std = [float(by_method["std"][s][metric]) for s in seeds]; pic = [float(by_method["picnn"][s][metric]) for s in seeds]
-        diff = t_interval([p - q for p, q in zip(pic, std)])
+        a = [float(by_method[base][s][metric]) for s in seeds]; b = [float(by_method[other][s][metric]) for s in seeds]
+        diff = t_interval([q - p for p, q in zip(a, b)])
         if len(seeds) == 1 and metric.startswith("acc"):
-            diff = binomial_difference(std[0], pic[0], int(by_method["std"][seeds[0]].get("test_size") or 0) or 1)
-        out.append({**dict(zip(keys, key)), "metric": metric, "seeds": seeds, "diff": diff,
-                    "std": t_interval(std), "picnn": t_interval(pic)})
+            diff = binomial_difference(a[0], b[0], int(by_method[base][seeds[0]].get("test_size") or 0) or 1)
+        out.append({**dict(zip(keys, key)), "metric": metric, "seeds": seeds, "diff": diff, "methods": methods,
+                    base: t_interval(a), other: t_interval(b)})
     return out
 
 # %% ../nbs/09a_experiment.ipynb #c576be36

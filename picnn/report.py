@@ -13,12 +13,13 @@ from .experiment import (CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_di
 
 # %% auto #0
 __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROWS', 'COMPARABLE', 'NEAR',
-           'FAR', 'PAPER_ARCHS', 'PAPER_DATASETS', 'CLAIMS', 'CLAIMS_RULES', 'RESNET20_CIFAR10', 'TITLES',
-           'DEFINITIONS', 'fmt_value', 'dataset_notes', 'markdown_table', 'collect_results', 'mis_method_of',
+           'FAR', 'PAPER_ARCHS', 'PAPER_DATASETS', 'CLAIMS', 'METHOD_PAIRS', 'CLAIMS_RULES', 'RESNET20_CIFAR10',
+           'TITLES', 'DEFINITIONS', 'fmt_value', 'dataset_notes', 'markdown_table', 'collect_results', 'mis_method_of',
            'training_length', 'protocol_notes', 'protocol_table', 'interval_verdict', 'cluster_verdict',
            'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim', 'claim_rows', 'tradeoff_claims',
-           'tradeoff_markdown', 'claims_markdown', 'accuracy_in_words', 'status_table', 'reference_comparisons',
-           'seed_table', 'table_section', 'tradeoff_lines', 'figure_section', 'summary_markdown', 'write_summary']
+           'tradeoff_markdown', 'method_comparisons', 'comparisons_markdown', 'claims_markdown', 'accuracy_in_words',
+           'status_table', 'reference_comparisons', 'seed_table', 'table_section', 'tradeoff_lines', 'figure_section',
+           'summary_markdown', 'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
 def _num(v):
@@ -217,13 +218,14 @@ def cluster_verdict(acc1: float, acc2: float, acc3: float, classes: int) -> str:
 def _signed(v: float, scale: float, digits: int) -> str: return f"{scale * v:+.{digits}f}"
 
 def describe_difference(d: dict, percent: bool) -> str:
-    "'PICNN − STD = +0.026 [+0.004, +0.048] (95% t, 3 seeds); STD 0.201 ± 0.006, PICNN 0.227 ± 0.004'."
+    "'PICNN − STD = +0.026 [+0.004, +0.048] (95% t, 3 seeds); STD 0.201 ± 0.006, PICNN 0.227 ± 0.004' (any two methods)."
     s, k, unit = (100, 2, " points") if percent else (1, 4, "")
     iv = d["diff"]
     rng = "" if math.isnan(iv["lo"]) else f" [{_signed(iv['lo'], s, k)}, {_signed(iv['hi'], s, k)}] ({iv['interval']})"
     each = lambda m: f"{s * m['mean']:.{k}f}" + ("" if math.isnan(m["std"]) else f" ± {s * m['std']:.{k}f}")
-    return (f"PICNN − STD = {_signed(iv['mean'], s, k)}{unit}{rng}, {len(d['seeds'])} seed{'s' if len(d['seeds']) > 1 else ''}; "
-            f"STD {each(d['std'])}, PICNN {each(d['picnn'])}")
+    base, other = d.get("methods", ("std", "picnn"))
+    return (f"{other.upper()} − {base.upper()} = {_signed(iv['mean'], s, k)}{unit}{rng}, "
+            f"{len(d['seeds'])} seed{'s' if len(d['seeds']) > 1 else ''}; {base.upper()} {each(d[base])}, {other.upper()} {each(d[other])}")
 
 def table_runs(entries: list[dict]) -> list[tuple[str, dict]]:
     "(scale, run) for every run listed by a table1/table2 notebook's metrics.json."
@@ -312,6 +314,33 @@ def tradeoff_markdown(diffs: list[dict]) -> str:
         rng = "" if math.isnan(iv["lo"]) else f" [{_signed(iv['lo'], s, k)}, {_signed(iv['hi'], s, k)}]"
         out.append(f"| {d['schedule']} | {d['setting']} | {d['metric'].upper()} | {_signed(iv['mean'], s, k)}{unit}{rng} | "
                    f"{len(d['seeds'])} | **{_difference_verdict(d)}** |")
+    return "\n".join(out)
+
+# %% ../nbs/10_report.ipynb #b29459a2
+METHOD_PAIRS = (("std", "csg"), ("csg", "picnn"))   # CSG against STD, then PICNN against CSG
+
+def method_comparisons(entries: list[dict]) -> list[dict]:
+    "Paired differences of MIS and ACC1 for each pair of `METHOD_PAIRS` measured in a table notebook's cell."
+    out = []
+    for scale in dict.fromkeys(s for s, _ in table_runs(entries)):
+        runs = [r for s, r in table_runs(entries) if s == scale]
+        for pair in METHOD_PAIRS:
+            for metric in ("mis", "acc1"):
+                for d in paired_differences(runs, metric, methods=pair):
+                    density = {m: t_interval([float(r["l1_density"]) for r in runs if r.get("method") == m and
+                                              r.get("status") == "ok" and r.get("l1_density") not in (None, "")])["mean"] for m in pair}
+                    out.append({"scale": scale, **d, "l1_density": density})
+    return out
+
+def comparisons_markdown(comparisons: list[dict]) -> str:
+    "The method comparisons as a table: scale, cell, pair, metric, the paired difference, verdict, L1-densities."
+    out = ["| scale | cell | comparison | metric | measured | verdict | L1-density of G / P |", "|---|---|---|---|---|---|---|"]
+    for d in comparisons:
+        base, other = d["methods"]
+        dens = ", ".join(f"{m.upper()} {v:.4f}" for m, v in d["l1_density"].items() if not math.isnan(v))
+        verdict = interval_verdict(d["diff"], COMPARABLE if d["metric"] == "acc1" else 0.0)
+        out.append(f"| {d['scale']} | {d['dataset']} / {d['arch']} | {other.upper()} vs {base.upper()} | {d['metric'].upper()} | "
+                   f"{_md_escape(describe_difference(d, d['metric'] == 'acc1'))} | **{verdict}** | {dens} |")
     return "\n".join(out)
 
 # %% ../nbs/10_report.ipynb #c1a1ab02
@@ -496,6 +525,11 @@ def summary_markdown(root, settings=None) -> str:
     if not entries: return "\n".join(out + ["No results yet: run `picnn reproduce`.", ""])
     out += ["## The paper's claims against our measurements", "", claims_markdown(entries), "", CLAIMS_RULES, "",
             "The accuracy claim in plain words:", "", accuracy_in_words(entries), ""]
+    comparisons = method_comparisons(entries)
+    if comparisons:
+        out += ["## PICNN against CSG", "", "CSG (Liang et al., ECCV 2020), the prior interpretable method, trained "
+                "beside STD and PICNN under the same protocol and measured with the same MIS estimator:", "",
+                comparisons_markdown(comparisons), ""]
     out += status_table(entries, root)
     tables = [e for e in entries if not e["name"].startswith("fig")]
     for name in dict.fromkeys(e["name"] for e in sorted(tables, key=lambda e: (not e["name"].startswith("table"), e["name"]))):
