@@ -53,6 +53,6 @@ docs: install
 clean-venv:
 	rm -rf $(VENV)
 
-# The browser test alone, with its screenshot in tests/artifacts/.
+# The browser tests alone (the notebooks in JupyterLab, the docs site), with their screenshots in tests/artifacts/.
 test-browser: install
-	$(BIN)/python -m pytest tests/test_browser.py -s
+	$(BIN)/python -m pytest tests/test_browser.py tests/test_docs_site.py -s
