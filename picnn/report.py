@@ -14,12 +14,12 @@ from .experiment import (CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_di
 # %% auto #0
 __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROWS', 'COMPARABLE', 'NEAR',
            'FAR', 'PAPER_ARCHS', 'PAPER_DATASETS', 'CLAIMS', 'METHOD_PAIRS', 'CLAIMS_RULES', 'RESNET20_CIFAR10',
-           'TITLES', 'DEFINITIONS', 'fmt_value', 'dataset_notes', 'markdown_table', 'collect_results', 'mis_method_of',
-           'training_length', 'protocol_notes', 'protocol_table', 'interval_verdict', 'cluster_verdict',
-           'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim', 'claim_rows', 'tradeoff_claims',
-           'tradeoff_markdown', 'method_comparisons', 'comparisons_markdown', 'claims_markdown', 'accuracy_in_words',
-           'status_table', 'reference_comparisons', 'seed_table', 'table_section', 'tradeoff_lines', 'figure_section',
-           'summary_markdown', 'write_summary']
+           'TITLES', 'fmt_value', 'dataset_notes', 'markdown_table', 'collect_results', 'mis_method_of', 'precision_of',
+           'run_records', 'training_length', 'selection_rule', 'protocol_notes', 'protocol_table', 'interval_verdict',
+           'cluster_verdict', 'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim', 'claim_rows',
+           'tradeoff_claims', 'tradeoff_markdown', 'method_comparisons', 'comparisons_markdown', 'claims_markdown',
+           'accuracy_in_words', 'status_table', 'reference_comparisons', 'seed_table', 'runs_provenance',
+           'table_section', 'tradeoff_lines', 'figure_section', 'definitions', 'summary_markdown', 'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
 def _num(v):
@@ -126,30 +126,95 @@ def _sizes(rows, key: str) -> dict:
     "Dataset -> the number its measured rows report under `key` (train_size: images trained on, validation excluded)."
     return {r["dataset"]: int(float(r[key])) for r in rows if r.get("status") == "ok" and r.get(key) not in (None, "")}
 
-def training_length(scale: dict, rows=()) -> str:
+def _final_steps(folder) -> int | None:
+    "The optimizer steps a run took: `steps` of the last line of its log.jsonl that has one (None without a log)."
+    try: lines = (Path(folder) / "log.jsonl").read_text().splitlines()
+    except OSError: return None
+    for line in reversed(lines):
+        try: steps = json.loads(line).get("steps")
+        except (json.JSONDecodeError, AttributeError): continue
+        if steps is not None: return int(steps)
+    return None
+
+def precision_of(run: dict) -> str:
+    """A run's training precision: its metrics.json's `precision`, else what its config's `amp` meant when it trained
+    (true, or unset on CUDA: bf16 autocast; else fp32)."""
+    m = run.get("run") or {}
+    if m.get("precision"): return m["precision"]
+    amp = (m.get("config") or run.get("config") or {}).get("amp")
+    device = (m.get("environment") or {}).get("device", "cpu")
+    return "bf16 autocast" if amp is True or (amp is None and device == "cuda") else "fp32"
+
+def run_records(e: dict) -> list[dict]:
+    """The finished runs of a notebook (an entry of `collect_results`), each once, as its own folder under
+    `<scale>/runs/` records it: the notebook's row with `run` (the run's metrics.json), `steps_run` (the optimizer
+    steps its log ends at) and `checkpoint` (whether its best.pt is there)."""
+    out, seen = [], set()
+    base = Path(e["dir"]).parent / "runs" if e.get("dir") else None
+    for r in e["metrics"].get("runs", []):
+        name = Path(r.get("run_dir") or "").name
+        if r.get("status") != "ok" or not name or name in seen: continue
+        seen.add(name)
+        folder = base / name if base else None
+        try: m = json.loads((folder / "metrics.json").read_text()) if folder else {}
+        except (OSError, json.JSONDecodeError): m = {}
+        out.append({**r, "name": name, "run": m, "steps_run": _final_steps(folder) if folder else None,
+                    "checkpoint": bool(folder) and (folder / "best.pt").is_file()})
+    return out
+
+def _span(values) -> str:
+    v = sorted(set(values))
+    return f"{v[0]:,}" if len(v) == 1 else f"{v[0]:,}-{v[-1]:,}"
+
+def training_length(scale: dict, rows=(), runs=()) -> str:
     """How long a scale's runs trained: '30 epochs', or per dataset its optimizer steps (a `[<preset>.<dataset>]`
-    section may set its own) and the epochs they came to in the measured rows."""
-    steps = {d: dict(dict(scale.get("sections") or ()).get(d, ())).get("steps", scale.get("steps") or 0)
-             for d in _sizes(rows, "epochs")}
+    section may set its own) and the epochs they came to in the measured rows. Given the runs (`run_records`), the
+    steps their logs end at: an epoch is never cut short, so a schedule in steps ends with the epoch that reaches it."""
+    ran = {}
+    for r in runs:
+        if r.get("steps_run"): ran.setdefault(r.get("dataset"), []).append(r["steps_run"])
+    epochs = _sizes(rows, "epochs")
+    steps = {d: dict(dict(scale.get("sections") or ()).get(d, ())).get("steps", scale.get("steps") or 0) for d in epochs}
     if not any(steps.values()):
         n = int(scale.get("epochs", 200))
-        return f"{scale['steps']:,} optimizer steps" if scale.get("steps") else f"{n} epoch{'s' * (n != 1)}"
-    return "; ".join(f"{d} {steps[d]:,} optimizer steps ({n} epochs)" if steps[d] else f"{d} {n} epochs"
-                     for d, n in _sizes(rows, "epochs").items())
+        logged = [s for v in ran.values() for s in v]
+        if scale.get("steps"): return f"{scale['steps']:,} optimizer steps"
+        return f"{n} epoch{'s' * (n != 1)}" + (f" ({_span(logged)} optimizer steps)" if logged else "")
+    def one(d, n):
+        if not steps[d]: return f"{d} {n} epochs" + (f" ({_span(ran[d])} optimizer steps)" if d in ran else "")
+        if d in ran and set(ran[d]) != {steps[d]}:
+            return f"{d} {_span(ran[d])} optimizer steps ({n} epochs: the {steps[d]:,} scheduled, to the end of their epoch)"
+        return f"{d} {steps[d]:,} optimizer steps ({n} epochs)"
+    return "; ".join(one(d, n) for d, n in epochs.items())
 
-def protocol_notes(scale: dict, rows=()) -> list[str]:
-    "How a scale's protocol (a `Scale` as a dict) differs from the official recipe, in short phrases."
+def selection_rule(tolerance: float) -> str:
+    "The selection rule of a `select_tolerance`, in words."
+    return (f"the latest epoch whose validation ACC1 is within {tolerance:g} of the best so far" if tolerance
+            else "the epoch of best validation ACC1 (the first, on a tie)")
+
+def protocol_notes(scale: dict, rows=(), runs=()) -> list[str]:
+    """How a scale's protocol (a `Scale` as a dict) differs from the official recipe, in short phrases; given the runs
+    (`run_records`), what they record: the steps they took, the images they trained on, their precision."""
     notes = []
-    length = training_length(scale, rows)
-    if length != "200 epochs": notes.append(f"{length} instead of 200" + (" epochs" * ("steps" in length)))
+    length, official = training_length(scale, rows, runs), f"{OFFICIAL_RECIPE['epochs']} epochs"
+    if length != official: notes.append(f"{length} instead of {official}")
     if not scale.get("pretrained"): notes.append("backbones trained from scratch, not ImageNet-pretrained")
     if int(scale.get("image_size", 0) or 0) != 224:
         notes.append("images at their native size, not 224 px" if not scale.get("image_size") else f"{scale['image_size']} px images")
     if scale.get("augment") != "official":
         notes.append(f"augmentation {scale.get('augment')!r} (none for the digits), not the official jitter recipe")
     for key, what in (("train_subset", "training"), ("test_subset", "test")):
-        if int(scale.get(key, 0) or 0): notes.append(f"{scale[key]}-image stratified {what} subset")
-    notes.append(f"best epoch chosen on a validation split ({scale.get('val_size', 0.1)} of train), not on the test set")
+        if int(scale.get(key, 0) or 0):
+            used = sorted({(int(r["train_size"]), int(r["val_size"])) for r in runs
+                           if key == "train_subset" and r.get("train_size") not in (None, "") and r.get("val_size") not in (None, "")})
+            split = "; ".join(f"{t:,} trained on, {v:,} held out for validation" for t, v in used)
+            notes.append(f"a {int(scale[key]):,}-image stratified {what} subset, drawn by each seed" + (f" ({split})" if split else ""))
+    tolerances = sorted({float((r.get("run", {}).get("config") or r.get("config") or {}).get("select_tolerance") or 0) for r in runs}) \
+                 or [float(scale.get("select_tolerance") or 0)]
+    notes.append(" or ".join(map(selection_rule, tolerances)) +
+                 f" on a validation split ({scale.get('val_size', 0.1)} of train), not on the test set")
+    precisions = sorted({precision_of(r) for r in runs})
+    if precisions: notes.append("trained in " + " and ".join(precisions))
     if mis_method_of(scale, rows) == "fast": notes.append("MIS by the fast estimator")
     return notes
 
@@ -158,15 +223,15 @@ PROTOCOL_ROWS = [("epochs", "epochs"), ("images", "image_size"), ("backbone", "p
                  ("images trained on", "train_subset"), ("test images", "test_subset"), ("batch size", "batch_size"),
                  ("model selection", "selection"), ("MIS estimator", "mis_method"), ("seeds", "seeds")]
 
-def _protocol_cell(sc: dict, key: str, rows=()) -> str:
-    if key == "epochs": return training_length(sc, rows)
+def _protocol_cell(sc: dict, key: str, rows=(), runs=()) -> str:
+    if key == "epochs": return training_length(sc, rows, runs)
     if key == "image_size": return f"{sc[key]} px" if sc.get(key) else "native"
     if key == "pretrained": return "ImageNet-pretrained" if sc.get(key) else "from scratch"
     if key in ("train_subset", "test_subset"):   # the sizes the runs used: a subset container shows here too
         sizes = _sizes(rows, "train_size" if key == "train_subset" else "test_size")
         if sizes: return "; ".join(f"{d} {n:,}" for d, n in sizes.items()) + (" (subset)" if sc.get(key) else "")
         return f"{sc[key]}-image subset" if sc.get(key) else "whole split"
-    if key == "selection": return f"best validation epoch ({sc.get('val_size')} of train held out)"
+    if key == "selection": return f"{selection_rule(float(sc.get('select_tolerance') or 0))} ({sc.get('val_size')} of train held out)"
     if key == "augment": return f"{sc.get(key)} (none for the digits)"
     if key == "mis_method": return mis_method_of(sc, rows)
     if key == "seeds": return f"{len(sc.get(key) or [])} (seed {', '.join(map(str, sc.get(key) or []))})"
@@ -174,10 +239,11 @@ def _protocol_cell(sc: dict, key: str, rows=()) -> str:
 
 def protocol_table(entries: list[dict], order: list[str]) -> list[str]:
     "The lines of the summary's table of each scale's protocol beside the official recipe."
-    scales, rows = {}, {}
+    scales, rows, runs = {}, {}, {}
     for e in entries:
         if e["metrics"].get("scale"): scales.setdefault(e["scale"], e["metrics"]["scale"])
         rows.setdefault(e["scale"], []).extend(e["rows"])
+        if e["name"] in ("table1", "table2"): runs.setdefault(e["scale"], []).extend(run_records(e))
     if not scales: return []
     names = sorted(scales, key=lambda s: (order.index(s) if s in order else len(order), s))
     out = ["## Protocol: each scale against the official recipe", "",
@@ -185,7 +251,7 @@ def protocol_table(entries: list[dict], order: list[str]) -> list[str]:
            "|---|---|" + "---|" * len(names)]
     for label, key in PROTOCOL_ROWS:
         out.append(f"| {label} | {OFFICIAL_RECIPE.get(key, '')} | " +
-                   " | ".join(_md_escape(_protocol_cell(scales[s], key, rows[s])) for s in names) + " |")
+                   " | ".join(_md_escape(_protocol_cell(scales[s], key, rows[s], runs.get(s, ()))) for s in names) + " |")
     return out + [""]
 
 # %% ../nbs/10_report.ipynb #bb6ea19c
@@ -373,12 +439,15 @@ def accuracy_in_words(entries: list[dict]) -> str:
     for r in (r for r in claim_rows(entries) if r["claim"] == "accuracy"):
         d, n = r["diff"], r["seeds"]
         interval = "" if math.isnan(d["lo"]) else f" ({d['interval']} interval: {_points(d['lo'])} to {_points(d['hi'])})"
-        if d["mean"] < -COMPARABLE:
-            meaning = "**PICNN does not reach comparable accuracy here**" + \
-                      ("" if r["verdict"].startswith("not supported") else
-                       f", though the interval's upper end lies within the {100 * COMPARABLE:g}-point margin")
-        elif r["verdict"] == "supported": meaning = "comparable or higher"
-        else: meaning = f"comparable within the {100 * COMPARABLE:g}-point margin, but {n} seed{'s' * (n != 1)} do not resolve it"
+        margin, verdict = f"the {100 * COMPARABLE:g}-point margin", r["verdict"].split("; ")[-1]
+        if verdict == "supported": meaning = f"**comparable or higher**: the whole interval lies above {margin} below STD"
+        elif verdict.startswith("not supported"):
+            meaning = f"**PICNN does not reach comparable accuracy here**: the whole interval lies beyond {margin}"
+        elif "beyond the margin" in verdict:
+            meaning = f"**not resolved**: the estimate lies beyond {margin}, but the interval's upper end lies within it"
+        elif "within the margin" in verdict:
+            meaning = f"**not resolved**: the estimate lies within {margin}, but {n} seed{'s' * (n != 1)} leave the interval reaching beyond it"
+        else: meaning = f"**{verdict}**"
         lines.append(f"- `{r['scale']}`, {r['dataset']} / {r['arch']} ({n} seed{'s' * (n != 1)}): PICNN's ACC1 is "
                      f"{_points(d['mean'])} STD's{interval}: {meaning}." +
                      (f" **From an incomplete table** ({_md_escape(r['flag'])})." if r.get("flag") else ""))
@@ -436,12 +505,45 @@ def seed_table(e: dict) -> list[str]:
                    f"{100 * r['acc3']:.2f} | {r['mis']:.4f} | {r.get('selected_epoch', '')} | [{run}]({e['scale']}/runs/{run}/) |")
     return out + [""]
 
+def _listed(counts: dict) -> str:
+    return ", ".join(f"{k} ({n})" if len(counts) > 1 else k for k, n in counts.items())
+
+def runs_provenance(e: dict) -> str:
+    """Where and how a notebook's runs trained, from their own metrics.json: the machine, torch and Python, the
+    precision, whether they record the instruction set and a commit, whether a best.pt is committed, and runs whose
+    data is not what their config says (a subset container). A note the notebook carries about its runs is quoted."""
+    listed = run_records(e)
+    runs = [r for r in listed if r["run"]]
+    absent = f" ({len(listed) - len(runs)} of the {len(listed)} listed have no folder here)" if len(runs) < len(listed) else ""
+    if not runs: return f"Runs ({len(listed)}): none has its folder under `{e['scale']}/runs/` here." if listed else ""
+    env = lambda r: r["run"].get("environment") or {}
+    count = lambda f: dict(sorted(__import__("collections").Counter(f(r) for r in runs).items()))
+    n = len(runs)
+    machine = lambda r: env(r).get("gpu") or env(r).get("cpu_model") or f"a {env(r).get('device', '?').upper()} not named"
+    text = (f"Runs ({n}{absent}, as their metrics.json record them): trained on {_listed(count(machine))}"
+            f" with torch {_listed(count(lambda r: env(r).get('torch', '?')))} and Python {_listed(count(lambda r: env(r).get('python', '?')))}"
+            f", in {_listed(count(precision_of))}; {sum(bool(env(r).get('cpu_capability')) for r in runs)} of {n} record the "
+            f"instruction set (`cpu_capability`), {sum(bool(r['run'].get('git_commit') or env(r).get('git_commit')) for r in runs)} of {n} "
+            f"the commit they trained at; a best.pt is committed for {sum(r['checkpoint'] for r in runs)} of {n}.")
+    odd = [r for r in runs if (r["run"].get("config") or {}).get("data_root") and not (r["run"].get("config") or {}).get("train_subset")]
+    if odd:
+        sizes = _listed(count(lambda r: f"{int(r['run'].get('train_size', 0)):,} trained on, {int(r['run'].get('val_size', 0)):,} "
+                                        f"held out, {int(r['run'].get('test_size', 0)):,} tested"))
+        text += (f" {len(odd)} of {n} read their data from `data_root` {_listed(count(lambda r: str(r['run']['config']['data_root'])))} "
+                 f"({sizes}): {_listed(count(lambda r: r['run'].get('split_note') or 'no note'))}, while their configs say the "
+                 "whole split (train_subset = 0, test_subset = 0).")
+    note = (e["metrics"].get("parameters") or {}).get("runs_note")
+    if note: text += f" The notebook's note on these runs, written when the table was assembled after training: \"{note}\"."
+    return text
+
 def table_section(e: dict) -> list[str]:
     "One table notebook at one scale: banner, protocol, the table, its datasets, the published comparison, figures."
     sc = e["metrics"].get("scale") or {}
     out = [f"### scale `{e['scale']}`" + (f": {sc['description']}" if sc.get("description") else ""), ""]
     if e["status"] != "complete": out.append(_banner(e))
-    if sc: out += ["Protocol: " + "; ".join(protocol_notes(sc, e["rows"])) + ".", ""]
+    runs = run_records(e)
+    if sc: out += ["Protocol: " + "; ".join(protocol_notes(sc, e["rows"], runs)) + ".", ""]
+    if runs_provenance(e): out += [runs_provenance(e), ""]
     if e["rows"]: out += [markdown_table(e["rows"]), ""]
     out += seed_table(e)
     if dataset_notes(e["rows"]): out += ["Datasets:", "", dataset_notes(e["rows"]), ""]
@@ -487,25 +589,52 @@ TITLES = {"table1": "Table 1: CIFAR-10, STL-10 and VOC Part, STD vs PICNN",
           "table2": "Table 2: CIFAR-100 and Tiny ImageNet, STD vs PICNN",
           "ablations": "Ablations: λ, K and the variants of the pathway"}
 
-DEFINITIONS = (
-    "**How to read the numbers.** "
-    "*ACC1*: test accuracy of the full classifier (all K filters of the late conv). "
-    "*ACC2*: accuracy of the cluster pathway alone: a class ĉ is drawn from the model's own prediction, a binary "
-    "filter mask from row ĉ of the correspondence matrix P, and only the masked filters reach the shared classifier. "
-    "*ACC3*: accuracy with the true class's cluster removed (mask drawn from row y, inverted). ACC2 and ACC3 are "
-    "means over 10 seeded draws (`eval_draws`, generator seed `eval_seed` = 0), so they are reproducible. "
-    "An interpretable model has ACC2 near ACC1 and ACC3 far below it. STD trains no P: its ACC2 and ACC3 use the "
-    "untrained, near-uniform P of its initialisation and show what random clusters of about K/C filters do. "
-    "*MIS*: for each filter, the largest mutual information (nats, scikit-learn's k-NN estimator, or our exact "
-    "torch re-implementation of it, marked *fast*) between its spatially summed response on the test set and a "
-    "one-vs-rest class label, averaged over filters; *MIS/H* divides by its ceiling H, the entropy of a one-vs-rest "
-    "label (0.325 nats for 10 classes). "
-    "*Seeds*: seed s of STD and of PICNN share the data split, the batch order and the initial weights draw, so "
-    "PICNN − STD is compared seed by seed. *Selection*: the epoch with the best validation ACC1 (10 % of the training "
-    "split held out), evaluated once on the test split. *Hardware*: each run's metrics.json records the CPU or GPU, "
-    "the torch version and the torch thread count; results change in their last digits with the thread count.")
+def _one_or_each(values: dict, fmt) -> str:
+    "'10' when every scale has the same value, else 'smoke 10, cpu 5'."
+    kinds = set(values.values())
+    return fmt(next(iter(kinds))) if len(kinds) == 1 else ", ".join(f"`{s}` {fmt(v)}" for s, v in values.items())
 
-def _header(settings=None) -> list[str]:
+def definitions(entries=()) -> str:
+    """'How to read the numbers': the evaluation draws and seed the runs of `entries` record in their configs, the
+    validation share and selection rule their scales record (without entries: `TrainConfig`'s defaults)."""
+    from dataclasses import fields
+    from types import SimpleNamespace
+    from picnn.runs import TrainConfig
+    default = SimpleNamespace(**{f.name: f.default for f in fields(TrainConfig)})
+    scales, draws, seeds, classes = {}, {}, {}, set()
+    for e in entries:
+        if e["metrics"].get("scale"): scales.setdefault(e["scale"], e["metrics"]["scale"])
+        for r in e["metrics"].get("runs", []):
+            cfg = r.get("config") or {}
+            if cfg.get("eval_draws") is not None: draws.setdefault(e["scale"], cfg["eval_draws"])
+            if cfg.get("eval_seed") is not None: seeds.setdefault(e["scale"], cfg["eval_seed"])
+            if r.get("classes"): classes.add(int(r["classes"]))
+    draws, seeds = draws or {"": default.eval_draws}, seeds or {"": default.eval_seed}
+    val = {s: sc.get("val_size", default.val_size) for s, sc in scales.items()} or {"": default.val_size}
+    rule = {s: selection_rule(float(sc.get("select_tolerance") or 0)) for s, sc in scales.items()} or \
+           {"": selection_rule(default.select_tolerance)}
+    share = lambda v: f"{100 * v:g} % of the training split" if isinstance(v, float) and v < 1 else f"{int(v):,} training images"
+    h = lambda c: -(1 / c) * math.log(1 / c) - (1 - 1 / c) * math.log(1 - 1 / c)
+    return ("**How to read the numbers.** "
+        "*ACC1*: test accuracy of the full classifier (all K filters of the late conv). "
+        "*ACC2*: accuracy of the cluster pathway alone: a class ĉ is drawn from the model's own prediction, a binary "
+        "filter mask from row ĉ of the correspondence matrix P, and only the masked filters reach the shared classifier. "
+        "*ACC3*: accuracy with the true class's cluster removed (mask drawn from row y, inverted). ACC2 and ACC3 are "
+        f"means over {_one_or_each(draws, str)} seeded draws (`eval_draws`, generator seed `eval_seed` = "
+        f"{_one_or_each(seeds, str)}), so they are reproducible. "
+        "An interpretable model has ACC2 near ACC1 and ACC3 far below it. STD trains no P: its ACC2 and ACC3 use the "
+        "untrained, near-uniform P of its initialisation and show what random clusters of about K/C filters do. "
+        "*MIS*: for each filter, the largest mutual information (nats, scikit-learn's k-NN estimator, or our exact "
+        "torch re-implementation of it, marked *fast*) between its spatially summed response on the test set and a "
+        "one-vs-rest class label, averaged over filters; *MIS/H* divides by its ceiling H, the entropy of a one-vs-rest "
+        "label (" + ", ".join(f"{h(c):.3f} nats for {c} classes" for c in sorted(classes or {10})) + "). "
+        "*Seeds*: seed s of STD and of PICNN share the data split, the batch order and the initial weights draw, so "
+        f"PICNN − STD is compared seed by seed. *Selection* (`select_tolerance`): {_one_or_each(rule, str)}, on a "
+        f"validation split of {_one_or_each(val, share)} held out (`val_size`), then evaluated once on the test split. "
+        "*Hardware*: each run's metrics.json records the CPU or GPU, "
+        "the torch version and the torch thread count; results change in their last digits with the thread count.")
+
+def _header(settings=None, entries=()) -> list[str]:
     prov = provenance(settings)
     return ["# Reproduction summary", "",
             f"Written by `picnn reproduce` on {time.strftime('%Y-%m-%d %H:%M %Z')} (picnn {prov['picnn_version']}, "
@@ -513,7 +642,7 @@ def _header(settings=None) -> list[str]:
             "Every number is measured by this package at the scale named beside it, as mean ± std over the number of "
             "seeds in the `seeds` column (no ± with one seed). Rows and columns marked *published* hold the numbers a "
             "paper reports, set beside ours and never measured here; PICNN's own table values are not available to "
-            "us, so none are shown. CIFAR-100 from the shared data is a NON-OFFICIAL split.", "", DEFINITIONS, ""]
+            "us, so none are shown. CIFAR-100 from the shared data is a NON-OFFICIAL split.", "", definitions(entries), ""]
 
 def summary_markdown(root, settings=None) -> str:
     "The text of SUMMARY.md for the results under `root`."
@@ -521,7 +650,7 @@ def summary_markdown(root, settings=None) -> str:
     skey = lambda e: (order.index(e["scale"]) if e["scale"] in order else len(order), e["scale"])
     entries = sorted(collect_results(root), key=lambda e: (skey(e), e["name"].startswith("fig"),
                                                            not e["name"].startswith("table"), e["name"]))
-    out = _header(settings)
+    out = _header(settings, entries)
     if not entries: return "\n".join(out + ["No results yet: run `picnn reproduce`.", ""])
     out += ["## The paper's claims against our measurements", "", claims_markdown(entries), "", CLAIMS_RULES, "",
             "The accuracy claim in plain words:", "", accuracy_in_words(entries), ""]
