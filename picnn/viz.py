@@ -166,38 +166,38 @@ def _heatmap(ax, M, order, sizes, cax, vmin, vmax, cmap, classes, title):
     if classes is not None: ax.set_ylabel("class", fontsize=8.5)
     ax.set_title(title, fontsize=10)
 
-def plot_matrices(P_std, MI_std, P_picnn, MI_picnn, classes, mis_std: float | None = None,
-                  mis_picnn: float | None = None, figsize=None, cmap_p: str = "viridis", cmap_mi: str = "magma") -> Figure:
-    """2x2 heatmaps, STD beside PICNN: the correspondence matrix P (top) and the measured MI matrix (bottom),
-    each (classes x filters), filters ordered by that model's assigned class (`order_filters` of its P; the MI
-    panel uses the same order). Shared colour bars per row; MIS in the MI titles when given."""
-    mats = {k: _numpy(v) for k, v in dict(P_std=P_std, MI_std=MI_std, P_picnn=P_picnn, MI_picnn=MI_picnn).items()}
-    C, K = mats["P_std"].shape
-    for k, v in mats.items():
-        if v.ndim != 2 or v.shape[0] != C or (k.startswith("MI") and v.shape != mats["P" + k[2:]].shape):
-            raise ValueError(f"{k} has shape {v.shape}: every matrix must be (classes, filters) and an MI matrix the "
-                             f"shape of its model's P; got P_std {mats['P_std'].shape}")
+def plot_matrices(models: dict, classes, figsize=None, cmap_p: str = "viridis", cmap_mi: str = "magma") -> Figure:
+    """Heatmaps, one column per model: its filter-class matrix (top; PICNN's and STD's correspondence P, CSG's gates G)
+    and its measured MI matrix (bottom), each (classes x filters), filters ordered by that model's assigned class
+    (`order_filters` of its matrix; the MI panel uses the same order). `models`: {label: (matrix, MI matrix, MIS or
+    None)}; a label starting with 'CSG' names its matrix G. Shared colour bars per row; MIS in the MI titles when given."""
+    mats = {label: (_numpy(M), _numpy(MI), mis) for label, (M, MI, mis) in models.items()}
+    C, K = next(iter(mats.values()))[0].shape
+    for label, (M, MI, _) in mats.items():
+        if M.ndim != 2 or M.shape[0] != C or MI.shape != M.shape:
+            raise ValueError(f"{label}'s matrices have shapes {M.shape} and {MI.shape}: every matrix must be (classes, "
+                             f"filters) with {C} classes, and an MI matrix the shape of its model's matrix")
     if len(classes) != C: raise ValueError(f"{len(classes)} class names for matrices with {C} classes")
-    fig = plt.figure(figsize=figsize or (12.5, 1.2 + 2 * (0.25 * min(C, 20) + 0.8)))
-    grid = fig.add_gridspec(2, 3, width_ratios=[1, 1, 0.035], wspace=0.08, hspace=0.45)
-    # axes order: P_std, P_picnn, colour bar of P, MI_std, MI_picnn, colour bar of MI
-    axes = [fig.add_subplot(grid[r, c]) for r in range(2) for c in range(3)]
-    p_max = max(float(mats["P_std"].max()), float(mats["P_picnn"].max()))   # shared scale; short runs leave P near 1/C
-    mi_max = max(float(mats["MI_std"].max()), float(mats["MI_picnn"].max()), 1e-6)
-    for col, name in enumerate(("std", "picnn")):
-        P, MI = mats[f"P_{name}"], mats[f"MI_{name}"]
-        order, sizes, label = order_filters(P), cluster_sizes(P), name.upper()
-        mis = mis_std if name == "std" else mis_picnn
+    n = len(mats)
+    fig = plt.figure(figsize=figsize or (6.25 * n, 1.2 + 2 * (0.25 * min(C, 20) + 0.8)))
+    grid = fig.add_gridspec(2, n + 1, width_ratios=[1] * n + [0.035], wspace=0.08, hspace=0.45)
+    # axes order: the models' matrices, the colour bar of the matrices, the models' MI, the colour bar of MI
+    axes = [fig.add_subplot(grid[r, c]) for r in range(2) for c in range(n + 1)]
+    p_max = max(float(M.max()) for M, _, _ in mats.values())   # shared scale; short runs leave P near 1/C
+    mi_max = max([float(MI.max()) for _, MI, _ in mats.values()] + [1e-6])
+    for col, (label, (M, MI, mis)) in enumerate(mats.items()):
+        order, sizes = order_filters(M), cluster_sizes(M)
         mis_txt = f"  (MIS {mis:.4f} nats)" if mis is not None else ""
         names = classes if col == 0 else None    # the rows are the same classes: name them once, on the left
-        decided = P.max(0).mean()   # mean over filters of max_c P: 1/C undecided, 1 one-hot
-        _heatmap(axes[col], P, order, sizes, axes[2] if col == 0 else None, 0, p_max, cmap_p, names,
-                 f"{label}: correspondence $P$  (mean max$_c P$ {decided:.2f}, 1/C = {1 / C:.2f})")
-        _heatmap(axes[3 + col], MI, order, sizes, axes[5] if col == 0 else None, 0, mi_max, cmap_mi, names,
+        decided = M.max(0).mean()   # mean over filters of the largest entry: for P, 1/C undecided and 1 one-hot
+        what = (f"gates $G$  (L1-density {np.abs(M).mean():.2f})" if label.upper().startswith("CSG") else
+                f"correspondence $P$  (mean max$_c P$ {decided:.2f}, 1/C = {1 / C:.2f})")
+        _heatmap(axes[col], M, order, sizes, axes[n] if col == 0 else None, 0, p_max, cmap_p, names, f"{label}: {what}")
+        _heatmap(axes[n + 1 + col], MI, order, sizes, axes[2 * n + 1] if col == 0 else None, 0, mi_max, cmap_mi, names,
                  f"{label}: MI(filter, class){mis_txt}")
-    axes[2].set_ylabel("$P_{ck}$"); axes[5].set_ylabel("nats")
-    fig.suptitle("Filters (columns) sorted by each model's assigned class argmax$_c P_{ck}$, then by $P$; "
-                 "each MI panel uses its own model's $P$ order", fontsize=9.5, y=0.995)
+    axes[n].set_ylabel("$P_{ck}$ / $G_{ck}$"); axes[2 * n + 1].set_ylabel("nats")
+    fig.suptitle("Filters (columns) sorted by each model's assigned class argmax$_c$ of its matrix, then by that entry; "
+                 "each MI panel uses its own model's order", fontsize=9.5, y=0.995)
     return fig
 
 # %% ../nbs/08_viz.ipynb #a60f1f44
