@@ -8,12 +8,14 @@ artifact, or tested against one; a drifted number fails here.
 - results/SUMMARY.md must be what `picnn.report.summary_markdown` writes from results/ now (but for the time stamp
   and commit of its first paragraph): every sentence of it is generated.
 - benchmarks/README.md: every sentence and table row with a number lies in a section that names its raw artifacts
-  (`BENCH_SECTIONS`), and each of its numbers must be a value of those artifacts as printed (to the digits shown,
-  or as a percentage), or one of the values `BENCH_DERIVED` computes from them for that sentence.
+  (`BENCH_SECTIONS`), and each of its numbers (a factor such as "243x" included) must be a value of those artifacts
+  as printed (to the digits shown, or as a percentage), or one of the values `BENCH_DERIVED` computes for that
+  sentence: a formula over those artifacts, the runs and tables under results/, settings.ini, or a constant or
+  default read from the benchmark script that defines it.
 
     OMP_NUM_THREADS=1 .venv/bin/python -m pytest tests/test_sentences_traced.py
 """
-import io, json, math, re, statistics, subprocess, sys
+import ast, io, json, math, re, statistics, subprocess, sys
 from contextlib import redirect_stdout
 from pathlib import Path
 import pytest
@@ -32,16 +34,16 @@ def prose(md: str) -> str:
     md = re.sub(r"https?://\S+", "", md)
     return md
 
-def sentences(md: str) -> list[str]:
+def sentences(md: str, number=NUMBER) -> list[str]:
     "Sentences and table rows of `md` that carry a number (names such as CIFAR-10, ResNet-20, bf16 or H100 are not numbers)."
     out = []
     for block in re.split(r"\n\s*\n", prose(md)):
         lines = block.splitlines()
         if all(l.startswith("|") for l in lines if l.strip()):
-            out += [l for l in lines if NUMBER.search(l) and not re.fullmatch(r"[|\s:-]+", l)]
+            out += [l for l in lines if number.search(l) and not re.fullmatch(r"[|\s:-]+", l)]
             continue
         text = " ".join(l.strip() for l in lines)
-        out += [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*(`])", text) if NUMBER.search(s)]
+        out += [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*(`])", text) if number.search(s)]
     return out
 
 def numbers(s: str) -> list[str]: return [n.lstrip("+-−") for n in NUMBER.findall(s)]
@@ -137,6 +139,11 @@ def test_summary_is_what_the_report_writes_from_results_now():
 # ------------------------------------------------------------------------------------------------------ benchmarks README
 
 BENCH = ROOT / "benchmarks" / "results"
+# as NUMBER, but a factor written "243x" or "1.6x" is a number too (NUMBER reads none, or only the "1" of "1.6x"), and a
+# comma belongs to a number only between digits
+BENCH_NUMBER = re.compile(r"(?<![\w.])(?<![A-Za-z]-)[-+−]?\d(?:\d|,(?=\d))*(?:\.\d+)?(?=x\b|(?!\w))")
+
+def bench_numbers(s: str) -> list[str]: return [n.lstrip("+-−") for n in BENCH_NUMBER.findall(s)]
 
 def _values(obj, out):
     if isinstance(obj, bool): return out
@@ -191,12 +198,129 @@ def _cpu_precision_ratios(name):
 
 def _median_log_rate(): return [statistics.median(_committed_cpu_log_rates())]
 
+def _json(path) -> dict: return json.loads((ROOT / path).read_text())
+
+def _script(name) -> str: return (ROOT / "benchmarks" / name).read_text()
+
+def _arg_defaults(name) -> dict:
+    "The literal `default=` of each argparse option a benchmark script declares."
+    out = {}
+    for node in ast.walk(ast.parse(_script(name))):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument" and node.args \
+                and isinstance(node.args[0], ast.Constant):
+            out.update({node.args[0].value.lstrip("-"): kw.value.value for kw in node.keywords
+                        if kw.arg == "default" and isinstance(kw.value, ast.Constant)})
+    return out
+
+def _script_constant(name, var):
+    "A module-level constant of a benchmark script, as its source assigns it."
+    for node in ast.parse(_script(name)).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == var for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise KeyError(var)
+
+def _run_sizes():
+    "The input sizes benchmarks/run.py measures by default."
+    return [float(x) for x in re.search(r'args\.sizes or \(.* else "([\d,]+)"\)', _script("run.py")).group(1).split(",")]
+
+def _paired_defaults():
+    "The ACC metrics benchmarks/precision_paired.py compares, and the seeds a setting needs to count in the pooled sd."
+    accs = [m for m in _script_constant("precision_paired.py", "METRICS") if m.startswith("acc")]
+    return [len(accs), float(re.search(r"if len\(vals\) < (\d+): continue", _script("precision_paired.py")).group(1))]
+
+def _mis_defaults():
+    d = _arg_defaults("mis.py")
+    return [d["n"], d["k"], d["classes"]]
+
+def _gpu_table_number():
+    "The paper table benchmarks/gpu_table.py fills, as its docstring names it."
+    return [float(re.match(r'"""Table (\d+)\'s GPU cells', _script("gpu_table.py")).group(1))]
+
+def _tta(): return _json("benchmarks/results/time_to_accuracy-NVIDIA_H100_80GB_HBM3-2026-11-27.json")
+
+def _gpu_subset():
+    "The images of .gpu/src's CIFAR-10, which the time-to-accuracy run states and the benchmark (same session) read too."
+    log = (BENCH / "NVIDIA_H100-2026-11-27-bench.log").read_text()
+    return [_tta()["train_images"]] if ".gpu/src/cifar10.npz" in log and _tta()["config"]["data_root"] == ".gpu/src" else []
+
+def _tta_split():
+    "Trained on and held out: the run's training images split by its val_size."
+    t = _tta(); n, v = t["train_images"], t["config"]["val_size"]
+    return [round(n * (1 - v)), round(n * v)]
+
+def _mfu_terms():
+    """TFLOP per 224 px step (flops_per_step), and the bf16 peak benchmarks/run.py divides by for this GPU, provided the
+    JSON's MFU is that division (flops / step time / peak)."""
+    d = _json("benchmarks/results/NVIDIA_H100_80GB_HBM3-2026-11-27.json")
+    peak = next(v for k, v in _script_constant("run.py", "BF16_PEAK_TFLOPS").items() if k in d["environment"]["gpu"])
+    rows = [r for r in d["throughput"] if r.get("mfu")]
+    used = [r["flops_per_step"] / (r["step_ms"] / 1e3) / r["mfu"] / 1e12 for r in rows]
+    return [r["flops_per_step"] / 1e12 for r in rows] + ([peak] if all(abs(u - peak) < 1e-6 * peak for u in used) else [])
+
+def _paired(metric):
+    "|fp32 - bf16| of a metric of the paired run in units of the pooled seed sd."
+    row = next(r for r in _json("benchmarks/results/precision_paired-2026-12-03.json")["rows"] if r["metric"] == metric)
+    return [abs(row["fp32_minus_bf16"]) / row["seed_sd"]]
+
+def _paired_run():
+    "The pair's training subset (both configs), the ablations' scheduled steps (settings.ini) and the step its log ends at."
+    row = _json("benchmarks/results/precision_paired-2026-12-03.json")["rows"][0]
+    runs = [ROOT / "results/cpu/runs" / row["bf16_run"], ROOT / "results/cpu/runs" / row["fp32_run"]]
+    subsets = {json.loads((r / "config.json").read_text())["train_subset"] for r in runs}
+    last = [json.loads(l)["steps"] for l in (runs[0] / "log.jsonl").read_text().splitlines() if '"steps"' in l][-1]
+    section = dict(dict(_scale("cpu").sections)["ablations"])
+    return (list(subsets) if subsets == {section["train_subset"]} else []) + [section["steps"], last]
+
+def _cpu_table1_picnn():
+    "PICNN's mean test ACC3 and ACC1 in the cpu Table 1 (results/cpu/table1/table.csv)."
+    import csv
+    row = next(r for r in csv.DictReader((ROOT / "results/cpu/table1/table.csv").open()) if r["method"] == "picnn")
+    return [float(row["acc3"]), float(row["acc1"])]
+
+def _gpu_session_throughput_limit():
+    "The seconds gpu_session.sh gives its last line (benchmarks.throughput) on a GPU."
+    return [float(re.search(r"LIM=\(\$\{LIMITS:-([\d ]+)\}\)", (ROOT / "benchmarks/gpu_session.sh").read_text()).group(1).split()[-1])]
+
+def _cpu_throughput():
+    "PICNN / STD training rate per architecture (its range), and a paper-length CIFAR-10 run at the PICNN rates."
+    rows = _json("benchmarks/results/throughput-AMD_EPYC_2_cores-2026-12-02.json")["rows"]
+    rate = {(r["arch"], r["method"]): r["train_img_s"] for r in rows}
+    ratios = [rate[a, "picnn"] / rate[a, "std"] for a, m in rate if m == "picnn"]
+    n = {r["train_size"] for r in _json("results/cpu/table1/metrics.json")["runs"] if r["dataset"] == "cifar10"}
+    assert len(n) == 1 and _scale("paper").val_size == _scale("cpu").val_size
+    n, epochs = n.pop(), _scale("paper").epochs
+    return [min(ratios), max(ratios), epochs, n, epochs * n / rate["resnet18", "picnn"] / 3600,
+            epochs * n / rate["vit_b_16", "picnn"] / 86400]
+
 # a fragment of a sentence -> the values its numbers are computed from (beyond the raw values of its section)
 BENCH_DERIVED = {
     "trains PICNN": lambda: _cpu_precision_ratios("cpu_precision-2026-12-02.json"),
+    "means fp32 on a CPU, about": lambda: _cpu_precision_ratios("cpu_precision-2026-12-02.json"),
     "bf16 autocast is": lambda: _cpu_precision_ratios("cpu_precision-2026-12-03-avx2.json"),
     "logged a median of": _median_log_rate,
-    "the difference of two seeds has a standard deviation": lambda: [math.sqrt(2)],
+    "the difference of two seeds has a standard deviation": lambda: [math.sqrt(2)] + _paired("acc2_mean") + _paired("acc3_mean"),
+    # the command table: the scripts' own defaults
+    "training images/s of STD and PICNN, ResNet-18 at": _run_sizes,
+    "whether bf16 changes the *results*": _paired_defaults,
+    "| fast MIS against": _mis_defaults,
+    "evaluation images/s of every": lambda: [_scale("paper").image_size],
+    "plus Table": _gpu_table_number,
+    # the GPU session
+    "real CIFAR-10 images (the": _gpu_subset,
+    "Model FLOP utilisation": _mfu_terms,
+    "held out for selection": _tta_split,
+    "per epoch of": _tta_split,
+    "its last line, within": _gpu_session_throughput_limit,
+    # the paired precision run
+    "| ACC1 |": lambda: _paired("acc1"),
+    "| ACC2 |": lambda: _paired("acc2_mean"),
+    "| ACC3 |": lambda: _paired("acc3_mean"),
+    "| MIS |": lambda: _paired("mis"),
+    "ablations' default PICNN run": _paired_run,
+    "far below its ACC1": _cpu_table1_picnn,
+    # images/s of the paper architectures on this CPU
+    "PICNN's training rate is": _cpu_throughput,
+    "at these PICNN rates": _cpu_throughput,
 }
 
 def bench_sentences():
@@ -206,7 +330,7 @@ def bench_sentences():
     out = []
     for head, body in zip(parts[1::2], parts[2::2]):
         title = next((t for t in BENCH_SECTIONS if head.startswith(t)), head)
-        out += [(title, s) for s in sentences(body)]
+        out += [(title, s) for s in sentences(body, BENCH_NUMBER)]
     return out
 
 def test_every_number_of_the_benchmarks_readme_is_a_value_of_its_artifacts():
@@ -215,7 +339,7 @@ def test_every_number_of_the_benchmarks_readme_is_a_value_of_its_artifacts():
         if title not in BENCH_SECTIONS: untraced.append((title, s, "section names no artifact")); continue
         vals = artifact_values(BENCH_SECTIONS[title])
         extra = [v for k, f in BENCH_DERIVED.items() if k in s for v in f()]
-        missing = [n for n in numbers(s) if not _matches(n, vals, extra)]
+        missing = [n for n in bench_numbers(s) if not _matches(n, vals, extra)]
         if missing: untraced.append((title, s[:160], missing))
     assert not untraced, "numbers of benchmarks/README.md that no committed artifact says:\n" + "\n".join(map(str, untraced))
 
@@ -225,6 +349,7 @@ def test_the_checker_catches_a_drifted_number():
     assert _matches("1,182", vals, []) and not _matches("1,183", vals, [])
     assert sentences("It took 67 s, on `2` cores. CIFAR-10 on ResNet-20.\n\n| a | b |\n|---|---|\n| x | 3.5 |") == \
         ["It took 67 s, on  cores.", "| x | 3.5 |"]
+    assert bench_numbers("**243x** faster, 1.6x slower, 10,000 x 64, ResNet-20, shufflenet_v2_x1_0") == ["243", "1.6", "10,000", "64"]
 
 if __name__ == "__main__" and "--write" in sys.argv:
     regenerate_index()
