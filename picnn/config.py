@@ -10,7 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['SETTINGS_FILE', 'PicnnError', 'ConfigError', 'UnknownSetting', 'find_settings', 'read_settings', 'Scale',
-           'load_scale', 'list_scales', 'data_dir', 'data_dirs', 'parse_value', 'as_list', 'atomic_write',
+           'load_scale', 'list_scales', 'cache_dir', 'data_dir', 'data_dirs', 'parse_value', 'as_list', 'atomic_write',
            'atomic_write_text']
 
 # %% ../nbs/00_config.ipynb #7c1e0a02
@@ -184,11 +184,17 @@ def list_scales(settings: str | os.PathLike | None = None) -> list[str]:
     return _presets(read_settings(find_settings(settings)))
 
 # %% ../nbs/00_config.ipynb #93160015
+def cache_dir() -> Path:
+    """The user's cache folder for what picnn derives and can derive again (decoded ImageFolder splits): `$PICNN_CACHE`,
+    else `$XDG_CACHE_HOME/picnn`, else `~/.cache/picnn`. Never inside a checkout."""
+    if os.environ.get("PICNN_CACHE"): return Path(os.environ["PICNN_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "picnn"
+
 def data_dir(settings: str | os.PathLike | None = None) -> Path:
-    "The writable data directory: `$PICNN_DATA`, else `[data] dir` of `settings.ini`, else `~/.cache/picnn`."
+    "The writable data directory: `$PICNN_DATA`, else `[data] dir` of `settings.ini`, else `cache_dir()`."
     if os.environ.get("PICNN_DATA"): return Path(os.environ["PICNN_DATA"]).expanduser()
     try: path = find_settings(settings)
-    except FileNotFoundError: return Path.home() / ".cache" / "picnn"
+    except FileNotFoundError: return cache_dir()
     cp = read_settings(path)
     return (path.parent / cp.get("data", "dir", fallback="data")).resolve()
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .config import data_dir, data_dirs
+from .config import cache_dir, data_dir, data_dirs
 from .sources import (stratified_indices, DatasetNotFound, DatasetCorrupt, save_npz, decode_webp_container, _PACKAGE_KEYS, _READ_ERRORS,
                            _check_arrays, _decode_files, _build_digits, _build_torchvision, _how_to_get_torchvision,
                            _build_tinyimagenet, _build_voc_part)
@@ -162,11 +162,12 @@ def _imagefolder_samples(folder: Path, class_to_idx=None):
     return samples, class_to_idx
 
 def _imagefolder_cache(root: Path, split: str, samples) -> Path:
-    "The .npz that keeps a decoded ImageFolder split, named by a digest of its files (path, size, mtime): edits re-decode."
+    """The .npz that keeps a decoded ImageFolder split, in the user's cache folder (`picnn.config.cache_dir()`, never the
+    checkout), named by a digest of its files (path, size, mtime): edits re-decode."""
     h = hashlib.sha1(str(root.resolve()).encode())
     for p, c in samples:
         st = os.stat(p); h.update(f"{p}|{c}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return data_dir() / f"imagefolder-{root.name}-{split}-{h.hexdigest()[:10]}.npz"
+    return cache_dir() / "imagefolder" / f"imagefolder-{root.name}-{split}-{h.hexdigest()[:10]}.npz"
 
 def _load_imagefolder(name: str, split: str) -> ImageSplit:
     root = Path(name.split(":", 1)[1]).expanduser()

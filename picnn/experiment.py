@@ -17,13 +17,13 @@ from .config import Scale, as_list, atomic_write, atomic_write_text, find_settin
 from .datasets import DatasetNotFound, load_dataset
 from .models import architecture, default_num_filters
 from .metrics import mis_ceiling
-from .train import TrainConfig, cached_fit, environment_info, resolve_amp, resolve_device, run_name
+from .train import TrainConfig, cached_fit, environment_info, read_result, resolve_amp, resolve_device, run_name, reported_accuracy
 
 # %% auto #0
 __all__ = ['SCRATCH', 'SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS', 'TABLE1_DATASETS',
            'TABLE2_DATASETS', 'METHODS', 'VARIANTS', 'VARIANT_LABELS', 'METRICS', 'SHARED', 'CSG_SOURCE', 'PUBLISHED',
-           'repo_root', 'resolve_output_dir', 'runs_root_of', 'scale_overrides', 'num_classes_of', 'filters_for',
-           'stem_for', 'epochs_for', 'train_config', 'table_datasets', 'table_configs', 'ablation_grid',
+           'repo_root', 'resolve_output_dir', 'runs_root_of', 'committed_runs', 'scale_overrides', 'num_classes_of',
+           'filters_for', 'stem_for', 'epochs_for', 'train_config', 'table_datasets', 'table_configs', 'ablation_grid',
            'ablation_configs', 'run_lock', 'cached_run', 'finished_run', 'shorten', 'missing_reason', 'split_label',
            'cell_labels', 'run_row', 'train_cell', 'aggregate', 'not_run_rows', 't_interval', 'binomial_difference',
            'paired_differences', 'with_references', 'git_commit', 'git_dirty', 'provenance', 'write_csv', 'read_csv',
@@ -49,6 +49,16 @@ def runs_root_of(output_dir, runs_root=None) -> Path:
     if runs_root: return Path(runs_root).expanduser().resolve()
     if os.environ.get("PICNN_RUNS"): return Path(os.environ["PICNN_RUNS"]).expanduser().resolve()
     return Path(output_dir).resolve() / "runs"
+
+def committed_runs(scale: str, runs_root=None, settings=None) -> Path | None:
+    """The committed runs of `scale` (`results/<scale>/runs` of the checkout), which a notebook run by plain papermill reads
+    back before it trains anything: a run there with this very config (its name hashes every setting) is reused, one
+    that is not is trained into the notebook's own runs folder (`runs_root_of`), never into results/. None when
+    `runs_root` or `$PICNN_RUNS` names the run cache (as `picnn reproduce` does), or the checkout has no such folder."""
+    if runs_root or os.environ.get("PICNN_RUNS"): return None
+    try: d = repo_root(settings) / "results" / scale / "runs"
+    except FileNotFoundError: return None
+    return d.resolve() if d.is_dir() else None
 
 # %% ../nbs/09a_experiment.ipynb #db58d732
 SCALE_KEYS = tuple(f.name for f in fields(Scale) if f.name not in ("name", "description", "sections"))
@@ -159,17 +169,35 @@ def run_lock(path):
 def _locked(cfg: TrainConfig, runs_root):
     return run_lock(Path(runs_root) / ".locks" / f"{run_name(cfg)}.lock")
 
-def cached_run(cfg: TrainConfig, runs_root):
-    "The run of `cfg` with its model (`picnn.train.TrainResult`): loaded from the cache, or trained into it now."
-    cfg = cfg.replace(device=str(resolve_device(cfg.device)))   # a concrete device to load a cached run onto
-    with _locked(cfg, runs_root): return cached_fit(cfg, runs_root, progress=False)
+def _reusable(cfg: TrainConfig, reuse, model: bool) -> Path | None:
+    "The finished run of `cfg` in the read-only runs folder `reuse` (with its best.pt when `model`), or None."
+    if reuse is None: return None
+    d = Path(reuse) / run_name(cfg)
+    need = ("metrics.json", "analysis.npz", "log.jsonl") + (("best.pt",) if model else ())
+    return d if all((d / f).is_file() for f in need) else None
 
-def finished_run(cfg: TrainConfig, runs_root) -> tuple[Path, dict]:
-    "(run folder, metrics) of the run of `cfg`: read when it finished, else trained now (under the run's lock)."
+def _training(cfg: TrainConfig, runs_root):
+    "The run of `cfg` trained (or resumed) into `runs_root` now, one line per epoch in the cell's output."
+    print(f"training {run_name(cfg)}: {cfg.epochs} epochs into {runs_root}", flush=True)
+    return cached_fit(cfg, runs_root, progress="lines")
+
+def cached_run(cfg: TrainConfig, runs_root, reuse=None):
+    """The run of `cfg` with its model (`picnn.train.TrainResult`): read from `reuse` (committed runs, read only) or
+    the cache `runs_root`, or trained into `runs_root` now."""
+    cfg = cfg.replace(device=str(resolve_device(cfg.device)))   # a concrete device to load a cached run onto
+    if (d := _reusable(cfg, reuse, model=True)) is not None: return read_result(d, cfg.device)
+    with _locked(cfg, runs_root):
+        run_dir = Path(runs_root) / run_name(cfg)
+        if (run_dir / "metrics.json").is_file() and (run_dir / "best.pt").is_file(): return read_result(run_dir, cfg.device)
+        return _training(cfg, runs_root)
+
+def finished_run(cfg: TrainConfig, runs_root, reuse=None) -> tuple[Path, dict]:
+    """(run folder, metrics) of the run of `cfg`: read from `reuse` (committed runs, read only) or `runs_root` when it
+    finished, else trained into `runs_root` now (under the run's lock)."""
+    if (d := _reusable(cfg, reuse, model=False)) is not None: return d, json.loads((d / "metrics.json").read_text())
     run_dir = Path(runs_root) / run_name(cfg)
     with _locked(cfg, runs_root):
-        if not (run_dir / "metrics.json").is_file():
-            cached_fit(cfg.replace(device=str(resolve_device(cfg.device))), runs_root, progress=False)
+        if not (run_dir / "metrics.json").is_file(): _training(cfg.replace(device=str(resolve_device(cfg.device))), runs_root)
     return run_dir, json.loads((run_dir / "metrics.json").read_text())
 
 # %% ../nbs/09a_experiment.ipynb #14dfcddb
@@ -200,7 +228,7 @@ def run_row(cfg: TrainConfig, run_dir, metrics: dict, **labels) -> dict:
     t, note = metrics["test"], metrics.get("split_note", "")
     with np.load(Path(run_dir) / "analysis.npz") as a: (classes, k), density = a["P"].shape, float(np.abs(a["P"]).mean())
     return {**cell_labels(cfg, **labels), "status": "ok", "K": int(k), "classes": int(classes), "l1_density": density,
-            "acc1": t["acc1"], "acc2": t.get("acc2_mean", t["acc2"]), "acc3": t.get("acc3_mean", t["acc3"]),
+            "acc1": t["acc1"], "acc2": reported_accuracy(t, "acc2"), "acc3": reported_accuracy(t, "acc3"),
             "mis": t["mis"], "mis_normalized": t["mis_normalized"], "mis_method": t["mis_method"],
             "selected_epoch": metrics.get("selected_epoch"), "epochs_run": metrics.get("epochs_run"),
             "train_size": metrics.get("train_size"), "val_size": metrics.get("val_size"),
@@ -208,10 +236,11 @@ def run_row(cfg: TrainConfig, run_dir, metrics: dict, **labels) -> dict:
             "split": split_label(note), "dataset_note": shorten(note, 300),
             "note": "NON-OFFICIAL split" if split_label(note) == "NON-OFFICIAL" else "", "run_dir": str(run_dir)}
 
-def train_cell(cfg: TrainConfig, runs_root, **labels) -> dict:
-    "Train or reuse the run of `cfg` under `runs_root`; its row (status 'ok', 'skipped' or 'failed'), with `labels`."
+def train_cell(cfg: TrainConfig, runs_root, reuse=None, **labels) -> dict:
+    """Reuse the run of `cfg` from `reuse` (committed runs, read only) or `runs_root`, or train it into `runs_root`; its
+    row (status 'ok', 'skipped' or 'failed'), with `labels`."""
     try:
-        run_dir, metrics = finished_run(cfg, runs_root)
+        run_dir, metrics = finished_run(cfg, runs_root, reuse)
     except DatasetNotFound as e:
         return {**cell_labels(cfg, **labels), "status": "skipped", "note": "SKIPPED: " + missing_reason(e)}
     except Exception as e:

@@ -14,7 +14,7 @@ from .config import Scale, as_list, load_scale
 from .datasets import DatasetNotFound, load_dataset
 from .models import build_model
 from .train import TrainConfig, read_result
-from .experiment import (Record, cached_run, finished_run, resolve_output_dir, run_row, train_config)
+from .experiment import (Record, cached_run, committed_runs, finished_run, resolve_output_dir, run_row, train_config)
 
 # %% auto #0
 __all__ = ['PARAMETER_RULES', 'ParameterError', 'read_parameters', 'default_dataset', 'arch_fits', 'default_arch', 'FigureSetup',
@@ -143,12 +143,14 @@ class FigureSetup:
     device: str
     record: Record = field(repr=False)
     runs_override: Path | None = field(default=None, repr=False)
+    reuse: Path | None = field(default=None, repr=False)   # committed runs read back first (`committed_runs`)
 
     def __repr__(self):
         sc = self.scale
         return (f"{self.name}: {self.dataset} / {self.arch}, seed {self.seed}, device {self.device!r}; scale {sc.name!r}: "
                 f"{sc.epochs} epoch{'s' * (sc.epochs != 1)}, train_subset {sc.train_subset}, test_subset {sc.test_subset}; "
-                f"outputs in {self.output_dir}; runs in {self.runs_root}")
+                f"outputs in {self.output_dir}; runs in {self.runs_root}"
+                + (f" (finished runs read first from {self.reuse})" if self.reuse else ""))
 
     @property
     def output_dir(self) -> Path: return self.record.out_dir
@@ -162,12 +164,12 @@ class FigureSetup:
 
     def train(self, method: str, seed: int | None = None):
         "The shared run of `method` with its model: from the run cache, or trained into it now (`picnn.train.TrainResult`)."
-        return cached_run(self.config(method, seed), self.runs_root)
+        return cached_run(self.config(method, seed), self.runs_root, self.reuse)
 
     def finished(self, method: str, seed: int | None = None):
         """The shared run of `method` without its model (metrics, history, MI matrix): read back from the run cache,
         trained only if it has not finished. For figures of curves, which need no checkpoint."""
-        return read_result(finished_run(self.config(method, seed), self.runs_root)[0])
+        return read_result(finished_run(self.config(method, seed), self.runs_root, self.reuse)[0])
 
     def save_figure(self, fig, filename: str) -> Path:
         "Save `fig` into the output folder (atomically, listed in metrics.json)."
@@ -198,4 +200,4 @@ def figure_setup(name: str, scale: str = "smoke", dataset: str | None = None, ar
                       runs_root=runs_root, **scale_overrides)
     out = resolve_output_dir(name, sc.name, output_dir, settings)
     return FigureSetup(name, sc, dataset, arch, int(seed), device, Record(name, out, sc, parameters, settings),
-                       Path(runs_root) if runs_root else None)
+                       Path(runs_root) if runs_root else None, committed_runs(sc.name, runs_root, settings))

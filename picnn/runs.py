@@ -21,11 +21,11 @@ from .data import AUGMENTS
 from .metrics import METHODS
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'setting', 'TrainConfig', 'config_problems', 'DeviceUnavailable', 'RunDirError', 'RunLocked',
-           'RunNotFound', 'RunMismatch', 'CorruptRunFile', 'TrainingDiverged', 'NonFiniteLoss', 'disk_error',
-           'atomic_write', 'atomic_save', 'atomic_savez', 'atomic_write_text', 'append_line', 'not_a_folder',
-           'make_dir', 'run_dir_lock', 'lock_holder', 'config_diff', 'read_json', 'read_config', 'load_checkpoint',
-           'load_weights', 'open_run_dir']
+__all__ = ['RECIPES', 'RUN_FILES', 'setting', 'TrainConfig', 'recipe', 'config_problems', 'DeviceUnavailable', 'RunDirError',
+           'RunLocked', 'RunNotFound', 'RunMismatch', 'CorruptRunFile', 'TrainingDiverged', 'NonFiniteLoss',
+           'disk_error', 'atomic_write', 'atomic_save', 'atomic_savez', 'atomic_write_text', 'append_line',
+           'not_a_folder', 'make_dir', 'run_dir_lock', 'lock_holder', 'config_diff', 'read_json', 'read_config',
+           'load_checkpoint', 'load_weights', 'open_run_dir']
 
 # %% ../nbs/07a_runs.ipynb #03613aa0
 def setting(default, help: str, choices: tuple | None = None):
@@ -100,6 +100,18 @@ class TrainConfig:
 
     def replace(self, **overrides) -> "TrainConfig":
         return TrainConfig.from_dict({**asdict(self), **overrides})
+
+# The starting points of a run that names no config: `fit(**overrides)` and `picnn train` both start from "quick".
+# TrainConfig() itself stays the paper's recipe: the scale presets build on it, and a run's name hashes its values.
+RECIPES = {
+    "quick": dict(arch="tiny_cnn", dataset="digits", epochs=10, batch_size=64, augment=None, mis_method="fast"),
+    "paper": {},   # TrainConfig's defaults: the official recipe (spec section 5)
+}
+
+def recipe(name: str = "quick", **overrides) -> TrainConfig:
+    "The config of recipe `name` (quick: a small CNN on the embedded digits, seconds; paper: the official recipe), with `overrides`."
+    if name not in RECIPES: raise ConfigError(f"unknown recipe {name!r}: one of {', '.join(RECIPES)}")
+    return TrainConfig.from_dict({**asdict(TrainConfig()), **RECIPES[name], **overrides})
 
 # %% ../nbs/07a_runs.ipynb #9b1d0c02
 def _type_ok(value, annotation) -> bool:

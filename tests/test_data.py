@@ -210,26 +210,28 @@ def test_an_empty_image_folder_class_is_an_error_naming_it(tmp_path, monkeypatch
     "An ImageFolder class folder with no images used to become a 0-image class; now it is named as the error."
     from picnn.datasets import load_dataset, DatasetCorrupt
     import picnn.datasets as D
-    monkeypatch.setenv("PICNN_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("PICNN_CACHE", str(tmp_path / "cache")); monkeypatch.setenv("PICNN_DATA", str(tmp_path / "data"))
     _image_folder(tmp_path / "pets"); (tmp_path / "pets" / "train" / "empty").mkdir()
     D._MEMO.clear()
     with pytest.raises(DatasetCorrupt, match=r"train/empty hold no images"):
         load_dataset(f"imagefolder:{tmp_path / 'pets'}", split="train")
 
 def test_a_decoded_image_folder_is_cached_and_an_edit_decodes_again(tmp_path, monkeypatch):
-    "The decoded split is kept as an .npz in the data folder (loading it again decodes nothing); a changed file is seen."
+    """The decoded split is kept as an .npz in the user's cache folder, never the checkout's data folder (loading it again
+    decodes nothing); a changed file is seen."""
     from picnn.datasets import load_dataset
     import picnn.datasets as D, picnn.sources as S
-    monkeypatch.setenv("PICNN_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("PICNN_CACHE", str(tmp_path / "cache")); monkeypatch.setenv("PICNN_DATA", str(tmp_path / "data"))
     _image_folder(tmp_path / "pets")
     name = f"imagefolder:{tmp_path / 'pets'}"
     first = load_dataset(name, split="train")
-    assert len(list((tmp_path / "cache").glob("imagefolder-pets-train-*.npz"))) == 1
+    assert len(list((tmp_path / "cache" / "imagefolder").glob("imagefolder-pets-train-*.npz"))) == 1
+    assert not list(tmp_path.glob("data/**/*.npz"))   # nothing decoded is written where the data is read
     D._MEMO.clear()
     monkeypatch.setattr(D, "_decode_files", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded again")))
     again = load_dataset(name, split="train")
     assert (again.x == first.x).all() and again.classes == first.classes
-    monkeypatch.undo(); monkeypatch.setenv("PICNN_DATA", str(tmp_path / "cache"))
+    monkeypatch.undo(); monkeypatch.setenv("PICNN_CACHE", str(tmp_path / "cache")); monkeypatch.setenv("PICNN_DATA", str(tmp_path / "data"))
     import numpy as np
     from PIL import Image
     Image.fromarray(np.full((8, 8, 3), 255, np.uint8)).save(tmp_path / "pets" / "train" / "a" / "0.png")
@@ -288,11 +290,11 @@ def test_a_truncated_image_folder_cache_is_named_and_rebuilt(tmp_path, monkeypat
     "A cache cut short (a killed or full-disk write) used to raise BadZipFile without its name; now it warns and decodes again."
     from picnn.datasets import load_dataset
     import picnn.datasets as D
-    monkeypatch.setenv("PICNN_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("PICNN_CACHE", str(tmp_path / "cache")); monkeypatch.setenv("PICNN_DATA", str(tmp_path / "data"))
     _image_folder(tmp_path / "pets")
     name = f"imagefolder:{tmp_path / 'pets'}"
     first = load_dataset(name, split="train")
-    (cache,) = (tmp_path / "cache").glob("imagefolder-pets-train-*.npz")
+    (cache,) = (tmp_path / "cache" / "imagefolder").glob("imagefolder-pets-train-*.npz")
     cache.write_bytes(cache.read_bytes()[:100])
     D._MEMO.clear()
     with pytest.warns(UserWarning, match=rf"cache {cache} cannot be read .*decoded again"):
