@@ -24,12 +24,19 @@ def _strip_directives(src: str) -> str:
     return "\n".join(l for l in src.splitlines() if not l.startswith("#|")).strip()
 
 def _outputs(cell) -> list[str]:
-    parts = []
+    "A cell's outputs as README blocks; consecutive printed (stdout) outputs are one block, as a terminal shows them."
+    parts, printed = [], []
+    def flush():
+        if printed: parts.append("```\n" + "".join(printed).rstrip() + "\n```"); printed.clear()
     for out in cell.get("outputs", []):
         data = out.get("data", {})
+        if out.get("output_type") == "stream":
+            if out.get("name") == "stdout": printed.append("".join(out["text"]))
+            continue
+        flush()
         if "text/markdown" in data: parts.append(_rebase_links("".join(data["text/markdown"]).strip()))
-        elif out.get("output_type") == "stream" and out.get("name") == "stdout": parts.append("```\n" + "".join(out["text"]).rstrip() + "\n```")
         elif "text/plain" in data and "image/png" not in data: parts.append("```\n" + "".join(data["text/plain"]).rstrip() + "\n```")
+    flush()
     return parts
 
 IMAGE = re.compile(r"\.(png|jpe?g|gif|svg|webp)$", re.I)
