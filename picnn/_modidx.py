@@ -171,6 +171,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'picnn.experiment.not_run_rows': ('experiment.html#not_run_rows', 'picnn/experiment.py'),
                                   'picnn.experiment.num_classes_of': ('experiment.html#num_classes_of', 'picnn/experiment.py'),
                                   'picnn.experiment.paired_differences': ('experiment.html#paired_differences', 'picnn/experiment.py'),
+                                  'picnn.experiment.precision_of': ('experiment.html#precision_of', 'picnn/experiment.py'),
                                   'picnn.experiment.provenance': ('experiment.html#provenance', 'picnn/experiment.py'),
                                   'picnn.experiment.read_csv': ('experiment.html#read_csv', 'picnn/experiment.py'),
                                   'picnn.experiment.read_status': ('experiment.html#read_status', 'picnn/experiment.py'),
