@@ -7,11 +7,16 @@ from pathlib import Path
 from benchmarks.smoke_threads import compare, smoke_claims
 
 ROOT = Path(__file__).resolve().parents[1]
-LATEST = sorted((ROOT / "benchmarks" / "results").glob("smoke_threads-*.json"))[-1]
+
+
+def latest() -> dict:
+    found = sorted((ROOT / "benchmarks" / "results").glob("smoke_threads-*.json"))
+    assert found, "no benchmarks/results/smoke_threads-*.json: run benchmarks/smoke_threads.py on two smoke reproductions"
+    return json.loads(found[-1].read_text())
 
 
 def test_two_thread_counts_give_the_same_smoke_verdicts():
-    res = json.loads(LATEST.read_text())
+    res = latest()
     assert res["claims"] and res["same_verdicts"], [r["claim"] for r in res["claims"] if not r["same_verdict"]]
     threads = {(r["threads_1"] or {}).get("torch_threads") for r in res["runs"]}, \
               {(r["threads_2"] or {}).get("torch_threads") for r in res["runs"]}
@@ -19,7 +24,7 @@ def test_two_thread_counts_give_the_same_smoke_verdicts():
 
 
 def test_the_comparison_is_of_the_committed_smoke_results():
-    res = json.loads(LATEST.read_text())
+    res = latest()
     committed = smoke_claims(ROOT / "results")
     assert {r["claim"]: r["threads_1"] for r in res["claims"]} == committed
 
