@@ -513,6 +513,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'picnn.timm_models.timm_normalization': ('timm.html#timm_normalization', 'picnn/timm_models.py')},
             'picnn.tradeoff': { 'picnn.tradeoff._setting_color': ('tradeoff.html#_setting_color', 'picnn/tradeoff.py'),
                                 'picnn.tradeoff.gap_curves': ('tradeoff.html#gap_curves', 'picnn/tradeoff.py'),
+                                'picnn.tradeoff.long_lambdas': ('tradeoff.html#long_lambdas', 'picnn/tradeoff.py'),
                                 'picnn.tradeoff.plot_frontier': ('tradeoff.html#plot_frontier', 'picnn/tradeoff.py'),
                                 'picnn.tradeoff.plot_gaps': ('tradeoff.html#plot_gaps', 'picnn/tradeoff.py'),
                                 'picnn.tradeoff.read_log': ('tradeoff.html#read_log', 'picnn/tradeoff.py'),

@@ -17,7 +17,8 @@ from .train import TrainConfig, environment_info, run_name
 from .experiment import (METHODS, ablation_configs, missing_reason, repo_root, table_configs, table_datasets,
                               train_config)
 from .paper import default_arch, default_dataset
-from .tradeoff import tradeoff_configs
+from .tradeoff import LONG_LAMBDAS, long_lambdas, tradeoff_configs
+from .report import COMPARABLE
 
 # %% auto #0
 __all__ = ['FIGURE_SEEDS', 'PUBLISHED_SIZES', 'EVAL_SPEEDUP', 'figure_subject', 'notebook_configs', 'PlannedRun', 'planned_runs',
@@ -36,12 +37,15 @@ def figure_subject(scale: Scale) -> tuple[str, str, str]:
     except DatasetNotFound:
         return scale.datasets[0], scale.archs[0], "no dataset of the scale is here: the figures' subject is taken to be its first dataset and architecture"
 
-def notebook_configs(name: str, scale: Scale, data_dir=None) -> list[TrainConfig]:
-    "The training runs paper notebook `name` asks for at `scale`, its parameters left to their defaults."
+def notebook_configs(name: str, scale: Scale, data_dir=None, runs_root=None) -> list[TrainConfig]:
+    """The training runs paper notebook `name` asks for at `scale`, its parameters left to their defaults (`runs_root`:
+    where finished runs are, for the runs a notebook chooses from earlier results: the trade-off's recommended λ)."""
     if name in ("table1", "table2"): return table_configs(scale, table_datasets(scale, name)[0], data_dir=data_dir)
-    if name == "tradeoff":   # its fixed grid; a recommended λ other than 2 on the longer schedule is the notebook's to add
+    if name == "tradeoff":   # its fixed grid, and on the longer schedules the λ its finished runs recommend
         tr = scale.section("tradeoff")
-        return [cfg for *_, cfg in tradeoff_configs(tr, tr.datasets[0], tr.archs[0], tr.seeds, data_dir=data_dir)]
+        D, A = tr.datasets[0], tr.archs[0]
+        long = long_lambdas(tr, D, A, tr.seeds, runs_root, COMPARABLE, data_dir=data_dir) if runs_root else None
+        return [cfg for *_, cfg in tradeoff_configs(tr, D, A, tr.seeds, long_lambdas=long or LONG_LAMBDAS, data_dir=data_dir)]
     if name == "ablations":
         ab = scale.section("ablations")
         return [cfg for *_, cfg in ablation_configs(ab, ab.datasets[0], ab.archs[0], ab.seeds, data_dir=data_dir)]
@@ -59,11 +63,11 @@ class PlannedRun:
     @property
     def name(self) -> str: return run_name(self.config)
 
-def planned_runs(scale: Scale, notebooks, data_dir=None) -> list[PlannedRun]:
+def planned_runs(scale: Scale, notebooks, data_dir=None, runs_root=None) -> list[PlannedRun]:
     "Every run `notebooks` ask for at `scale`, once each (by run name), in the notebooks' order."
     runs: dict[str, PlannedRun] = {}
     for nb in notebooks:
-        for cfg in notebook_configs(nb, scale, data_dir):
+        for cfg in notebook_configs(nb, scale, data_dir, runs_root):
             runs.setdefault(run_name(cfg), PlannedRun(cfg)).notebooks.append(nb)
     return list(runs.values())
 
@@ -221,7 +225,7 @@ def make_plan(scale: Scale, notebooks, runs_root, hardware: str | None = None, d
     "The plan of `notebooks` at `scale` with the run cache `runs_root`, costed on `hardware` from the `throughput` folder's tables."
     rows_tp = load_throughput(throughput or throughput_dir())
     hw = match_hardware(rows_tp, hardware)
-    runs, rows, missing, notes = planned_runs(scale, notebooks, data_dir), [], {}, []
+    runs, rows, missing, notes = planned_runs(scale, notebooks, data_dir, runs_root), [], {}, []
     data = {d: data_status(d, data_dir) for d in dict.fromkeys(r.config.dataset for r in runs)}
     for run in runs:
         cfg, d = run.config, data[run.config.dataset]

@@ -393,7 +393,8 @@ def method_comparisons(entries: list[dict]) -> list[dict]:
         for pair in METHOD_PAIRS:
             for metric in ("mis", "acc1"):
                 for d in paired_differences(runs, metric, methods=pair):
-                    density = {m: t_interval([float(r["l1_density"]) for r in runs if r.get("method") == m and
+                    cell = [r for r in runs if (r.get("dataset"), r.get("arch")) == (d["dataset"], d["arch"])]
+                    density = {m: t_interval([float(r["l1_density"]) for r in cell if r.get("method") == m and
                                               r.get("status") == "ok" and r.get("l1_density") not in (None, "")])["mean"] for m in pair}
                     out.append({"scale": scale, **d, "l1_density": density})
     return out

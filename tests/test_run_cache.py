@@ -50,7 +50,7 @@ def rebuilt(notebook: str, m: dict) -> list[tuple[dict, TrainConfig]]:
                                 as_list(p.get("schedules"), int) or SCHEDULES, long, device, data_dir)
         return [({"schedule": sch, "setting": st, "seed": c.seed}, c) for sch, st, c in grid]
     return [({"method": meth}, train_config(S, p["dataset"], p["arch"], meth, p.get("seed", 0), device))
-            for meth in ("std", "picnn")]
+            for meth in ("std", "csg", "picnn") if meth in S.methods]   # a figure draws each method its scale trains
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=[str(p.parent.relative_to(ROOT / "results")) for p in RECORDS])

@@ -37,7 +37,7 @@ S = load_scale(args.scale)
 root = Path(__file__).resolve().parents[1]
 runs = root / "results" / S.name / "runs"
 seeds = {int(s) for s in args.seeds.split(",")} if args.seeds else None
-configs = [r.config for r in planned_runs(S, args.notebooks.split(","))
+configs = [r.config for r in planned_runs(S, args.notebooks.split(","), runs_root=runs)
            if r.config.method in args.methods.split(",") and (seeds is None or r.config.seed in seeds)]
 if args.amp is not None: configs = [dataclasses.replace(c, amp=args.amp == "true") for c in configs]
 grid = [[(k, json.loads(v)) for v in vs.split(",")] for k, vs in (kv.split("=", 1) for kv in args.set)]
