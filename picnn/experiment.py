@@ -25,7 +25,7 @@ __all__ = ['SCRATCH', 'SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD
            'repo_root', 'resolve_output_dir', 'runs_root_of', 'committed_runs', 'scale_overrides', 'num_classes_of',
            'filters_for', 'stem_for', 'epochs_for', 'train_config', 'table_datasets', 'table_configs', 'ablation_grid',
            'ablation_configs', 'run_lock', 'cached_run', 'finished_run', 'shorten', 'missing_reason', 'split_label',
-           'cell_labels', 'precision_of', 'run_row', 'train_cell', 'aggregate', 'not_run_rows', 't_interval',
+           'cell_labels', 'run_precision', 'run_row', 'train_cell', 'aggregate', 'not_run_rows', 't_interval',
            'binomial_difference', 'paired_differences', 'with_references', 'git_commit', 'git_dirty', 'provenance',
            'write_csv', 'read_csv', 'write_status', 'read_status', 'save_figure', 'Record']
 
@@ -223,11 +223,11 @@ def cell_labels(cfg: TrainConfig, **labels) -> dict:
     return {**labels, "dataset": cfg.dataset, "arch": cfg.arch, "method": cfg.method, "seed": cfg.seed,
             "K": cfg.num_filters, **picnn_only, "epochs": cfg.epochs, "mis_method": cfg.mis_method, "config": asdict(cfg)}
 
-def precision_of(metrics: dict) -> str:
+def run_precision(metrics: dict) -> str:
     """'bf16 autocast' or 'fp32': what a run's metrics.json records, or for a run from before it did, what its config's
     `amp` meant on the device it trained on (None: bf16 on CUDA only)."""
     if metrics.get("precision"): return metrics["precision"]
-    amp, device = metrics["config"].get("amp"), str((metrics.get("environment") or {}).get("device", "cpu"))
+    amp, device = (metrics.get("config") or {}).get("amp"), str((metrics.get("environment") or {}).get("device", "cpu"))
     return "bf16 autocast" if amp or (amp is None and device.startswith("cuda")) else "fp32"
 
 def run_row(cfg: TrainConfig, run_dir, metrics: dict, **labels) -> dict:
@@ -240,7 +240,7 @@ def run_row(cfg: TrainConfig, run_dir, metrics: dict, **labels) -> dict:
             "selected_epoch": metrics.get("selected_epoch"), "epochs_run": metrics.get("epochs_run"),
             "train_size": metrics.get("train_size"), "val_size": metrics.get("val_size"),
             "test_size": metrics.get("test_size"), "wall_seconds": metrics.get("wall_seconds"),
-            "split": split_label(note), "dataset_note": shorten(note, 300), "precision": precision_of(metrics),
+            "split": split_label(note), "dataset_note": shorten(note, 300), "precision": run_precision(metrics),
             "note": "NON-OFFICIAL split" if split_label(note) == "NON-OFFICIAL" else "", "run_dir": str(run_dir)}
 
 def train_cell(cfg: TrainConfig, runs_root, reuse=None, **labels) -> dict:

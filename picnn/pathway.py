@@ -179,9 +179,7 @@ class PathwayClassifier(LateConvClassifier):
     def filters_of(self, c: int) -> torch.Tensor:
         "The filters in class `c`'s cluster."
         return self.correspondence.filters_of(c)
-    def cluster_masks(self) -> torch.Tensor:
-        "The deterministic clusters (C x K)."
-        return self.correspondence.cluster_masks()
+    def cluster_masks(self) -> torch.Tensor: return self.correspondence.cluster_masks()   # the deterministic clusters
 
 # %% ../nbs/01_pathway.ipynb #ba067ea7
 class LossParts(NamedTuple):

@@ -8,7 +8,7 @@ import json, math, time
 from pathlib import Path
 
 from .config import atomic_write_text, list_scales
-from .experiment import (CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_differences, provenance, read_csv,
+from .experiment import (run_precision, CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_differences, provenance, read_csv,
                               read_status, t_interval)
 
 # %% auto #0
@@ -140,10 +140,7 @@ def precision_of(run: dict) -> str:
     """A run's training precision: its metrics.json's `precision`, else what its config's `amp` meant when it trained
     (true, or unset on CUDA: bf16 autocast; else fp32)."""
     m = run.get("run") or {}
-    if m.get("precision"): return m["precision"]
-    amp = (m.get("config") or run.get("config") or {}).get("amp")
-    device = (m.get("environment") or {}).get("device", "cpu")
-    return "bf16 autocast" if amp is True or (amp is None and device == "cuda") else "fp32"
+    return run_precision({**m, "config": m.get("config") or run.get("config") or {}})
 
 def run_records(e: dict) -> list[dict]:
     """The finished runs of a notebook (an entry of `collect_results`), each once, as its own folder under

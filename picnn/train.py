@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_train.ipynb #951c700a
 from __future__ import annotations
-import json, logging, os, re, sys, time, platform
+import importlib.metadata, json, logging, os, re, sys, time, platform
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
@@ -25,15 +25,14 @@ from .runs import (TrainConfig, RECIPES, recipe, setting, config_problems, Devic
                         RunMismatch, CorruptRunFile, TrainingDiverged, NonFiniteLoss, disk_error, atomic_write, atomic_save,
                         atomic_savez, atomic_write_text, append_line, make_dir, run_dir_lock, config_diff, read_json,
                         read_config, load_checkpoint, load_weights, RUN_FILES, open_run_dir)
-import picnn
 
 # %% auto #0
 __all__ = ['LOSS_LIMIT', 'resolve_device', 'Distributed', 'init_distributed', 'unwrap', 'collect_outputs', 'pathway_accuracy',
            'reported_accuracy', 'evaluate', 'train_one_epoch', 'epoch_line', 'Progress', 'setup_process',
-           'default_run_dir', 'native_bf16', 'resolve_amp', 'environment_info', 'TrainResult', 'open_run',
-           'prepare_data', 'input_normalization', 'Splits', 'make_loaders', 'param_groups', 'build_training',
-           'TrainState', 'restore', 'wrap_for_training', 'Training', 'train_epoch', 'selects', 'end_epoch', 'finish',
-           'fit', 'load_run', 'evaluate_run', 'run_name', 'read_result', 'cached_fit']
+           'default_run_dir', 'native_bf16', 'resolve_amp', 'package_version', 'environment_info', 'TrainResult',
+           'open_run', 'prepare_data', 'input_normalization', 'Splits', 'make_loaders', 'param_groups',
+           'build_training', 'TrainState', 'restore', 'wrap_for_training', 'Training', 'train_epoch', 'selects',
+           'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'run_name', 'read_result', 'cached_fit']
 
 # %% ../nbs/07b_train.ipynb #e285e34b
 def resolve_device(device: str = "auto") -> torch.device:
@@ -246,9 +245,14 @@ def resolve_amp(amp: bool | str | None, device: str = "auto") -> bool | None:
     on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
     return True if on_cpu and native_bf16() else None
 
+def package_version() -> str:
+    "picnn's installed version (read from its metadata, so that this module does not import the package it is part of)."
+    try: return importlib.metadata.version("picnn")
+    except importlib.metadata.PackageNotFoundError: return "unknown (not installed)"
+
 def environment_info(device: torch.device) -> dict:
     "What ran the run: package, torch, hardware."
-    info = {"picnn": picnn.__version__, "torch": torch.__version__, "python": platform.python_version(),
+    info = {"picnn": package_version(), "torch": torch.__version__, "python": platform.python_version(),
             "platform": platform.platform(), "device": str(device), "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             # the instruction set torch's CPU kernels dispatch to (AVX512, AVX2, ...): a CPU model name such as
