@@ -425,6 +425,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'picnn.reproduce.notebooks_dir_of': ('reproduce.html#notebooks_dir_of', 'picnn/reproduce.py'),
                                  'picnn.reproduce.reproduce': ('reproduce.html#reproduce', 'picnn/reproduce.py'),
                                  'picnn.reproduce.reproduction_plan': ('reproduce.html#reproduction_plan', 'picnn/reproduce.py'),
+                                 'picnn.reproduce.run_papermill': ('reproduce.html#run_papermill', 'picnn/reproduce.py'),
                                  'picnn.reproduce.run_stage': ('reproduce.html#run_stage', 'picnn/reproduce.py'),
                                  'picnn.reproduce.select_notebooks': ('reproduce.html#select_notebooks', 'picnn/reproduce.py'),
                                  'picnn.reproduce.stages_of': ('reproduce.html#stages_of', 'picnn/reproduce.py'),

@@ -16,9 +16,9 @@ from .plan import Plan, dispatch_commands, make_plan, slurm_script, throughput_d
 from .report import write_summary
 
 # %% auto #0
-__all__ = ['RUNNER_PARAMETERS', 'KERNEL_CONFIG', 'notebooks_dir_of', 'find_notebooks', 'select_notebooks', 'stages_of',
-           'notebook_parameters', 'check_parameters', 'kernel_name', 'execute_notebook', 'run_stage', 'reproduce',
-           'reproduction_plan', 'write_dispatch']
+__all__ = ['RUNNER_PARAMETERS', 'KERNEL_CONFIG', 'KERNEL_DIED_AT_START', 'notebooks_dir_of', 'find_notebooks', 'select_notebooks',
+           'stages_of', 'notebook_parameters', 'check_parameters', 'kernel_name', 'run_papermill', 'execute_notebook',
+           'run_stage', 'reproduce', 'reproduction_plan', 'write_dispatch']
 
 # %% ../nbs/11_reproduce.ipynb #918f140b
 def notebooks_dir_of(settings=None) -> Path:
@@ -114,11 +114,31 @@ def _merge_metrics(out_dir: Path, **fields) -> dict:
     atomic_write_text(json.dumps(metrics, indent=2, default=str), path)
     return metrics
 
+# %% ../nbs/11_reproduce.ipynb #c17cb245
+KERNEL_DIED_AT_START = "Kernel died before replying to kernel_info"   # jupyter_client's words for a failed start
+
+def run_papermill(path, executed, parameters: dict, kernel: str, runs) -> tuple[str | None, dict | None, str | None]:
+    """(error, failed cell, cause) of one papermill execution, all None when it completed. A kernel that died before
+    it was ready ran nothing (two kernels starting at once can race for a port): it is started once more."""
+    import papermill as pm
+    from traitlets.config import Config
+    for attempt in (1, 2):
+        try:
+            with _kernel_env(runs):
+                pm.execute_notebook(str(path), str(executed), parameters=parameters, kernel_name=kernel, language="python",
+                                    cwd=str(Path(path).parent), progress_bar=False, log_output=False, config=Config(KERNEL_CONFIG))
+            return None, None, None
+        except pm.PapermillExecutionError as e:
+            cell = {"index": e.cell_index, "exec_count": e.exec_count, "source": shorten(e.source, 300)}
+            return f"cell [{e.exec_count}] (cell {e.cell_index}): {e.ename}: {shorten(e.evalue, 1000)}", cell, f"{e.ename}: {e.evalue}"
+        except Exception as e:   # jupyter_client says "died before ready" only in its message
+            if attempt == 1 and isinstance(e, RuntimeError) and KERNEL_DIED_AT_START in str(e): continue
+            error = f"{type(e).__name__}: {shorten(e, 1000)}"
+            return error, None, error
+
 # %% ../nbs/11_reproduce.ipynb #635dc2d6
 def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, settings=None) -> dict:
     "Execute one notebook with papermill into `out_dir`; a dict with its status, error and wall time (never raises)."
-    import papermill as pm
-    from traitlets.config import Config
     path, out_dir = Path(path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     from picnn.runs import lock_holder, RunLocked
@@ -129,17 +149,7 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     write_status(out_dir, "running", f"started {time.strftime('%Y-%m-%dT%H:%M:%S%z')} by picnn reproduce")
     executed = out_dir / path.name
     t0 = time.perf_counter()
-    error, cell, cause = None, None, None
-    try:
-        with _kernel_env(out_dir.parent / "runs"):
-            pm.execute_notebook(str(path), str(executed), parameters=parameters, kernel_name=kernel, language="python",
-                                cwd=str(path.parent), progress_bar=False, log_output=False, config=Config(KERNEL_CONFIG))
-    except pm.PapermillExecutionError as e:
-        cell = {"index": e.cell_index, "exec_count": e.exec_count, "source": shorten(e.source, 300)}
-        error = f"cell [{e.exec_count}] (cell {e.cell_index}): {e.ename}: {shorten(e.evalue, 1000)}"
-        cause = f"{e.ename}: {e.evalue}"
-    except Exception as e:
-        error = cause = f"{type(e).__name__}: {shorten(e, 1000)}"
+    error, cell, cause = run_papermill(path, executed, parameters, kernel, out_dir.parent / "runs")
     wall = round(time.perf_counter() - t0, 2)
     runner = {"kernel": kernel, "executed_notebook": executed.name, "source_notebook": str(path),
               "parameters": parameters, "wall_seconds": wall, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

@@ -217,3 +217,21 @@ def test_summary_never_says_complete_for_removed_outputs(tmp_path):
     (d / "STATUS").write_text("complete\n")
     (d / "metrics.json").write_text(json.dumps({"status": "complete", "runs": [], "figures": []}))
     assert "incomplete" in summary_markdown(tmp_path)
+
+
+def test_a_kernel_that_dies_before_it_is_ready_is_started_once_more(tmp_path, monkeypatch):
+    "Two kernels starting at once can race for a port and one dies before it is ready: it ran nothing, so it is retried."
+    import papermill as pm
+    from picnn.reproduce import KERNEL_DIED_AT_START, execute_notebook
+    nb = notebook(tmp_path / "table_ok.ipynb", WRITE_TABLE)
+    real, calls = pm.execute_notebook, []
+    def flaky(*a, **k):
+        calls.append(1)
+        if len(calls) == 1: raise RuntimeError(KERNEL_DIED_AT_START)
+        return real(*a, **k)
+    monkeypatch.setattr(pm, "execute_notebook", flaky)
+    out = tmp_path / "results" / "smoke" / "table_ok"
+    res = execute_notebook("table_ok", nb, out, {"output_dir": str(out)}, "python3")
+    assert res["status"] == "complete" and len(calls) == 2, res
+    calls.clear(); monkeypatch.setattr(pm, "execute_notebook", lambda *a, **k: (_ for _ in ()).throw(RuntimeError(KERNEL_DIED_AT_START)))
+    assert execute_notebook("table_ok", nb, out, {"output_dir": str(out)}, "python3")["status"] == "failed"   # twice: reported
