@@ -25,6 +25,8 @@ ORPHANS_WITH_INT_LAM = 3
 def recorded_scale(m: dict) -> Scale:
     sc = dict(m["scale"])
     sc.setdefault("amp", None); sc.setdefault("mis_every", 0)
+    if sc["amp"] == "auto":   # resolved per machine when the runs trained: what they trained with, not what this CPU would
+        sc["amp"] = next((r["config"]["amp"] for r in m.get("runs", []) if r.get("config")), None)
     sc.setdefault("mis_method", "fast" if sc["name"] == "smoke" else "sklearn")
     known = {f.name for f in fields(Scale)}
     return Scale(**{k: tuple(v) if isinstance(v, list) else v for k, v in sc.items() if k in known})
