@@ -161,8 +161,10 @@ def artifact_values(names) -> list[float]:
         vals += _values(n, [])   # the date and sizes of the file name
     return vals
 
-def _committed_cpu_log_rates() -> list[float]:
+def _committed_cpu_log_rates(train_subset=10_000) -> list[float]:
+    "Every epoch's logged rate of the committed cpu runs on a `train_subset` (the ablation runs: a finished, fixed set)."
     files = subprocess.run(["git", "ls-files", "results/cpu/runs/*/log.jsonl"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    files = [f for f in files if json.loads((ROOT / f).with_name("config.json").read_text()).get("train_subset") == train_subset]
     return [json.loads(l)["images_per_s"] for f in files for l in (ROOT / f).read_text().splitlines()
             if l.strip() and "images_per_s" in json.loads(l)]
 
@@ -196,7 +198,7 @@ def _cpu_precision_ratios(name):
     return [rate[(m, "bf16 channels_last")] / rate[(m, "fp32 channels_last")] for m in ("std", "picnn")] + \
            [rate[(m, "fp32 channels_last")] / rate[(m, "bf16 channels_last")] for m in ("std", "picnn")]
 
-def _median_log_rate(): return [statistics.median(_committed_cpu_log_rates())]
+def _median_log_rate(): return [statistics.median(_committed_cpu_log_rates()), 10_000]
 
 def _json(path) -> dict: return json.loads((ROOT / path).read_text())
 
