@@ -27,7 +27,8 @@ __all__ = ['SCRATCH', 'SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD
            'ablation_configs', 'run_lock', 'cached_run', 'finished_run', 'shorten', 'missing_reason', 'split_label',
            'cell_labels', 'run_precision', 'run_row', 'train_cell', 'aggregate', 'not_run_rows', 't_interval',
            'binomial_difference', 'paired_differences', 'with_references', 'git_commit', 'git_dirty', 'provenance',
-           'write_csv', 'read_csv', 'write_status', 'read_status', 'save_figure', 'Record']
+           'portable_path', 'portable_text', 'write_csv', 'write_json', 'read_csv', 'stamp', 'write_status',
+           'read_status', 'save_figure', 'Record']
 
 # %% ../nbs/09a_experiment.ipynb #645067ba
 SCRATCH = "scratch"   # where a notebook left to its defaults writes, under the checkout (ignored by git)
@@ -374,17 +375,47 @@ def provenance(settings=None) -> dict:
     return {"picnn_version": picnn.__version__, "git_commit": git_commit(repo), "git_dirty": git_dirty(repo),
             "hardware": environment_info(resolve_device("auto"))}
 
+# %% ../nbs/09a_experiment.ipynb #1bd71a9d
+_ABS_PATH = re.compile(r"(?<![\w.~:/])/[^\s'\"`()\[\]{},;]+")   # not inside a word, a relative path or a URL
+
+def portable_path(path, root) -> str:
+    "`path` relative to the checkout `root` when the two share a folder below `/`, else absolute."
+    p, root = os.path.abspath(path), os.path.abspath(root)
+    return str(path) if os.path.commonpath([p, root]) == os.sep else os.path.relpath(p, root)
+
+def portable_text(text: str, root) -> str:
+    "`text` with every absolute path near the checkout `root` written relative to it (`portable_path`)."
+    return _ABS_PATH.sub(lambda m: portable_path(m.group(0), root), text)
+
 # %% ../nbs/09a_experiment.ipynb #01bbb571
-def write_csv(rows: list[dict], path) -> Path:
-    "Rows (dicts) as CSV, columns in order of first appearance."
+def write_csv(rows: list[dict], path, root=None) -> Path:
+    "Rows (dicts) as CSV, columns in order of first appearance; paths near the checkout `root` relative to it."
     cols = list(dict.fromkeys(k for r in rows for k in r))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
     w.writeheader(); w.writerows(rows)
-    return atomic_write_text(buf.getvalue(), path)
+    return atomic_write_text(portable_text(buf.getvalue(), root) if root else buf.getvalue(), path)
+
+def write_json(obj: dict, path, root=None) -> Path:
+    "`obj` as indented JSON; paths near the checkout `root` relative to it."
+    text = json.dumps(obj, indent=2, default=str)
+    return atomic_write_text(portable_text(text, root) if root else text, path)
 
 def read_csv(path) -> list[dict]:
     with open(path, newline="") as f: return list(csv.DictReader(f))
+
+_STAMP_LINE = re.compile(r"^(started|wall_seconds|finished|commit|hardware): ")   # `stamp`'s lines, not a cause
+
+def stamp(settings=None, **timing) -> str:
+    """`key: value` lines of what varies from machine to machine and run to run: `timing`, the finishing time, the
+    commit (and whether the tree differed from it) and the hardware. They go to `STATUS`, which git ignores, so a
+    reproduction that changes no number leaves every tracked file as it was."""
+    prov = provenance(settings)
+    hw = prov["hardware"]
+    facts = {**timing, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+             "commit": prov["git_commit"] + (" with local changes" if prov["git_dirty"] else ""),
+             "hardware": ", ".join(str(hw[k]) for k in ("cpu_model", "cpu_count", "gpu", "torch") if hw.get(k))}
+    return "\n".join(f"{k}: {v}" for k, v in facts.items())
 
 def write_status(out_dir, status: str, detail: str = "", cause: str | None = None) -> Path:
     """The `STATUS` file: the status word on the first line ('running', 'complete' or 'failed'), then
@@ -398,8 +429,8 @@ def read_status(out_dir) -> tuple[str, str]:
     d = Path(out_dir)
     try: lines = (d / "STATUS").read_text().splitlines() or ["unknown"]
     except OSError: return "unknown", "no STATUS file"
-    status = lines[0].strip()
-    cause = next((l[len("cause:"):].strip() for l in lines[1:] if l.startswith("cause:")), " ".join(lines[1:]).strip())
+    status, detail = lines[0].strip(), [l for l in lines[1:] if not _STAMP_LINE.match(l)]
+    cause = next((l[len("cause:"):].strip() for l in detail if l.startswith("cause:")), " ".join(detail).strip())
     if status == "running":                    # live only while its Record (or the reproduce of its scale) holds the lock
         from picnn.runs import lock_holder
         if lock_holder(d) is None and lock_holder(d.parent) is None:
@@ -441,6 +472,8 @@ class Record:
         self.name, self.out_dir, self.scale, self.settings = name, Path(out_dir), scale, settings
         self.parameters = dict(parameters)
         self.started, self._t0, self.figures = time.strftime("%Y-%m-%dT%H:%M:%S%z"), time.perf_counter(), []
+        try: self.root = repo_root(settings)
+        except FileNotFoundError: self.root = Path.cwd()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._lock = self._claim()
         self.status = "running"
@@ -476,36 +509,37 @@ class Record:
         "Write table.csv, metrics.json and STATUS; raise if any run failed (after writing, so the rows that ran are kept)."
         failed = [r for r in runs if r.get("status") == "failed"]
         status = "failed" if failed else "complete"
-        write_csv(table, self.out_dir / "table.csv")
+        write_csv(table, self.out_dir / "table.csv", self.root)
         errors = [{"cell": {k: r.get(k) for k in ("dataset", "arch", "method", "seed", "sweep", "setting") if k in r},
                    "cause": str(r.get("note", "")).removeprefix("FAILED: "), "error": r.get("error", r.get("note"))}
                   for r in failed]
         metrics = {"notebook": self.name, "status": status, "scale": asdict(self.scale), "parameters": self.parameters,
-                   **provenance(self.settings), "started": self.started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                   "wall_seconds": round(time.perf_counter() - self._t0, 2), "figures": self.figures,
-                   "runs_root": str(self.runs_root), "runs": [{k: v for k, v in r.items() if k != "error"} for r in runs],
-                   "errors": errors, **extra}
-        atomic_write_text(json.dumps(metrics, indent=2, default=str), self.out_dir / "metrics.json")
+                   "picnn_version": picnn.__version__, "figures": self.figures, "runs_root": str(self.runs_root),
+                   "runs": [{k: v for k, v in r.items() if k != "error"} for r in runs], "errors": errors, **extra}
+        write_json(metrics, self.out_dir / "metrics.json", self.root)
         cells = "\n".join(f"{e['cell']}: {shorten(e['cause'], 300)}" for e in errors)
         cause = f"{len(failed)} of {len(runs)} run(s) failed, first {errors[0]['cell']}: {errors[0]['cause']}" if failed else None
-        write_status(self.out_dir, status, cells, cause=cause)
+        write_status(self.out_dir, status, "\n".join(filter(None, [cells, self._ran()])), cause=cause)
         self.status = status
         self._release()
         if failed:
             raise RuntimeError(f"{len(failed)} run(s) of {self.name} failed; table.csv marks them FAILED: " + shorten(cells, 600))
         return metrics
 
+    def _ran(self) -> str:
+        "When, how long and on what this notebook ran: machine-local facts, kept in `STATUS` (ignored by git)."
+        return stamp(self.settings, started=self.started, wall_seconds=round(time.perf_counter() - self._t0, 2))
+
     def fail(self, cause: str):
         "Mark the notebook failed with `cause` (STATUS and metrics.json): a cell raised. The first failure's cause is kept."
         if self.status == "failed": return
         after = " (after its results were written)" if self.status == "complete" else ""
         self.status = "failed"
-        write_status(self.out_dir, "failed", f"a cell of {self.name} raised{after}; "
-                     f"started {self.started}", cause=cause)
+        write_status(self.out_dir, "failed", f"a cell of {self.name} raised{after}\n{self._ran()}", cause=cause)
         self._release()
         path = self.out_dir / "metrics.json"
         if path.is_file():
             try: metrics = json.loads(path.read_text())
             except json.JSONDecodeError: metrics = {}
             metrics.update(status="failed", error=shorten(cause, 1000))
-            atomic_write_text(json.dumps(metrics, indent=2, default=str), path)
+            write_json(metrics, path, self.root)

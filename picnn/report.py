@@ -4,11 +4,12 @@
 
 # %% ../nbs/10_report.ipynb #a90af04e
 from __future__ import annotations
-import json, math, time
+import json, math
 from pathlib import Path
 
+import picnn
 from .config import atomic_write_text, list_scales
-from .experiment import (run_precision, CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_differences, provenance, read_csv,
+from .experiment import (run_precision, CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_differences, read_csv,
                               read_status, t_interval)
 
 # %% auto #0
@@ -464,15 +465,15 @@ def _banner(e) -> str:
            f"{'The rows below are incomplete.' if e['rows'] else 'No table was written.'}\n"
 
 def status_table(entries: list[dict], root: Path) -> list[str]:
-    "One line per notebook: its status, wall time, when it finished, the commit and the machine."
-    out = ["## Status", "", "| scale | notebook | status | wall time | finished | commit | hardware |", "|---|---|---|---|---|---|---|"]
+    """One line per notebook: its status, its runs and their training time, as the runs recorded it (a notebook's own
+    wall time, commit and machine vary from run to run: they are in its `STATUS`, which git ignores)."""
+    out = ["## Status", "", "| scale | notebook | status | runs | training time of its runs |", "|---|---|---|---|---|"]
     for e in entries:
-        m = e["metrics"]; hw = m.get("hardware") or {}
-        hw_s = f"{hw.get('cpu_count', '?')} CPUs" + (f", {hw['gpu']}" if hw.get("gpu") else "") if hw else ""
+        runs = {r.get("run_dir"): r for r in e["metrics"].get("runs") or [] if r.get("run_dir")}
+        train = sum(_num(r.get("wall_seconds")) or 0 for r in runs.values())
         word = {"complete": "complete", "failed": "**FAILED**", "running": "**INCOMPLETE**"}.get(e["status"], f"**{e['status']}**")
-        wall = (m.get("runner") or {}).get("wall_seconds", m.get("wall_seconds"))
-        out.append(f"| {e['scale']} | [{e['name']}]({e['dir'].relative_to(root).as_posix()}/) | {word} | {_fmt_seconds(wall)} | "
-                   f"{(m.get('runner') or {}).get('finished', m.get('finished', ''))} | {str(m.get('git_commit', ''))[:10]} | {hw_s} |")
+        out.append(f"| {e['scale']} | [{e['name']}]({e['dir'].relative_to(root).as_posix()}/) | {word} | {len(runs)} | "
+                   f"{_fmt_seconds(train) if train else ''} |")
     return out + [""]
 
 # %% ../nbs/10_report.ipynb #b3b6a4a5
@@ -633,10 +634,10 @@ def definitions(entries=()) -> str:
         "the torch version and the torch thread count; results change in their last digits with the thread count.")
 
 def _header(settings=None, entries=()) -> list[str]:
-    prov = provenance(settings)
     return ["# Reproduction summary", "",
-            f"Written by `picnn reproduce` on {time.strftime('%Y-%m-%d %H:%M %Z')} (picnn {prov['picnn_version']}, "
-            f"commit {prov['git_commit'][:12]}{' with local changes' if prov['git_dirty'] else ''}). "
+            f"Written by `picnn reproduce` (picnn {picnn.__version__}) from the results beside it; when, from which commit "
+            "and on what machine a notebook last ran is in its `STATUS` (kept out of git), and each run's metrics.json "
+            "records the hardware that trained it. "
             "Every number is measured by this package at the scale named beside it, as mean ± std over the number of "
             "seeds in the `seeds` column (no ± with one seed). Rows and columns marked *published* hold the numbers a "
             "paper reports, set beside ours and never measured here; PICNN's own table values are not available to "

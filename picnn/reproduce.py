@@ -9,16 +9,17 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 
+import picnn
 from .config import as_list, atomic_write_text, find_settings, load_scale, parse_value
-from .experiment import provenance, repo_root, scale_overrides, shorten, write_status
+from .experiment import portable_text, repo_root, scale_overrides, shorten, stamp, write_json, write_status
 from .paper import read_parameters
 from .plan import Plan, dispatch_commands, make_plan, slurm_script, throughput_dir
 from .report import write_summary
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMETERS', 'KERNEL_CONFIG', 'KERNEL_DIED_AT_START', 'notebooks_dir_of', 'find_notebooks', 'select_notebooks',
-           'stages_of', 'notebook_parameters', 'check_parameters', 'kernel_name', 'run_papermill', 'execute_notebook',
-           'run_stage', 'reproduce', 'reproduction_plan', 'write_dispatch']
+           'stages_of', 'notebook_parameters', 'check_parameters', 'kernel_name', 'run_papermill', 'settle_notebook',
+           'execute_notebook', 'run_stage', 'reproduce', 'reproduction_plan', 'write_dispatch']
 
 # %% ../nbs/11_reproduce.ipynb #918f140b
 def notebooks_dir_of(settings=None) -> Path:
@@ -105,13 +106,13 @@ def _kernel_env(runs_root):
         if saved is None: os.environ.pop("PICNN_RUNS", None)
         else: os.environ["PICNN_RUNS"] = saved
 
-def _merge_metrics(out_dir: Path, **fields) -> dict:
-    "metrics.json updated with `fields` (written if missing)."
+def _merge_metrics(out_dir: Path, root, **fields) -> dict:
+    "metrics.json updated with `fields` (written if missing); paths near the checkout `root` relative to it."
     path = out_dir / "metrics.json"
     try: metrics = json.loads(path.read_text()) if path.is_file() else {}
     except json.JSONDecodeError: metrics = {}
     metrics.update(fields)
-    atomic_write_text(json.dumps(metrics, indent=2, default=str), path)
+    write_json(metrics, path, root)
     return metrics
 
 # %% ../nbs/11_reproduce.ipynb #c17cb245
@@ -136,6 +137,27 @@ def run_papermill(path, executed, parameters: dict, kernel: str, runs) -> tuple[
             error = f"{type(e).__name__}: {shorten(e, 1000)}"
             return error, None, error
 
+# %% ../nbs/11_reproduce.ipynb #3d62e96a
+_STAMPS = ("start_time", "end_time", "duration")   # papermill's, per cell and per notebook
+
+def _portable(obj, root):
+    "Every string of a notebook's JSON with paths made relative to `root`, except image data."
+    if isinstance(obj, str): return portable_text(obj, root)
+    if isinstance(obj, list): return [_portable(x, root) for x in obj]
+    if isinstance(obj, dict): return {k: v if k.startswith("image/") else _portable(v, root) for k, v in obj.items()}
+    return obj
+
+def settle_notebook(path, root) -> Path:
+    "The executed notebook at `path` without its run's timestamps and random ids, its paths relative to the checkout `root`."
+    import nbformat
+    nb = nbformat.read(str(path), as_version=4)
+    for k in _STAMPS: nb.metadata.get("papermill", {}).pop(k, None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        for k in _STAMPS: cell.metadata.get("papermill", {}).pop(k, None)
+        if "injected-parameters" in cell.metadata.get("tags", []): cell.id = "injected-parameters"
+    return atomic_write_text(nbformat.writes(nbformat.from_dict(_portable(nb, root))) + "\n", path)
+
 # %% ../nbs/11_reproduce.ipynb #635dc2d6
 def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, settings=None) -> dict:
     "Execute one notebook with papermill into `out_dir`; a dict with its status, error and wall time (never raises)."
@@ -151,25 +173,24 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     t0 = time.perf_counter()
     error, cell, cause = run_papermill(path, executed, parameters, kernel, out_dir.parent / "runs")
     wall = round(time.perf_counter() - t0, 2)
-    runner = {"kernel": kernel, "executed_notebook": executed.name, "source_notebook": str(path),
-              "parameters": parameters, "wall_seconds": wall, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    root = repo_root(settings)
+    if executed.is_file(): settle_notebook(executed, root)
+    runner = {"kernel": kernel, "executed_notebook": executed.name, "source_notebook": str(path), "parameters": parameters}
+    ran = stamp(settings, wall_seconds=wall)
     metrics_path = out_dir / "metrics.json"
     if error is None and metrics_path.is_file():
         try: status = json.loads(metrics_path.read_text()).get("status", "complete")
         except json.JSONDecodeError: status = "failed"; error = "metrics.json written by the notebook is not valid JSON"
         if status == "failed" and error is None: error = "the notebook recorded status 'failed' in metrics.json"
         cause = cause or error
+    base = {} if metrics_path.is_file() else {"notebook": name, "parameters": parameters, "picnn_version": picnn.__version__}
     if error is None:
-        extra = {} if metrics_path.is_file() else {"notebook": name, "parameters": parameters,
-                                                   "wall_seconds": wall, **provenance(settings)}
-        _merge_metrics(out_dir, **extra, status="complete", runner=runner)
-        write_status(out_dir, "complete", f"finished {time.strftime('%Y-%m-%dT%H:%M:%S%z')} in {wall:.0f} s")
+        _merge_metrics(out_dir, root, **base, status="complete", runner=runner)
+        write_status(out_dir, "complete", ran)
         return {"name": name, "status": "complete", "error": None, "wall_seconds": wall, "out_dir": str(out_dir)}
-    base = {} if metrics_path.is_file() else {"notebook": name, "parameters": parameters, "wall_seconds": wall,
-                                              **provenance(settings)}
-    _merge_metrics(out_dir, **base, status="failed", error=error, failed_cell=cell, runner=runner)
-    write_status(out_dir, "failed", f"in cell [{cell['exec_count']}] (cell {cell['index']}): {cell['source']}" if cell else "",
-                 cause=cause)
+    _merge_metrics(out_dir, root, **base, status="failed", error=error, failed_cell=cell, runner=runner)
+    where = f"in cell [{cell['exec_count']}] (cell {cell['index']}): {cell['source']}\n" if cell else ""
+    write_status(out_dir, "failed", where + ran, cause=cause)
     return {"name": name, "status": "failed", "error": error, "wall_seconds": wall, "out_dir": str(out_dir)}
 
 def _interrupt(signum, frame): raise KeyboardInterrupt

@@ -59,17 +59,19 @@ def smoke_results(tmp_path_factory):
               "data_dir": str(data), "lambdas": "[0, 2]", "filters": "[64]", "variants": "default"}
     nbs = find_notebooks(PAPER)
     params = {k: v for k, v in params.items() if any(k in (notebook_parameters(p) or {}) for p in nbs.values())}
-    ok = reproduce("smoke", output=tmp / "results", params=params, device="cpu", jobs=2)   # two at a time: the run locks matter
-    return ok, tmp / "results"
+    again = lambda: reproduce("smoke", output=tmp / "results", params=params, device="cpu", jobs=2)   # two at a time: the run locks matter
+    return again(), tmp / "results", again
 
 
 def test_smoke_end_to_end(smoke_results):
-    ok, root = smoke_results
+    ok, root, _ = smoke_results
     for name in find_notebooks(PAPER):
         d = root / "smoke" / name
         assert status(root, "smoke", name) == "complete", (d / "STATUS").read_text()
         metrics = json.loads((d / "metrics.json").read_text())
-        assert metrics["status"] == "complete" and {"picnn_version", "git_commit", "hardware", "wall_seconds"} <= set(metrics)
+        assert metrics["status"] == "complete" and "picnn_version" in metrics
+        assert not {"git_commit", "hardware", "wall_seconds", "started", "finished"} & (set(metrics) | set(metrics.get("runner", {})))
+        assert {"commit:", "hardware:", "wall_seconds:", "finished:"} <= {l.split()[0] for l in (d / "STATUS").read_text().splitlines()[1:]}
         assert (d / f"{name}.ipynb").is_file()   # the executed notebook
     assert ok is True
     for name in TABLES:
@@ -87,8 +89,22 @@ def test_smoke_end_to_end(smoke_results):
     assert {r["run_dir"] for r in ab if r.get("setting") in ("λ = 2", "STD")} <= t1_dirs
 
 
+
+def test_a_second_reproduction_rewrites_no_tracked_file(smoke_results):
+    """Reproducing again from the same runs writes every output byte for byte as before: nothing in an executed
+    notebook, metrics.json, table.csv, a figure or SUMMARY.md depends on when or where it ran. Only `STATUS` (ignored by
+    git) changes."""
+    _, root, again = smoke_results
+    snapshot = lambda d: {p.relative_to(d): p.read_bytes() for p in sorted(d.rglob("*"))
+                          if p.is_file() and p.name != "STATUS" and "runs" not in p.relative_to(d).parts}
+    before = snapshot(root)
+    assert again() is True
+    after = snapshot(root)
+    changed = sorted(str(k) for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"a second reproduction rewrote {changed}"
+
 def test_missing_dataset_is_a_visible_skipped_row(smoke_results):
-    _, root = smoke_results
+    _, root, _ = smoke_results
     rows = read_csv(root / "smoke" / "table1" / "table.csv")
     stl = [r for r in rows if r["dataset"] == "stl10"]
     assert {r["method"] for r in stl} == set(load_scale("smoke").methods) and all(r["status"] == "skipped" for r in stl)
@@ -100,7 +116,7 @@ def test_missing_dataset_is_a_visible_skipped_row(smoke_results):
 
 
 def test_summary_lists_every_table(smoke_results):
-    _, root = smoke_results
+    _, root, _ = smoke_results
     summary = (root / "SUMMARY.md").read_text()
     for title in ("Table 1", "Table 2", "Ablations", "## Status", "## Protocol"):
         assert title in summary, title
