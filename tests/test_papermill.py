@@ -105,8 +105,9 @@ def test_plain_papermill_from_another_folder(tmp_path):
     assert {r["dataset"] for r in rows if r["status"] != "not run"} == {"digits", "stl10"}, rows   # not '["digits"', '"stl10"]'
     assert {r["status"] for r in rows if r["dataset"] == "digits"} == {"ok"}
     metrics = json.loads((out / "metrics.json").read_text())
-    assert Path(metrics["runs_root"]) == out / "runs" and metrics["parameters"]["datasets"] == ["digits", "stl10"]
-    run_dirs = [Path(r["run_dir"]) for r in metrics["runs"] if r.get("run_dir")]
+    checkout = settings.parent   # paths in results are written relative to the checkout
+    assert checkout / metrics["runs_root"] == out / "runs" and metrics["parameters"]["datasets"] == ["digits", "stl10"]
+    run_dirs = [checkout / r["run_dir"] for r in metrics["runs"] if r.get("run_dir")]
     assert run_dirs and all(p.parent == out / "runs" for p in run_dirs)
     written = [p for p in tmp_path.rglob("*") if p.is_file() and "data" not in p.relative_to(tmp_path).parts]
     assert all(p.is_relative_to(out) or p.parent == cwd or p == settings for p in written), written
