@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #a8c86031
 from __future__ import annotations
-import ast, configparser, dataclasses, json, os, types
+import ast, configparser, dataclasses, functools, json, os, types
 from dataclasses import dataclass, fields
 from typing import Literal, Union, get_args, get_origin, get_type_hints
 from pathlib import Path
@@ -171,10 +171,13 @@ def coerce(value, hint, name: str = "value"):
     except (TypeError, ValueError): raise ConfigError(f"{name} = {value!r} is not {accepts(hint)}") from None
 
 # %% ../nbs/00_config.ipynb #c0e1a008
+@functools.cache   # a class's hints never change, and a TrainConfig reads them each time it is built
+def _hints(cls) -> dict: return get_type_hints(cls)
+
 def field_types(cls) -> dict:
     """The real type of each field of the dataclass `cls` (a class or an instance), from `typing.get_type_hints`: under
     postponed evaluation a field's `type` is only the text of its annotation."""
-    hints = get_type_hints(cls if isinstance(cls, type) else type(cls))
+    hints = _hints(cls if isinstance(cls, type) else type(cls))
     return {f.name: hints[f.name] for f in fields(cls)}
 
 # %% ../nbs/00_config.ipynb #815296a7
