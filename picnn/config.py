@@ -193,7 +193,7 @@ class Scale:
     batch_size: int = 128
     train_subset: int = 0   # 0: the whole training split
     test_subset: int = 0    # 0: the whole test split
-    val_size: float = 0.1
+    val_size: int | float = 0.1   # held out of training: an int is a count of images, a float a fraction
     num_filters: int = 64
     image_size: int = 0     # 0: the dataset's native size
     stem: str = "cifar"
