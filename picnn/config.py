@@ -246,7 +246,7 @@ def _coerce_all(raw: dict, where: str) -> dict:
         if key in _NEEDED and not out[key]:
             raise ConfigError(f"{where}: {key} = {value!r} is not valid: is empty: list at least one, comma-separated "
                               f"(datasets = digits, cifar10)")
-        if key == "amp" and out[key] == "cuda": out[key] = None
+        if key == "amp" and out[key] == "cuda": out[key] = None   # the ini's word for None: bf16 on CUDA only
     return out
 
 # %% ../nbs/00_config.ipynb #65f82b9e
