@@ -5,10 +5,11 @@
 # %% ../nbs/12_cli.ipynb #3ed23a31
 from __future__ import annotations
 import argparse, dataclasses, json, os, sys
+from typing import get_args
 from pathlib import Path
 
 from . import __version__
-from .config import PicnnError, ConfigError
+from .config import PicnnError, ConfigError, coerce, field_types
 
 # %% auto #0
 __all__ = ['TRAIN_HELP', 'TRAIN_EXAMPLES', 'REGISTER_HELP', 'add_config_options', 'Parser', 'load_registrations', 'build_parser',
@@ -17,38 +18,27 @@ __all__ = ['TRAIN_HELP', 'TRAIN_EXAMPLES', 'REGISTER_HELP', 'add_config_options'
 
 # %% ../nbs/12_cli.ipynb #50aa047c
 # the starting points of `picnn train` (options override them): the same as `fit()`'s, which starts from "quick"
-from .runs import RECIPES
+from .runs import RECIPES, TrainConfig
 
-def _bool(s: str) -> bool:
-    if s.lower() in ("1", "true", "yes", "on"): return True
-    if s.lower() in ("0", "false", "no", "off"): return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
-
-def _parser_of(f):
-    "The argparse type of a TrainConfig field (its annotation is a string under postponed evaluation); 'none' is None where allowed."
-    t = str(f.type)
-    tp = _bool if t.startswith("bool") else int if t.startswith("int") else _number if t.startswith("float") else str
-    if "None" not in t: return tp
-    def parse(s): return None if s.lower() == "none" else tp(s)
-    parse.__name__ = getattr(tp, "__name__", "value")   # argparse names the type in its error
+def _parser_of(name: str, hint):
+    """The argparse type of the TrainConfig field `name` of type `hint`: `picnn.config.coerce`, so 'none' is None where
+    allowed and `--val-size 30` the count 30 ('0.1' or '30.0' a fraction); a bad value is the coercer's one line."""
+    def parse(s):
+        try: return coerce(s, hint, name)
+        except ConfigError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = name
     return parse
-
-def _number(s: str) -> int | float:
-    "A number read by its type: '30' is the int 30 (a count, for val_size), '0.1' or '30.0' a float (a fraction)."
-    try: return int(s)
-    except ValueError: return float(s)
-_number.__name__ = "number"   # argparse names the type in its error
 
 def _registries():
     from picnn.models import list_models
     from picnn.data import list_datasets
     return {"arch": list_models, "dataset": list_datasets}
 
-def _help_of(f, recipes: dict) -> tuple[str, str | None]:
+def _help_of(f, hint, recipes: dict) -> tuple[str, str | None]:
     "An option's help (meaning, default of each recipe) and metavar (its choices, when they are a fixed few)."
     show = lambda v: "none" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
     choices = f.metadata.get("choices")
-    metavar = "{" + ",".join(map(show, choices)) + "}" if choices else "{true,false}" if str(f.type).startswith("bool") else None
+    metavar = "{" + ",".join(map(show, choices)) + "}" if choices else "{true,false}" if bool in (hint, *get_args(hint)) else None
     defaults = {name: r.get(f.name, f.default) for name, r in recipes.items()}
     known = _registries()[f.name]() if f.name in _registries() else None    # names a registry knows: arch, dataset
     default = (f"default: {show(defaults['quick'])}" if len(set(map(show, defaults.values()))) == 1 else
@@ -58,12 +48,12 @@ def _help_of(f, recipes: dict) -> tuple[str, str | None]:
 
 def add_config_options(parser: argparse.ArgumentParser, recipes: dict = RECIPES):
     "One option per TrainConfig field; an option not given is absent from the parsed arguments."
-    from picnn.train import TrainConfig
     group = parser.add_argument_group("training settings (the fields of picnn.train.TrainConfig)")
+    hints = field_types(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
-        help, metavar = _help_of(f, recipes)
-        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_parser_of(f), default=argparse.SUPPRESS,
-                           help=help, metavar=metavar)
+        help, metavar = _help_of(f, hints[f.name], recipes)
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_parser_of(f.name, hints[f.name]),
+                           default=argparse.SUPPRESS, help=help, metavar=metavar)
 
 # %% ../nbs/12_cli.ipynb #b86c7e58
 class Parser(argparse.ArgumentParser):

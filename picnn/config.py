@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_config.ipynb #a8c86031
 from __future__ import annotations
-import ast, configparser, dataclasses, json, os
+import ast, configparser, dataclasses, functools, json, os, types
 from dataclasses import dataclass, fields
+from typing import Literal, Union, get_args, get_origin, get_type_hints
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SETTINGS_FILE', 'PicnnError', 'ConfigError', 'UnknownSetting', 'find_settings', 'read_settings', 'Scale',
-           'load_scale', 'list_scales', 'cache_dir', 'data_dir', 'data_dirs', 'parse_value', 'as_list', 'atomic_write',
-           'atomic_write_text']
+__all__ = ['SETTINGS_FILE', 'PicnnError', 'ConfigError', 'UnknownSetting', 'find_settings', 'read_settings', 'parse_value',
+           'as_list', 'accepts', 'has_type', 'coerce', 'field_types', 'Scale', 'load_scale', 'list_scales', 'cache_dir',
+           'data_dir', 'data_dirs', 'atomic_write', 'atomic_write_text']
 
 # %% ../nbs/00_config.ipynb #7c1e0a02
 class PicnnError(Exception):
@@ -68,32 +69,143 @@ def read_settings(path: Path) -> configparser.ConfigParser:
         raise ConfigError(f"{path} is malformed: {' '.join(str(e).split())}") from None
     return cp
 
+# %% ../nbs/00_config.ipynb #17a7877e
+def parse_value(value):
+    "A value written as text, as Python: None, booleans, numbers and lists literally; anything else stays a string."
+    if not isinstance(value, str): return value
+    s = value.strip()
+    if s.lower() in ("none", "null"): return None
+    if s.lower() in ("true", "false"): return s.lower() == "true"
+    try: return ast.literal_eval(s)
+    except (ValueError, SyntaxError): return s
+
+def as_list(value, cast=str) -> list | None:
+    """A list from `None`, a list, a single value, a JSON or Python list written as text (`'["a", "b"]'`, as papermill
+    passes `-p datasets '["a","b"]'`), or comma-separated text (`'a, b'`), each item through `cast`."""
+    if value is None: return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith(("[", "(")):
+            try: parsed = json.loads(text)
+            except json.JSONDecodeError:
+                try: parsed = ast.literal_eval(text)
+                except (ValueError, SyntaxError): raise ValueError("is not a list: write it as JSON, '[\"a\", \"b\"]', or as a,b") from None
+            value = list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
+        else: value = [v.strip() for v in text.split(",") if v.strip()]
+    elif not isinstance(value, (list, tuple)): value = [value]
+    return [cast(v) for v in value]
+
+# %% ../nbs/00_config.ipynb #c0e1a002
+_TRUE, _FALSE, _NONE = ("1", "true", "yes", "on"), ("0", "false", "no", "off"), ("none", "")
+_UNIONS = (Union, types.UnionType)
+
+def _words(hint) -> list[str]:
+    "The values of `hint`, in words, one entry per alternative."
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in _UNIONS:   # a whole number is a number too: `int | float` reads "a number"
+        return [w for a in args if not (a is int and float in args) for w in _words(a)]
+    if origin is Literal: return [repr(a) for a in args]
+    if hint in (tuple, list) or origin in (tuple, list):
+        return ["a list" + (f", each {accepts(args[0])}" if args else "") + " (comma-separated, or JSON)"]
+    return {type(None): ["none"], bool: ["true", "false"], int: ["a whole number"], float: ["a number"],
+            str: ["text"]}.get(hint, [getattr(hint, "__name__", str(hint))])
+
+def accepts(hint) -> str:
+    "What a value of type `hint` may be, in words for an error message: `a whole number`, `true or false`, ..."
+    words = _words(hint)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+def has_type(value, hint) -> bool:
+    "Whether `value` is of type `hint` as it is (a bool is no int, an int no float; items of a tuple or list checked too)."
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in _UNIONS: return any(has_type(value, a) for a in args)
+    if origin is Literal: return any(value == a and type(value) is type(a) for a in args)
+    if origin in (tuple, list):
+        item = args[0] if args else object
+        return isinstance(value, origin) and all(has_type(v, item) for v in value)
+    if hint is type(None): return value is None
+    if hint is int: return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+# %% ../nbs/00_config.ipynb #c0e1a006
+def _convert(value, hint):
+    "`value` as `hint`; a TypeError or ValueError when it is not one."
+    origin, args = get_origin(hint), get_args(hint)
+    text = value.strip() if isinstance(value, str) else None
+    if origin in _UNIONS:
+        # 'none' (or nothing) is None where None is allowed, before it could pass as text
+        if type(None) in args and (value is None or text is not None and text.lower() in _NONE): return None
+        if has_type(value, hint): return value          # 500 stays an int where `int | float` is allowed
+        for a in args:
+            try: return _convert(value, a)
+            except (TypeError, ValueError): pass
+        raise ValueError(value)
+    if has_type(value, hint): return value
+    if hint is type(None):
+        if text is not None and text.lower() in _NONE: return None
+    elif hint is bool:
+        if text is None and isinstance(value, int): text = str(value)      # 1 and 0
+        if text is not None and text.lower() in _TRUE + _FALSE: return text.lower() in _TRUE
+    elif hint is int:
+        if isinstance(value, float) and value.is_integer(): return int(value)
+        if text is not None: return int(text)
+    elif hint is float:
+        if isinstance(value, int) and not isinstance(value, bool): return float(value)
+        if text is not None: return float(text)
+    elif hint is str:
+        if isinstance(value, os.PathLike): return os.fspath(value)
+    elif origin is Literal:
+        for a in args:
+            if isinstance(a, str) and text is not None and text.lower() == a.lower(): return a
+    elif hint in (tuple, list) or origin in (tuple, list):
+        items = as_list(value, lambda v: v)
+        if items is not None: return (origin or hint)(_convert(v, args[0]) if args else v for v in items)
+    raise ValueError(value)
+
+def coerce(value, hint, name: str = "value"):
+    """`value` as type `hint`: int, float, bool, str, None, a `Literal`, a union of them (`X | None`) or a tuple or list
+    of one. Text (from `settings.ini`, a command line, papermill) is read: '3', '0.1', 'true'/'no', 'none', 'a, b' or
+    '["a", "b"]'. A value that already has one of the types stays as it is, so an int stays an int where `int | float`
+    is allowed. Anything else is a `ConfigError` naming `name`, the value and what the type accepts."""
+    try: return _convert(value, hint)
+    except (TypeError, ValueError): raise ConfigError(f"{name} = {value!r} is not {accepts(hint)}") from None
+
+# %% ../nbs/00_config.ipynb #c0e1a008
+@functools.cache   # a class's hints never change, and a TrainConfig reads them each time it is built
+def _hints(cls) -> dict: return get_type_hints(cls)
+
+def field_types(cls) -> dict:
+    """The real type of each field of the dataclass `cls` (a class or an instance), from `typing.get_type_hints`: under
+    postponed evaluation a field's `type` is only the text of its annotation."""
+    hints = _hints(cls if isinstance(cls, type) else type(cls))
+    return {f.name: hints[f.name] for f in fields(cls)}
+
 # %% ../nbs/00_config.ipynb #815296a7
 @dataclass(frozen=True)
 class Scale:
     "One reproduction preset from `settings.ini`."
     name: str
     description: str = ""
-    datasets: tuple = ("digits",)
-    archs: tuple = ("tiny_cnn",)
-    seeds: tuple = (0,)
+    datasets: tuple[str, ...] = ("digits",)
+    archs: tuple[str, ...] = ("tiny_cnn",)
+    seeds: tuple[int, ...] = (0,)
     epochs: int = 4
     batch_size: int = 128
     train_subset: int = 0   # 0: the whole training split
     test_subset: int = 0    # 0: the whole test split
-    val_size: float = 0.1
+    val_size: int | float = 0.1   # held out of training: an int is a count of images, a float a fraction
     num_filters: int = 64
     image_size: int = 0     # 0: the dataset's native size
     stem: str = "cifar"
     pretrained: bool = False
     augment: str = "crop_flip"
     compile: bool = False
-    amp: bool | str | None = None  # bf16 autocast: true, false, None (ini "cuda"/"none": on CUDA only), or "auto": on
-                                   # CUDA, and on a CPU only where it computes bf16 natively (resolved per run)
+    amp: bool | Literal["auto", "cuda"] | None = None  # bf16 autocast: true, false, None (ini "cuda"/"none": on CUDA
+                                   # only), or "auto": on CUDA, and on a CPU only where it computes bf16 natively
     mis_method: str = "sklearn"  # the test-split MIS estimator: "sklearn" (the reference) or "fast" (same numbers to 1e-6)
     mis_every: int = 0      # log the validation MIS (fast estimator) every this many epochs; 0: never
     steps: int = 0          # optimizer steps per run; when set, each dataset's epochs follow from its training split
-    methods: tuple = ("std", "picnn")  # the training methods the tables compare (std, picnn, csg)
+    methods: tuple[str, ...] = ("std", "picnn")  # the training methods the tables compare (std, picnn, csg)
     csg_warmup: int = 10    # csg: plain epochs before its STD/CSG alternation (the released 10 of 150; scaled per preset)
     select_tolerance: float = 0.0  # select the latest epoch within this of the best validation ACC1 (0: the first best)
     sections: tuple = ()    # ((name, ((key, value), ...)), ...) from [<preset>.<name>] sections; not a setting
@@ -122,46 +234,20 @@ def _check_keys(d, where="settings"):
     bad = sorted(set(d) - known)
     if bad: raise UnknownSetting(f"unknown scale setting(s) {bad} in {where}; the known ones are {sorted(known)}")
 
+_NEEDED = ("datasets", "archs", "seeds")   # a preset that runs none of them fails later, obscurely
+
 def _coerce_all(raw: dict, where: str) -> dict:
     "Every value of `raw` in its field's type; a malformed one is an error naming the key and `where` it came from."
     _check_keys(raw, where)
-    out = {}
+    hints, out = field_types(Scale), {}
     for key, value in raw.items():
-        try: out[key] = _coerce(key, value)
-        except (TypeError, ValueError) as e: raise ConfigError(f"{where}: {key} = {value!r} is not valid: {e}") from None
+        try: out[key] = coerce(value, hints[key], key)
+        except ConfigError as e: raise ConfigError(f"{where}: {e}") from None
+        if key in _NEEDED and not out[key]:
+            raise ConfigError(f"{where}: {key} = {value!r} is not valid: is empty: list at least one, comma-separated "
+                              f"(datasets = digits, cifar10)")
+        if key == "amp" and out[key] == "cuda": out[key] = None   # the ini's word for None: bf16 on CUDA only
     return out
-
-_TUPLES = {"datasets": str, "archs": str, "seeds": int, "methods": str}
-def _coerce(key, value):
-    "Turn an ini string (or a papermill value) into the field's type."
-    ftype = {f.name: f.type for f in fields(Scale)}[key]
-    if key in _TUPLES:
-        items = tuple(as_list(value, _TUPLES[key]))
-        if not items and key in ("datasets", "archs", "seeds"):   # a preset that runs nothing fails later, obscurely
-            raise ValueError("is empty: list at least one, comma-separated (datasets = digits, cifar10)")
-        return items
-    if ftype == "bool | str | None":   # amp
-        text = str(value).strip().lower()
-        if text == "auto": return "auto"
-        if value is None or text in ("none", "cuda", ""): return None
-        return _coerce_bool(value)
-    if ftype == "bool": return _coerce_bool(value)
-    if ftype == "int": return _number(value, int, "a whole number")
-    if ftype == "float": return _number(value, float, "a number")
-    return str(value)
-
-def _number(value, kind, words):
-    try: return kind(value)
-    except (TypeError, ValueError): raise ValueError(f"{value!r} is not {words}") from None
-
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-def _coerce_bool(value) -> bool:
-    "A yes/no setting; anything else (`maybe`) is an error rather than a silent False."
-    if isinstance(value, bool): return value
-    text = str(value).strip().lower()
-    if text in _TRUE: return True
-    if text in _FALSE: return False
-    raise ValueError(f"{value!r} is not a yes/no value: use true or false")
 
 # %% ../nbs/00_config.ipynb #65f82b9e
 def load_scale(name: str = "smoke", settings: str | os.PathLike | None = None, **overrides) -> Scale:
@@ -209,32 +295,6 @@ def data_dirs(settings: str | os.PathLike | None = None) -> list[Path]:
             d = (path.parent / extra.strip()).resolve()
             if d.is_dir() and d not in dirs: dirs.append(d)
     return dirs
-
-# %% ../nbs/00_config.ipynb #17a7877e
-def parse_value(value):
-    "A value written as text, as Python: None, booleans, numbers and lists literally; anything else stays a string."
-    if not isinstance(value, str): return value
-    s = value.strip()
-    if s.lower() in ("none", "null"): return None
-    if s.lower() in ("true", "false"): return s.lower() == "true"
-    try: return ast.literal_eval(s)
-    except (ValueError, SyntaxError): return s
-
-def as_list(value, cast=str) -> list | None:
-    """A list from `None`, a list, a single value, a JSON or Python list written as text (`'["a", "b"]'`, as papermill
-    passes `-p datasets '["a","b"]'`), or comma-separated text (`'a, b'`), each item through `cast`."""
-    if value is None: return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith(("[", "(")):
-            try: parsed = json.loads(text)
-            except json.JSONDecodeError:
-                try: parsed = ast.literal_eval(text)
-                except (ValueError, SyntaxError): raise ValueError("is not a list: write it as JSON, '[\"a\", \"b\"]', or as a,b") from None
-            value = list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
-        else: value = [v.strip() for v in text.split(",") if v.strip()]
-    elif not isinstance(value, (list, tuple)): value = [value]
-    return [cast(v) for v in value]
 
 # %% ../nbs/00_config.ipynb #bb133730
 def atomic_write(path, write) -> Path:

@@ -6,11 +6,12 @@
 from __future__ import annotations
 import math, os
 from dataclasses import dataclass, field
+from typing import Literal
 from pathlib import Path
 
 import torch
 
-from .config import Scale, as_list, load_scale
+from .config import ConfigError, Scale, coerce, load_scale
 from .datasets import DatasetNotFound, load_dataset
 from .models import build_model
 from .train import TrainConfig, read_result
@@ -24,62 +25,48 @@ __all__ = ['PARAMETER_RULES', 'ParameterError', 'read_parameters', 'default_data
 class ParameterError(ValueError):
     "Paper notebook parameters that cannot be used: the message names each one, its value and what it accepts."
 
-def _whole(value, low: int) -> int:
-    "`value` as a whole number of at least `low` (text such as '3' is read)."
-    if isinstance(value, str):
-        try: value = int(value.strip())
-        except ValueError: raise ValueError("is not a whole number") from None
-    if isinstance(value, float) and value.is_integer(): value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int): raise ValueError("is not a whole number")
-    if value < low: raise ValueError(f"must be at least {low}")
-    return value
-
-def _real(value, low: float) -> float:
-    "`value` as a finite number of at least `low`."
-    try: x = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError): raise ValueError("is not a number") from None
-    if isinstance(value, bool) or not math.isfinite(x): raise ValueError("is not a finite number")
-    if x < low: raise ValueError(f"must be at least {low:g}")
-    return x
+def _at_least(low):
+    "A check of a number: finite, and at least `low`."
+    def check(x):
+        if not math.isfinite(x): raise ValueError("is not a finite number")
+        if x < low: raise ValueError(f"must be at least {low:g}")
+        return x
+    return check
 
 def _text(value) -> str:
+    "A check of a name or a path: text that is not empty, or a path object (kept as it is)."
     if not isinstance(value, (str, os.PathLike)) or not str(value).strip(): raise ValueError("must be a non-empty name or path")
     return str(value).strip() if isinstance(value, str) else value
 
 def _listed(item):
-    "A checker for a list parameter whose items pass `item`; an empty list is refused."
-    def check(value):
-        items = as_list(value, lambda v: v)
+    "A check of a list whose items pass `item`; an empty list is refused."
+    def check(items):
         if not items: raise ValueError("is empty: give at least one value, or leave it None for the default")
         return [item(v) for v in items]
     return check
 
-def _one_of(*choices):
-    def check(value):
-        if value not in choices: raise ValueError(f"must be one of {list(choices)}")
-        return value
-    return check
-
-
 # %% ../nbs/09b_paper.ipynb #b18f1780
-_count, _size = (lambda v: _whole(v, 1)), (lambda v: _whole(v, 0))
-# name -> (checker, what it accepts); parameters not listed here pass unchanged, `None` always means the default
+_count, _size = _at_least(1), _at_least(0)
+# name -> (type, check, what it accepts): a value is read as its type by `picnn.config.coerce` (None: kept as it is,
+# a name or a path), then checked; parameters not listed here pass unchanged, `None` always means the default
 PARAMETER_RULES = {
-    "scale": (_text, "a preset of settings.ini"), "dataset": (_text, "a dataset name"), "arch": (_text, "an architecture name"),
-    "device": (_text, "auto, cpu, cuda or cuda:N"), "output_dir": (_text, "a folder"), "runs_root": (_text, "a folder"),
-    "data_dir": (_text, "a folder"), "settings": (_text, "a settings.ini path"),
-    "datasets": (_listed(_text), "dataset names: cifar10,stl10 or '[\"cifar10\", \"stl10\"]'"),
-    "archs": (_listed(_text), "architecture names: tiny_cnn,resnet20 or '[\"tiny_cnn\", \"resnet20\"]'"),
-    "variants": (_listed(_text), "variant names: default,label,relaxed"),
-    "seeds": (_listed(_size), "whole numbers >= 0: 0,1,2 or [0, 1, 2]"), "seed": (_size, "a whole number >= 0"),
-    "epochs": (_count, "a whole number >= 1"), "batch_size": (_count, "a whole number >= 1"),
-    "num_images": (_count, "a whole number >= 1"),
-    "train_subset": (_size, "a whole number >= 0 (0: the whole split)"), "test_subset": (_size, "a whole number >= 0 (0: the whole split)"),
-    "filters": (_listed(_count), "whole numbers >= 1: 32,64 or [32, 64]"),
-    "lambdas": (_listed(lambda v: _real(v, 0)), "numbers >= 0: 0,2 or [0, 2]"), "lam": (lambda v: _real(v, 0), "a number >= 0"),
-    "mis_method": (_one_of("sklearn", "fast"), "sklearn or fast"),
-    "schedules": (_listed(_count), "whole multiples of the scale's run length: 1,2 or [1, 2]"),
-    "train": (_one_of(True, False), "True (train what is missing) or False (read finished runs only)"),
+    "scale": (None, _text, "a preset of settings.ini"), "dataset": (None, _text, "a dataset name"),
+    "arch": (None, _text, "an architecture name"), "device": (None, _text, "auto, cpu, cuda or cuda:N"),
+    "output_dir": (None, _text, "a folder"), "runs_root": (None, _text, "a folder"), "data_dir": (None, _text, "a folder"),
+    "settings": (None, _text, "a settings.ini path"),
+    "datasets": (list[str], _listed(_text), "dataset names: cifar10,stl10 or '[\"cifar10\", \"stl10\"]'"),
+    "archs": (list[str], _listed(_text), "architecture names: tiny_cnn,resnet20 or '[\"tiny_cnn\", \"resnet20\"]'"),
+    "variants": (list[str], _listed(_text), "variant names: default,label,relaxed"),
+    "seeds": (list[int], _listed(_size), "whole numbers >= 0: 0,1,2 or [0, 1, 2]"), "seed": (int, _size, "a whole number >= 0"),
+    "epochs": (int, _count, "a whole number >= 1"), "batch_size": (int, _count, "a whole number >= 1"),
+    "num_images": (int, _count, "a whole number >= 1"),
+    "train_subset": (int, _size, "a whole number >= 0 (0: the whole split)"),
+    "test_subset": (int, _size, "a whole number >= 0 (0: the whole split)"),
+    "filters": (list[int], _listed(_count), "whole numbers >= 1: 32,64 or [32, 64]"),
+    "lambdas": (list[float], _listed(_size), "numbers >= 0: 0,2 or [0, 2]"), "lam": (float, _size, "a number >= 0"),
+    "mis_method": (Literal["sklearn", "fast"], None, "sklearn or fast"),
+    "schedules": (list[int], _listed(_count), "whole multiples of the scale's run length: 1,2 or [1, 2]"),
+    "train": (bool, None, "True (train what is missing) or False (read finished runs only)"),
 }
 
 def read_parameters(parameters: dict, notebook: str | None = None) -> dict:
@@ -87,8 +74,11 @@ def read_parameters(parameters: dict, notebook: str | None = None) -> dict:
     out, bad = {}, []
     for name, value in parameters.items():
         if value is None or name not in PARAMETER_RULES: out[name] = value; continue
-        check, accepts = PARAMETER_RULES[name]
-        try: out[name] = check(value)
+        hint, check, accepts = PARAMETER_RULES[name]
+        try:
+            typed = value if hint is None else coerce(value, hint, name)
+            out[name] = check(typed) if check else typed
+        except ConfigError as e: bad.append((name, f"{e} (accepts {accepts}; None for the default)"))   # names the value
         except ValueError as e: bad.append((name, f"{name} = {value!r} {e} (accepts {accepts}; None for the default)"))
     if bad:
         raise ParameterError(f"bad parameter{'s' * (len(bad) > 1)} {', '.join(n for n, _ in bad)}"

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from . import config
-from .config import PicnnError, ConfigError, UnknownSetting
+from .config import PicnnError, ConfigError, UnknownSetting, accepts, field_types, has_type
 from .pathway import PathwayClassifier
 from .models import list_models, architecture
 from .timm_models import TIMM_PREFIX
@@ -58,7 +58,7 @@ class TrainConfig:
     weight_decay: float = setting(1e-4, "Adam's (coupled) weight decay")
     min_lr: float = setting(1e-6, "the learning rate the cosine schedule ends at")
     seed: int = setting(0, "seed of initialisation, subsets, splits, data order and augmentation")
-    val_size: float = setting(0.1, "training images held out to select the best epoch: a fraction, or a count")
+    val_size: int | float = setting(0.1, "training images held out to select the best epoch: a fraction, or a count")
     select_tolerance: float = setting(0.0, "select the latest epoch whose selection accuracy is within this of the best "
                                       "so far (0: the first best epoch)")
     select_on: str = setting("val", "the split that selects the best epoch; test is the released code's optimistic "
@@ -83,10 +83,11 @@ class TrainConfig:
     data_root: str | None = setting(None, "a folder to read the data from; none: the folders of settings.ini")
 
     def __post_init__(self):
-        # 2 and 2.0 must name the same run (run directories are named after the config's JSON)
-        for name in ("lam", "lr", "weight_decay", "min_lr", "temperature", "gate_weight", "gate_density", "select_tolerance"):
+        # 2 and 2.0 must name the same run (run directories are named after the config's JSON): an int given to a float
+        # field is that float; an `int | float` field keeps its type (val_size: a count or a fraction)
+        for name, hint in field_types(self).items():
             v = getattr(self, name)
-            if isinstance(v, int) and not isinstance(v, bool): setattr(self, name, float(v))
+            if hint is float and isinstance(v, int) and not isinstance(v, bool): setattr(self, name, float(v))
         problems = config_problems(self)
         if problems: raise ConfigError("invalid training settings: " + "; ".join(problems))
 
@@ -114,14 +115,6 @@ def recipe(name: str = "quick", **overrides) -> TrainConfig:
     return TrainConfig.from_dict({**asdict(TrainConfig()), **RECIPES[name], **overrides})
 
 # %% ../nbs/07a_runs.ipynb #9b1d0c02
-def _type_ok(value, annotation) -> bool:
-    "Whether `value` fits a field's annotation (a string such as 'int | None' under postponed evaluation)."
-    kinds = [k.strip() for k in str(annotation).split("|")]
-    if value is None: return "None" in kinds
-    if isinstance(value, bool): return "bool" in kinds
-    return {"int": isinstance(value, int), "float": isinstance(value, (int, float)),
-            "str": isinstance(value, str)}.get(kinds[0], False)
-
 _DEVICE_TYPES = ("cpu", "cuda", "mps")   # what a run can train on ('meta', 'xpu', ... pass torch.device, then fail)
 
 def _device_ok(device: str) -> bool:
@@ -134,9 +127,10 @@ def config_problems(cfg: TrainConfig) -> list[str]:
     bad = []
     def need(ok, key, fix):
         if not ok: bad.append(f"{key}={getattr(cfg, key)!r}: {fix}")
+    hints = field_types(cfg)
     for f in fields(cfg):
         value, choices = getattr(cfg, f.name), f.metadata.get("choices")
-        if not _type_ok(value, f.type): need(False, f.name, f"must be of type {f.type}")
+        if not has_type(value, hints[f.name]): need(False, f.name, f"must be {accepts(hints[f.name])}")
         elif choices is not None: need(value in choices, f.name, "choose " + " or ".join(map(repr, choices)))
     if bad: return bad                                  # the range checks below need the right types
     models = list_models()

@@ -4,9 +4,9 @@
 
 # %% ../nbs/07b_train.ipynb #951c700a
 from __future__ import annotations
-import importlib.metadata, json, logging, os, re, sys, time, platform
+import hashlib, importlib.metadata, json, logging, os, re, sys, time, platform
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, asdict, field
+from dataclasses import MISSING, dataclass, asdict, field, fields
 from pathlib import Path
 import numpy as np
 import torch
@@ -32,7 +32,8 @@ __all__ = ['LOSS_LIMIT', 'resolve_device', 'Distributed', 'init_distributed', 'u
            'default_run_dir', 'native_bf16', 'resolve_amp', 'package_version', 'environment_info', 'TrainResult',
            'open_run', 'prepare_data', 'input_normalization', 'Splits', 'make_loaders', 'param_groups',
            'build_training', 'TrainState', 'restore', 'wrap_for_training', 'Training', 'train_epoch', 'selects',
-           'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'run_name', 'read_result', 'cached_fit']
+           'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'named_settings', 'run_name', 'read_result',
+           'cached_fit']
 
 # %% ../nbs/07b_train.ipynb #e285e34b
 def resolve_device(device: str = "auto") -> torch.device:
@@ -581,22 +582,32 @@ def evaluate_run(run_dir, which: str = "best", device: str = "auto", mis_method:
         if output: atomic_write_text(json.dumps(res, indent=2), run_dir / "evaluation.json" if output is True else Path(output))
     return res
 
-# %% ../nbs/07b_train.ipynb #21b476d1
-# Settings added after runs were committed: they enter the name only when set, so those runs keep their names.
-_NAMED_WHEN_SET = {"mis_every": 0, "gate_weight": 1e-3, "gate_density": 0.2, "csg_warmup": 10, "csg_period": 3,
-                   "csg_phase": 2, "select_tolerance": 0.0}
+# %% ../nbs/07b_train.ipynb #4a3e0b02
+# TrainConfig's fields when run names were fixed: every name hashes them. Any field added since is hashed only where it
+# differs from its default, so adding a setting renames no run.
+_NAMED_ALWAYS = ("arch", "dataset", "method", "num_filters", "lam", "cluster", "mask", "temperature", "epochs", "batch_size",
+                 "lr", "weight_decay", "min_lr", "seed", "val_size", "select_on", "train_subset", "test_subset", "augment",
+                 "image_size", "stem", "pretrained", "device", "amp", "channels_last", "compile", "eval_seed", "eval_draws",
+                 "mis_method", "data_root")
+# where a run trains, not what it is: named at these values whatever the run's are
+_NAMED_AS = {"device": "auto", "compile": False, "data_root": None}
+
+def _default(f):
+    return f.default_factory() if f.default is MISSING and f.default_factory is not MISSING else f.default
+
+def named_settings(cfg: TrainConfig) -> dict:
+    "The settings a run's name hashes: the baseline's always, any later field only where it differs from its default."
+    values = {**asdict(cfg), **_NAMED_AS}
+    return {f.name: values[f.name] for f in fields(cfg) if f.name in _NAMED_ALWAYS or values[f.name] != _default(f)}
 
 def run_name(cfg: TrainConfig) -> str:
     "A run directory name that says what the run is and changes with any setting."
-    import hashlib
-    named = asdict(cfg.replace(device="auto", compile=False, data_root=None))
-    for key, default in _NAMED_WHEN_SET.items():
-        if named[key] == default: del named[key]
-    digest = hashlib.sha1(json.dumps(named, sort_keys=True).encode()).hexdigest()[:8]
+    digest = hashlib.sha1(json.dumps(named_settings(cfg), sort_keys=True).encode()).hexdigest()[:8]
     # 'npz:/data/x.npz' or 'timm:resnet18' must not put a path or ':' into the folder name (the digest keeps them apart)
     safe = lambda s: re.sub(r"[^A-Za-z0-9_.]+", "_", s.rsplit("/", 1)[-1].removesuffix(".npz"))
     return f"{safe(cfg.dataset)}-{safe(cfg.arch)}-{cfg.method}-s{cfg.seed}-{digest}"
 
+# %% ../nbs/07b_train.ipynb #21b476d1
 def read_result(run_dir, device: str | None = None) -> TrainResult:
     """A finished run read back from its folder: metrics, history and MI matrix, and its best model on `device`
     (None: no model, so a run whose checkpoint is not kept still gives its curves and numbers)."""

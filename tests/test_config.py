@@ -47,3 +47,17 @@ def test_an_empty_datasets_list_is_one_line_in_plan_and_reproduce(tmp_path, root
         assert res.returncode == 2 and len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
         assert "datasets = '' is not valid: is empty" in lines[0], lines[0]
     assert not (tmp_path / "results").exists()
+
+def test_a_preset_val_size_count_stays_a_count(tmp_path):
+    """`val_size = 500` in a preset is a count of images, an int, as TrainConfig reads it (a float is a fraction): the
+    digits' 1,437 training images keep 937, 29 steps an epoch at batch 32, so 6,000 steps are 207 epochs. Read as the
+    float 500.0 it was taken for a fraction, and the run trained 6,000 epochs."""
+    from picnn.experiment import epochs_for, train_config
+    path = settings_with(tmp_path, "[counted]\ndatasets = digits\nsteps = 6000\nbatch_size = 32\nval_size = 500\n")
+    sc = load_scale("counted", settings=path)
+    assert sc.val_size == 500 and type(sc.val_size) is int
+    assert epochs_for(sc, "digits") == 207
+    cfg = train_config(sc, "digits", "tiny_cnn", "picnn", 0, device="cpu")
+    assert (cfg.val_size, type(cfg.val_size), cfg.epochs) == (500, int, 207)
+    assert type(load_scale("smoke").val_size) is float and load_scale("smoke").val_size == 0.1   # a fraction stays one
+    assert type(load_scale("counted", settings=path, val_size="0.2").val_size) is float

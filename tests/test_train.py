@@ -85,6 +85,20 @@ def test_committed_runs_keep_their_names():
         cfg = TrainConfig.from_dict(json.loads(c.read_text()))
         assert (c.parent.parent / run_name(cfg)).is_dir(), c
 
+def test_a_new_setting_at_its_default_renames_no_committed_run():
+    """A TrainConfig with one more field, as a setting added later, finds every committed run by its name while the new
+    field is at its default; set to another value, it names another run."""
+    import dataclasses
+    from picnn.train import TrainConfig, run_name
+    Later = dataclasses.make_dataclass("Later", [("new_knob", float, dataclasses.field(default=0.5))], bases=(TrainConfig,))
+    configs = sorted(ROOT.glob("results/*/runs/*/config.json"))
+    assert configs, "no committed runs found"
+    for c in configs:
+        saved = json.loads(c.read_text())
+        name = run_name(Later(**saved))
+        assert name == run_name(TrainConfig.from_dict(saved)) and (c.parent.parent / name).is_dir(), c
+        assert run_name(Later(**saved, new_knob=0.25)) != name, c
+
 def test_run_dir_lock_names_its_holder_and_is_released(tmp_path):
     from picnn.train import run_dir_lock, RunLocked
     with run_dir_lock(tmp_path):
