@@ -13,7 +13,8 @@ import argparse, json, sys, time
 from pathlib import Path
 
 from picnn.config import atomic_write_text
-from picnn.report import claim_rows, collect_results
+from picnn.claims import claim_rows
+from picnn.results import collect_results
 
 
 def smoke_claims(root) -> dict:

@@ -217,7 +217,7 @@ def cmd_demo(args) -> int:
 
 def demo_note(acc1: float, acc3: float, epochs: int, steps: int | None) -> str:
     "What the demo's PICNN row shows: clusters when its ACC3 is far below its ACC1 (the claims table's rule), else why not."
-    from picnn.report import FAR
+    from picnn.claims import FAR
     if acc3 <= FAR * acc1: return f"PICNN's ACC3 is far below its ACC1: each class's cluster of filters carries the class."
     return (f"PICNN's ACC3 is not far below its ACC1: no class clusters here. {epochs} epochs"
             + (f" ({steps} optimizer steps)" if steps else "") + " are a first run, too short for them; and on these 8x8 "

@@ -18,7 +18,7 @@ from .experiment import (METHODS, ablation_configs, missing_reason, repo_root, t
                               train_config)
 from .paper import default_arch, default_dataset
 from .tradeoff import LONG_LAMBDAS, long_lambdas, tradeoff_configs
-from .report import COMPARABLE
+from .claims import COMPARABLE
 
 # %% auto #0
 __all__ = ['FIGURE_SEEDS', 'PUBLISHED_SIZES', 'EVAL_SPEEDUP', 'figure_subject', 'notebook_configs', 'PlannedRun', 'planned_runs',

@@ -4,31 +4,25 @@
 
 # %% ../nbs/10_report.ipynb #a90af04e
 from __future__ import annotations
-import json, math
+import math
 from pathlib import Path
 
 import picnn
-from .config import atomic_write_text, list_scales
-from .experiment import (run_precision, CSG_SOURCE, TABLE1_DATASETS, TABLE2_DATASETS, paired_differences, read_csv,
-                              read_status, t_interval)
+from .config import atomic_write_text
+from .experiment import CSG_SOURCE
+from .results import (OFFICIAL_RECIPE, _num, _scale_order, _sizes, collect_results, mis_method_of, precision_of,
+                           protocol_notes, run_records, selection_rule, training_length)
+from .claims import (CLAIMS, CLAIMS_RULES, COMPARABLE, _difference_verdict, _signed, claim_rows, describe_difference,
+                          interval_verdict, method_comparisons)
 
 # %% auto #0
-__all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'OFFICIAL_RECIPE', 'PROTOCOL_ROWS', 'COMPARABLE', 'NEAR',
-           'FAR', 'PAPER_ARCHS', 'PAPER_DATASETS', 'CLAIMS', 'METHOD_PAIRS', 'CLAIMS_RULES', 'RESNET20_CIFAR10',
-           'TITLES', 'fmt_value', 'dataset_notes', 'markdown_table', 'collect_results', 'mis_method_of', 'precision_of',
-           'run_records', 'training_length', 'selection_rule', 'protocol_notes', 'protocol_table', 'interval_verdict',
-           'cluster_verdict', 'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim', 'claim_rows',
-           'tradeoff_claims', 'tradeoff_markdown', 'method_comparisons', 'comparisons_markdown', 'claims_markdown',
-           'accuracy_in_words', 'status_table', 'reference_comparisons', 'seed_table', 'runs_provenance',
-           'table_section', 'tradeoff_lines', 'figure_section', 'definitions', 'summary_markdown', 'write_summary']
+__all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'PROTOCOL_ROWS', 'RESNET20_CIFAR10', 'TITLES', 'fmt_value',
+           'dataset_notes', 'markdown_table', 'protocol_table', 'claims_markdown', 'accuracy_in_words',
+           'tradeoff_markdown', 'comparisons_markdown', 'status_table', 'reference_comparisons', 'seed_table',
+           'runs_provenance', 'table_section', 'tradeoff_lines', 'figure_section', 'definitions', 'summary_markdown',
+           'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
-def _num(v):
-    if v is None or v == "": return None
-    try: v = float(v)
-    except (TypeError, ValueError): return None
-    return None if math.isnan(v) else v
-
 def fmt_value(row: dict, key: str, percent: bool = False) -> str:
     "`row[key]` (± its `_std` when present): percent with 2 decimals, or 4 decimals."
     v = _num(row.get(key))
@@ -86,136 +80,6 @@ def markdown_table(rows: list[dict], columns=None) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
-# %% ../nbs/10_report.ipynb #f127e338
-def _scale_order(settings=None) -> list[str]:
-    try: return list_scales(settings)
-    except FileNotFoundError: return ["smoke", "cpu", "gpu", "paper"]
-
-def _status_of(d: Path) -> tuple[str, str]:
-    "(status, detail) of a notebook folder: its STATUS (`incomplete` where listed outputs are gone), else metrics.json."
-    if (d / "STATUS").is_file(): return read_status(d)
-    try: m = json.loads((d / "metrics.json").read_text())
-    except (OSError, json.JSONDecodeError): return "unknown", ""
-    return m.get("status", "unknown"), m.get("error") or ""
-
-def collect_results(root) -> list[dict]:
-    "Every notebook folder under `root/<scale>/` with its status, metrics, table rows and figures."
-    root, found = Path(root), []
-    if not root.is_dir(): return found
-    for scale_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for d in sorted(p for p in scale_dir.iterdir() if p.is_dir() and p.name != "runs"):
-            if not any((d / f).is_file() for f in ("table.csv", "metrics.json", "STATUS")): continue
-            status, detail = _status_of(d)
-            try: metrics = json.loads((d / "metrics.json").read_text())
-            except (OSError, json.JSONDecodeError): metrics = {}
-            found.append({"scale": scale_dir.name, "name": d.name, "dir": d, "status": status, "detail": detail,
-                          "metrics": metrics, "rows": read_csv(d / "table.csv") if (d / "table.csv").is_file() else [],
-                          "figures": sorted(p.relative_to(root).as_posix() for p in d.glob("*.png"))})
-    return found
-
-# %% ../nbs/10_report.ipynb #6983e676
-OFFICIAL_RECIPE = {"epochs": 200, "image_size": "224 px (resize 256, crop 224)", "pretrained": "ImageNet-pretrained",
-                   "augment": "official (crop, flip, colour jitter)", "train_subset": "whole train split",
-                   "test_subset": "whole test split", "selection": "best epoch by TEST accuracy (released code)",
-                   "mis_method": "sklearn", "seeds": "1 (seed 0)", "batch_size": 128}
-
-def mis_method_of(scale: dict, rows=()) -> str:
-    "The test MIS estimator a scale (as recorded in metrics.json) used: its `mis_method`, else its rows', else 'sklearn'."
-    return scale.get("mis_method") or next((r["mis_method"] for r in rows if r.get("mis_method")), "sklearn")
-
-def _sizes(rows, key: str) -> dict:
-    "Dataset -> the number its measured rows report under `key` (train_size: images trained on, validation excluded)."
-    return {r["dataset"]: int(float(r[key])) for r in rows if r.get("status") == "ok" and r.get(key) not in (None, "")}
-
-def _final_steps(folder) -> int | None:
-    "The optimizer steps a run took: `steps` of the last line of its log.jsonl that has one (None without a log)."
-    try: lines = (Path(folder) / "log.jsonl").read_text().splitlines()
-    except OSError: return None
-    for line in reversed(lines):
-        try: steps = json.loads(line).get("steps")
-        except (json.JSONDecodeError, AttributeError): continue
-        if steps is not None: return int(steps)
-    return None
-
-def precision_of(run: dict) -> str:
-    """A run's training precision: its metrics.json's `precision`, else what its config's `amp` meant when it trained
-    (true, or unset on CUDA: bf16 autocast; else fp32)."""
-    m = run.get("run") or {}
-    return run_precision({**m, "config": m.get("config") or run.get("config") or {}})
-
-def run_records(e: dict) -> list[dict]:
-    """The finished runs of a notebook (an entry of `collect_results`), each once, as its own folder under
-    `<scale>/runs/` records it: the notebook's row with `run` (the run's metrics.json), `steps_run` (the optimizer
-    steps its log ends at) and `checkpoint` (whether its best.pt is there)."""
-    out, seen = [], set()
-    base = Path(e["dir"]).parent / "runs" if e.get("dir") else None
-    for r in e["metrics"].get("runs", []):
-        name = Path(r.get("run_dir") or "").name
-        if r.get("status") != "ok" or not name or name in seen: continue
-        seen.add(name)
-        folder = base / name if base else None
-        try: m = json.loads((folder / "metrics.json").read_text()) if folder else {}
-        except (OSError, json.JSONDecodeError): m = {}
-        out.append({**r, "name": name, "run": m, "steps_run": _final_steps(folder) if folder else None,
-                    "checkpoint": bool(folder) and (folder / "best.pt").is_file()})
-    return out
-
-def _span(values) -> str:
-    v = sorted(set(values))
-    return f"{v[0]:,}" if len(v) == 1 else f"{v[0]:,}-{v[-1]:,}"
-
-def training_length(scale: dict, rows=(), runs=()) -> str:
-    """How long a scale's runs trained: '30 epochs', or per dataset its optimizer steps (a `[<preset>.<dataset>]`
-    section may set its own) and the epochs they came to in the measured rows. Given the runs (`run_records`), the
-    steps their logs end at: an epoch is never cut short, so a schedule in steps ends with the epoch that reaches it."""
-    ran = {}
-    for r in runs:
-        if r.get("steps_run"): ran.setdefault(r.get("dataset"), []).append(r["steps_run"])
-    epochs = _sizes(rows, "epochs")
-    steps = {d: dict(dict(scale.get("sections") or ()).get(d, ())).get("steps", scale.get("steps") or 0) for d in epochs}
-    if not any(steps.values()):
-        n = int(scale.get("epochs", 200))
-        logged = [s for v in ran.values() for s in v]
-        if scale.get("steps"): return f"{scale['steps']:,} optimizer steps"
-        return f"{n} epoch{'s' * (n != 1)}" + (f" ({_span(logged)} optimizer steps)" if logged else "")
-    def one(d, n):
-        if not steps[d]: return f"{d} {n} epochs" + (f" ({_span(ran[d])} optimizer steps)" if d in ran else "")
-        if d in ran and set(ran[d]) != {steps[d]}:
-            return f"{d} {_span(ran[d])} optimizer steps ({n} epochs: the {steps[d]:,} scheduled, to the end of their epoch)"
-        return f"{d} {steps[d]:,} optimizer steps ({n} epochs)"
-    return "; ".join(one(d, n) for d, n in epochs.items())
-
-def selection_rule(tolerance: float) -> str:
-    "The selection rule of a `select_tolerance`, in words."
-    return (f"the latest epoch whose validation ACC1 is within {tolerance:g} of the best so far" if tolerance
-            else "the epoch of best validation ACC1 (the first, on a tie)")
-
-def protocol_notes(scale: dict, rows=(), runs=()) -> list[str]:
-    """How a scale's protocol (a `Scale` as a dict) differs from the official recipe, in short phrases; given the runs
-    (`run_records`), what they record: the steps they took, the images they trained on, their precision."""
-    notes = []
-    length, official = training_length(scale, rows, runs), f"{OFFICIAL_RECIPE['epochs']} epochs"
-    if length != official: notes.append(f"{length} instead of {official}")
-    if not scale.get("pretrained"): notes.append("backbones trained from scratch, not ImageNet-pretrained")
-    if int(scale.get("image_size", 0) or 0) != 224:
-        notes.append("images at their native size, not 224 px" if not scale.get("image_size") else f"{scale['image_size']} px images")
-    if scale.get("augment") != "official":
-        notes.append(f"augmentation {scale.get('augment')!r} (none for the digits), not the official jitter recipe")
-    for key, what in (("train_subset", "training"), ("test_subset", "test")):
-        if int(scale.get(key, 0) or 0):
-            used = sorted({(int(r["train_size"]), int(r["val_size"])) for r in runs
-                           if key == "train_subset" and r.get("train_size") not in (None, "") and r.get("val_size") not in (None, "")})
-            split = "; ".join(f"{t:,} trained on, {v:,} held out for validation" for t, v in used)
-            notes.append(f"a {int(scale[key]):,}-image stratified {what} subset, drawn by each seed" + (f" ({split})" if split else ""))
-    tolerances = sorted({float((r.get("run", {}).get("config") or r.get("config") or {}).get("select_tolerance") or 0) for r in runs}) \
-                 or [float(scale.get("select_tolerance") or 0)]
-    notes.append(" or ".join(map(selection_rule, tolerances)) +
-                 f" on a validation split ({scale.get('val_size', 0.1)} of train), not on the test set")
-    precisions = sorted({precision_of(r) for r in runs})
-    if precisions: notes.append("trained in " + " and ".join(precisions))
-    if mis_method_of(scale, rows) == "fast": notes.append("MIS by the fast estimator")
-    return notes
-
 # %% ../nbs/10_report.ipynb #809ee11f
 PROTOCOL_ROWS = [("epochs", "epochs"), ("images", "image_size"), ("backbone", "pretrained"), ("augmentation", "augment"),
                  ("images trained on", "train_subset"), ("test images", "test_subset"), ("batch size", "batch_size"),
@@ -252,171 +116,7 @@ def protocol_table(entries: list[dict], order: list[str]) -> list[str]:
                    " | ".join(_md_escape(_protocol_cell(scales[s], key, rows[s], runs.get(s, ()))) for s in names) + " |")
     return out + [""]
 
-# %% ../nbs/10_report.ipynb #bb6ea19c
-COMPARABLE = 0.01     # an ACC1 within one point of STD's counts as comparable
-NEAR, FAR = 0.05, 0.5  # clusters: ACC2 within 5 points of ACC1; ACC3 at most half of ACC1
-PAPER_ARCHS = ("alexnet", "vgg16_bn", "resnet18", "resnet50", "densenet121", "mobilenet_v2", "shufflenet_v2_x1_0",
-               "efficientnet_b0", "googlenet", "vit_b_16")
-PAPER_DATASETS = TABLE1_DATASETS + TABLE2_DATASETS
-CLAIMS = {"mis": "PICNN's filters are more class-specific than STD's: higher MIS",
-          "accuracy": "at higher or comparable accuracy (ACC1)",
-          "clusters": "each class's cluster carries the class: ACC2 near ACC1, ACC3 far below",
-          "breadth": "on ten architectures and five datasets"}
-
-def interval_verdict(diff: dict, margin: float = 0.0) -> str:
-    "Above `-margin` with 95 % confidence: supported; below it: not supported; else not resolved, naming the estimate's side."
-    if math.isnan(diff["lo"]): return "not resolved (one seed, no interval)"
-    if diff["lo"] > -margin: return "supported"
-    if diff["hi"] < -margin: return "not supported at this scale"
-    # the interval straddles the margin: say on which side the estimate lies, so a reader is not left to guess
-    side = "beyond" if diff["mean"] < -margin else "within"
-    return f"not resolved at this scale (estimate {side} the margin)"
-
-def cluster_verdict(acc1: float, acc2: float, acc3: float, classes: int) -> str:
-    "Both rules: supported; one: partly. Near chance every accuracy is close to every other, so nothing is judged there."
-    if acc1 < 2 / classes: return "not resolved (ACC1 below twice chance)"
-    near, far = acc1 - acc2 <= NEAR, acc3 <= FAR * acc1
-    return "supported" if near and far else "partly" if near or far else "not supported at this scale"
-
-# %% ../nbs/10_report.ipynb #f8086b71
-def _signed(v: float, scale: float, digits: int) -> str: return f"{scale * v:+.{digits}f}"
-
-def describe_difference(d: dict, percent: bool) -> str:
-    "'PICNN − STD = +0.026 [+0.004, +0.048] (95% t, 3 seeds); STD 0.201 ± 0.006, PICNN 0.227 ± 0.004' (any two methods)."
-    s, k, unit = (100, 2, " points") if percent else (1, 4, "")
-    iv = d["diff"]
-    rng = "" if math.isnan(iv["lo"]) else f" [{_signed(iv['lo'], s, k)}, {_signed(iv['hi'], s, k)}] ({iv['interval']})"
-    each = lambda m: f"{s * m['mean']:.{k}f}" + ("" if math.isnan(m["std"]) else f" ± {s * m['std']:.{k}f}")
-    base, other = d.get("methods", ("std", "picnn"))
-    return (f"{other.upper()} − {base.upper()} = {_signed(iv['mean'], s, k)}{unit}{rng}, "
-            f"{len(d['seeds'])} seed{'s' if len(d['seeds']) > 1 else ''}; {base.upper()} {each(d[base])}, {other.upper()} {each(d[other])}")
-
-def table_runs(entries: list[dict]) -> list[tuple[str, dict]]:
-    "(scale, run) for every run listed by a table1/table2 notebook's metrics.json."
-    return [(e["scale"], r) for e in entries if e["name"] in ("table1", "table2") for r in e["metrics"].get("runs", [])]
-
-
-# %% ../nbs/10_report.ipynb #c1a1ab01
-def cell_claims(scale: str, runs: list[dict], mis: dict) -> list[dict]:
-    "The mis, accuracy and clusters rows of one measured cell (dataset x architecture) of a scale."
-    where = (mis["dataset"], mis["arch"])
-    epochs = sorted({str(r.get("epochs")) for r in runs if (r.get("dataset"), r.get("arch")) == where and r.get("epochs") not in (None, "")})
-    cell = {"scale": scale, "dataset": mis["dataset"], "arch": mis["arch"], "seeds": len(mis["seeds"]), "epochs": "/".join(epochs)}
-    (acc,) = [a for a in paired_differences(runs, "acc1") if (a["dataset"], a["arch"]) == where]
-    ok = [r for r in runs if r.get("status") == "ok" and (r["dataset"], r["arch"]) == where]
-    pic = {m: t_interval([r[m] for r in ok if r["method"] == "picnn"])["mean"] for m in ("acc1", "acc2", "acc3")}
-    std3 = t_interval([r["acc3"] for r in ok if r["method"] == "std"])["mean"]
-    return [{**cell, "claim": "mis", "measured": describe_difference(mis, False) + " nats", "verdict": interval_verdict(mis["diff"])},
-            {**cell, "claim": "accuracy", "measured": describe_difference(acc, True), "verdict": interval_verdict(acc["diff"], COMPARABLE),
-             "diff": acc["diff"]},
-            {**cell, "claim": "clusters", "measured": f"PICNN ACC1 {100 * pic['acc1']:.2f} %, ACC2 {100 * pic['acc2']:.2f} %, "
-             f"ACC3 {100 * pic['acc3']:.2f} % (STD's ACC3 {100 * std3:.2f} %)",
-             "verdict": cluster_verdict(pic["acc1"], pic["acc2"], pic["acc3"], int(ok[0].get("classes") or 10))}]
-
-def breadth_claim(cells: list[dict]) -> dict:
-    "The breadth row: how many of the paper's architecture x dataset cells were measured, and which others."
-    paper = sorted({(c["dataset"], c["arch"]) for c in cells if c["dataset"] in PAPER_DATASETS and c["arch"] in PAPER_ARCHS})
-    others = sorted({f"{c['dataset']}/{c['arch']}" for c in cells} - {f"{d}/{a}" for d, a in paper})
-    total = len(PAPER_ARCHS) * len(PAPER_DATASETS)
-    return {"scale": "all", "dataset": "", "arch": "", "seeds": "", "claim": "breadth",
-            "measured": f"{len(paper)} of {total} paper cells (architecture x dataset) "
-                        f"measured{': ' + ', '.join(f'{d}/{a}' for d, a in paper) if paper else ''}"
-                        f"{'; also ' + ', '.join(others) if others else ''}",
-            "verdict": "not measured" if not paper else "supported" if len(paper) == total else "partly"}
-
-def claim_rows(entries: list[dict]) -> list[dict]:
-    "The claims table's rows: each claim beside each measured cell, with its measurement and verdict."
-    rows = []
-    for scale in dict.fromkeys(s for s, _ in table_runs(entries)):
-        runs = [r for s, r in table_runs(entries) if s == scale]
-        # numbers of a table notebook that is not complete (failed, interrupted, an output removed) are flagged
-        unsure = [f"{e['name']} {e['status']}" + (f": {e['detail']}" if e.get("detail") else "") for e in entries
-                  if e["scale"] == scale and e["name"] in ("table1", "table2") and e.get("status", "complete") != "complete"]
-        for mis in paired_differences(runs, "mis"):
-            rows += [{**r, "flag": "; ".join(unsure)} if unsure else r for r in cell_claims(scale, runs, mis)]
-    rows += [r for e in entries if e["name"] == "tradeoff" for r in tradeoff_claims(e)]
-    return rows + [breadth_claim([r for r in rows if r["claim"] == "mis"])]
-
-
-# %% ../nbs/10_report.ipynb #81982f42
-def _difference_verdict(d: dict) -> str:
-    return interval_verdict(d["diff"], COMPARABLE if d["metric"] == "acc1" else 0.0)
-
-def _unfinished(e: dict, schedule: str, setting: str, seeds: int) -> str:
-    "'' when every planned seed of the setting and of STD finished, else 'unfinished (n of N seed pairs)'."
-    runs = [r for r in e["metrics"].get("runs", []) if r.get("schedule") == schedule and r.get("setting") in (setting, "STD")]
-    planned = len({r.get("seed") for r in runs})
-    return "" if seeds >= planned else f"unfinished ({seeds} of {planned} seed pairs); "
-
-def tradeoff_claims(e: dict) -> list[dict]:
-    """Claims rows (mis, accuracy) of every PICNN setting of a trade-off notebook that Table 1 does not already hold:
-    the frontier's other λ, and the longer schedules."""
-    out, diffs = [], e["metrics"].get("differences", [])
-    first = diffs[0]["schedule"] if diffs else None
-    for d in diffs:
-        if d["schedule"] == first and d["setting"] == "λ = 2": continue      # Table 1's own cell
-        runs = [r for r in e["metrics"].get("runs", []) if r.get("schedule") == d["schedule"] and r.get("status") == "ok"]
-        epochs = sorted({str(r.get("epochs")) for r in runs if r.get("setting") == d["setting"]})
-        cell = {"scale": e["scale"], "dataset": d["dataset"], "arch": d["arch"], "seeds": len(d["seeds"]),
-                "epochs": "/".join(epochs), "setting": d["setting"]}
-        pending = _unfinished(e, d["schedule"], d["setting"], len(d["seeds"]))
-        if d["metric"] == "mis":
-            out.append({**cell, "claim": "mis", "measured": describe_difference(d, False) + " nats",
-                        "verdict": pending + _difference_verdict(d)})
-        elif d["metric"] == "acc1":
-            out.append({**cell, "claim": "accuracy", "measured": describe_difference(d, True),
-                        "verdict": pending + _difference_verdict(d), "diff": d["diff"]})
-    return out
-
-def tradeoff_markdown(diffs: list[dict]) -> str:
-    "The trade-off's paired differences as a table: schedule, setting, metric, PICNN − STD with its interval, verdict."
-    out = ["| schedule | PICNN setting | metric | PICNN − STD (95 % t over seed pairs) | seed pairs | verdict |",
-           "|---|---|---|---|---|---|"]
-    for d in diffs:
-        s, k, unit = (100, 2, " points") if d["metric"] == "acc1" else (1, 4, " nats")
-        iv = d["diff"]
-        rng = "" if math.isnan(iv["lo"]) else f" [{_signed(iv['lo'], s, k)}, {_signed(iv['hi'], s, k)}]"
-        out.append(f"| {d['schedule']} | {d['setting']} | {d['metric'].upper()} | {_signed(iv['mean'], s, k)}{unit}{rng} | "
-                   f"{len(d['seeds'])} | **{_difference_verdict(d)}** |")
-    return "\n".join(out)
-
-# %% ../nbs/10_report.ipynb #b29459a2
-METHOD_PAIRS = (("std", "csg"), ("csg", "picnn"))   # CSG against STD, then PICNN against CSG
-
-def method_comparisons(entries: list[dict]) -> list[dict]:
-    "Paired differences of MIS and ACC1 for each pair of `METHOD_PAIRS` measured in a table notebook's cell."
-    out = []
-    for scale in dict.fromkeys(s for s, _ in table_runs(entries)):
-        runs = [r for s, r in table_runs(entries) if s == scale]
-        for pair in METHOD_PAIRS:
-            for metric in ("mis", "acc1"):
-                for d in paired_differences(runs, metric, methods=pair):
-                    cell = [r for r in runs if (r.get("dataset"), r.get("arch")) == (d["dataset"], d["arch"])]
-                    density = {m: t_interval([float(r["l1_density"]) for r in cell if r.get("method") == m and
-                                              r.get("status") == "ok" and r.get("l1_density") not in (None, "")])["mean"] for m in pair}
-                    out.append({"scale": scale, **d, "l1_density": density})
-    return out
-
-def comparisons_markdown(comparisons: list[dict]) -> str:
-    "The method comparisons as a table: scale, cell, pair, metric, the paired difference, verdict, L1-densities."
-    out = ["| scale | cell | comparison | metric | measured | verdict | L1-density of G / P |", "|---|---|---|---|---|---|---|"]
-    for d in comparisons:
-        base, other = d["methods"]
-        dens = ", ".join(f"{m.upper()} {v:.4f}" for m, v in d["l1_density"].items() if not math.isnan(v))
-        verdict = interval_verdict(d["diff"], COMPARABLE if d["metric"] == "acc1" else 0.0)
-        out.append(f"| {d['scale']} | {d['dataset']} / {d['arch']} | {other.upper()} vs {base.upper()} | {d['metric'].upper()} | "
-                   f"{_md_escape(describe_difference(d, d['metric'] == 'acc1'))} | **{verdict}** | {dens} |")
-    return "\n".join(out)
-
 # %% ../nbs/10_report.ipynb #c1a1ab02
-CLAIMS_RULES = (f"Verdicts by fixed rules (picnn.report): an MIS difference is supported when its 95 % interval over paired seeds "
-                f"lies above 0; accuracy is comparable within {100 * COMPARABLE:g} point of STD; clusters need ACC2 within "
-                f"{100 * NEAR:g} points of ACC1 and ACC3 at most {FAR:g} x ACC1. With one seed an accuracy difference gets the "
-                "binomial interval of the test set (test noise only) and an MIS difference none. An interval that straddles its "
-                "margin (0 for MIS, the point for accuracy) is not resolved, and the verdict says whether the estimate lies "
-                "beyond the margin (worse) or within it. Every verdict holds at "
-                "its scale only.")
-
 def claims_markdown(entries: list[dict]) -> str:
     "The claims table as markdown: claim, where it was measured, what was measured, the verdict."
     rows = claim_rows(entries)
@@ -451,6 +151,30 @@ def accuracy_in_words(entries: list[dict]) -> str:
                      f"{_points(d['mean'])} STD's{interval}: {meaning}." +
                      (f" **From an incomplete table** ({_md_escape(r['flag'])})." if r.get("flag") else ""))
     return "\n".join(lines)
+
+# %% ../nbs/10_report.ipynb #1633660b
+def tradeoff_markdown(diffs: list[dict]) -> str:
+    "The trade-off's paired differences as a table: schedule, setting, metric, PICNN − STD with its interval, verdict."
+    out = ["| schedule | PICNN setting | metric | PICNN − STD (95 % t over seed pairs) | seed pairs | verdict |",
+           "|---|---|---|---|---|---|"]
+    for d in diffs:
+        s, k, unit = (100, 2, " points") if d["metric"] == "acc1" else (1, 4, " nats")
+        iv = d["diff"]
+        rng = "" if math.isnan(iv["lo"]) else f" [{_signed(iv['lo'], s, k)}, {_signed(iv['hi'], s, k)}]"
+        out.append(f"| {d['schedule']} | {d['setting']} | {d['metric'].upper()} | {_signed(iv['mean'], s, k)}{unit}{rng} | "
+                   f"{len(d['seeds'])} | **{_difference_verdict(d)}** |")
+    return "\n".join(out)
+
+def comparisons_markdown(comparisons: list[dict]) -> str:
+    "The method comparisons as a table: scale, cell, pair, metric, the paired difference, verdict, L1-densities."
+    out = ["| scale | cell | comparison | metric | measured | verdict | L1-density of G / P |", "|---|---|---|---|---|---|---|"]
+    for d in comparisons:
+        base, other = d["methods"]
+        dens = ", ".join(f"{m.upper()} {v:.4f}" for m, v in d["l1_density"].items() if not math.isnan(v))
+        verdict = interval_verdict(d["diff"], COMPARABLE if d["metric"] == "acc1" else 0.0)
+        out.append(f"| {d['scale']} | {d['dataset']} / {d['arch']} | {other.upper()} vs {base.upper()} | {d['metric'].upper()} | "
+                   f"{_md_escape(describe_difference(d, d['metric'] == 'acc1'))} | **{verdict}** | {dens} |")
+    return "\n".join(out)
 
 # %% ../nbs/10_report.ipynb #0c3adb29
 def _fmt_seconds(s) -> str:
