@@ -17,49 +17,16 @@ from .config import Scale, as_list, atomic_write, atomic_write_text, find_settin
 from .datasets import DatasetNotFound, load_dataset
 from .models import architecture, default_num_filters
 from .metrics import mis_ceiling
+from .record import Record, committed_runs, read_csv, repo_root, resolve_output_dir, runs_root_of, shorten, write_csv
 from .train import TrainConfig, cached_fit, environment_info, read_result, resolve_amp, resolve_device, run_name, reported_accuracy
 
 # %% auto #0
-__all__ = ['SCRATCH', 'SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS', 'TABLE1_DATASETS',
-           'TABLE2_DATASETS', 'METHODS', 'VARIANTS', 'VARIANT_LABELS', 'METRICS', 'SHARED', 'CSG_SOURCE', 'PUBLISHED',
-           'repo_root', 'resolve_output_dir', 'runs_root_of', 'committed_runs', 'scale_overrides', 'num_classes_of',
-           'filters_for', 'stem_for', 'epochs_for', 'train_config', 'table_datasets', 'table_configs', 'ablation_grid',
-           'ablation_configs', 'run_lock', 'cached_run', 'finished_run', 'shorten', 'missing_reason', 'split_label',
-           'cell_labels', 'run_precision', 'run_row', 'train_cell', 'aggregate', 'not_run_rows', 't_interval',
-           'binomial_difference', 'paired_differences', 'with_references', 'git_commit', 'git_dirty', 'provenance',
-           'portable_path', 'portable_text', 'write_csv', 'write_json', 'read_csv', 'stamp', 'write_status',
-           'read_status', 'save_figure', 'Record']
-
-# %% ../nbs/09a_experiment.ipynb #645067ba
-SCRATCH = "scratch"   # where a notebook left to its defaults writes, under the checkout (ignored by git)
-
-def repo_root(settings=None) -> Path:
-    "The picnn checkout: the folder of the `settings.ini` in use."
-    return find_settings(settings).resolve().parent
-
-def resolve_output_dir(name: str, scale: str, output_dir=None, settings=None) -> Path:
-    "The folder notebook `name` writes into at `scale` (created): `output_dir`, `$PICNN_OUTPUT`, or `<repo>/scratch/<scale>/<name>`."
-    if output_dir: d = Path(output_dir).expanduser()
-    elif os.environ.get("PICNN_OUTPUT"): d = Path(os.environ["PICNN_OUTPUT"]).expanduser()
-    else: d = repo_root(settings) / SCRATCH / scale / name
-    d.mkdir(parents=True, exist_ok=True)
-    return d.resolve()
-
-def runs_root_of(output_dir, runs_root=None) -> Path:
-    "The run cache of a notebook writing into `output_dir`: `runs_root`, else `$PICNN_RUNS`, else `runs` inside `output_dir`."
-    if runs_root: return Path(runs_root).expanduser().resolve()
-    if os.environ.get("PICNN_RUNS"): return Path(os.environ["PICNN_RUNS"]).expanduser().resolve()
-    return Path(output_dir).resolve() / "runs"
-
-def committed_runs(scale: str, runs_root=None, settings=None) -> Path | None:
-    """The committed runs of `scale` (`results/<scale>/runs` of the checkout), which a notebook run by plain papermill reads
-    back before it trains anything: a run there with this very config (its name hashes every setting) is reused, one
-    that is not is trained into the notebook's own runs folder (`runs_root_of`), never into results/. None when
-    `runs_root` or `$PICNN_RUNS` names the run cache (as `picnn reproduce` does), or the checkout has no such folder."""
-    if runs_root or os.environ.get("PICNN_RUNS"): return None
-    try: d = repo_root(settings) / "results" / scale / "runs"
-    except FileNotFoundError: return None
-    return d.resolve() if d.is_dir() else None
+__all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS', 'TABLE1_DATASETS', 'TABLE2_DATASETS',
+           'METHODS', 'VARIANTS', 'VARIANT_LABELS', 'METRICS', 'SHARED', 'CSG_SOURCE', 'PUBLISHED', 'scale_overrides',
+           'num_classes_of', 'filters_for', 'stem_for', 'epochs_for', 'train_config', 'table_datasets', 'table_configs',
+           'ablation_grid', 'ablation_configs', 'run_lock', 'cached_run', 'finished_run', 'missing_reason',
+           'split_label', 'cell_labels', 'run_precision', 'run_row', 'train_cell', 'aggregate', 'not_run_rows',
+           't_interval', 'binomial_difference', 'paired_differences', 'with_references']
 
 # %% ../nbs/09a_experiment.ipynb #db58d732
 SCALE_KEYS = tuple(f.name for f in fields(Scale) if f.name not in ("name", "description", "sections"))
@@ -202,11 +169,6 @@ def finished_run(cfg: TrainConfig, runs_root, reuse=None) -> tuple[Path, dict]:
     return run_dir, json.loads((run_dir / "metrics.json").read_text())
 
 # %% ../nbs/09a_experiment.ipynb #14dfcddb
-def shorten(text: str, limit: int = 400) -> str:
-    "One line of at most `limit` characters."
-    text = re.sub(r"\s+", " ", str(text)).strip()
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
-
 def missing_reason(error) -> str:
     "A `DatasetNotFound` message in one line: what is missing and where it was looked for (short), then how to get it."
     what, _, how = str(error).partition("To get it:")
@@ -349,197 +311,3 @@ def with_references(rows: list[dict]) -> list[dict]:
                          "acc1": ref["acc1"], "mis": ref["mis"], "mis_normalized": ref["mis"] / mis_ceiling(10),
                          "K": 64, "note": "published: " + ref["source"] + "; not measured here"})
     return rows
-
-# %% ../nbs/09a_experiment.ipynb #f38c0b86
-def _git(args: list, repo=None) -> str | None:
-    "The output of `git args` in the checkout, None where git or the repository is missing."
-    try:
-        out = subprocess.run(["git", *args], cwd=repo or Path(picnn.__file__).parent, capture_output=True, text=True, timeout=20)
-        return out.stdout if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError): return None
-
-def git_commit(repo=None) -> str:
-    """`git rev-parse HEAD` of the checkout; where there is no repository (a copy of the tree sent to a GPU machine),
-    `$PICNN_GIT_COMMIT` as the sender recorded it; else 'unknown'."""
-    return (_git(["rev-parse", "HEAD"], repo) or "").strip() or os.environ.get("PICNN_GIT_COMMIT", "").strip() or "unknown"
-
-def git_dirty(repo=None) -> bool | None:
-    "Whether tracked files differ from the commit (None where unknown)."
-    out = _git(["status", "--porcelain", "--untracked-files=no"], repo)
-    return None if out is None else bool(out.strip())
-
-def provenance(settings=None) -> dict:
-    "picnn version, git commit (and whether the tree differs from it), and the machine (`hardware`)."
-    try: repo = repo_root(settings)
-    except FileNotFoundError: repo = None
-    return {"picnn_version": picnn.__version__, "git_commit": git_commit(repo), "git_dirty": git_dirty(repo),
-            "hardware": environment_info(resolve_device("auto"))}
-
-# %% ../nbs/09a_experiment.ipynb #1bd71a9d
-_ABS_PATH = re.compile(r"(?<![\w.~:/])/[^\s'\"`()\[\]{},;]+")   # not inside a word, a relative path or a URL
-
-def portable_path(path, root) -> str:
-    "`path` relative to the checkout `root` when the two share a folder below `/`, else absolute."
-    p, root = os.path.abspath(path), os.path.abspath(root)
-    return str(path) if os.path.commonpath([p, root]) == os.sep else os.path.relpath(p, root)
-
-def portable_text(text: str, root) -> str:
-    "`text` with every absolute path near the checkout `root` written relative to it (`portable_path`)."
-    return _ABS_PATH.sub(lambda m: portable_path(m.group(0), root), text)
-
-# %% ../nbs/09a_experiment.ipynb #01bbb571
-def write_csv(rows: list[dict], path, root=None) -> Path:
-    "Rows (dicts) as CSV, columns in order of first appearance; paths near the checkout `root` relative to it."
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-    w.writeheader(); w.writerows(rows)
-    return atomic_write_text(portable_text(buf.getvalue(), root) if root else buf.getvalue(), path)
-
-def write_json(obj: dict, path, root=None) -> Path:
-    "`obj` as indented JSON; paths near the checkout `root` relative to it."
-    text = json.dumps(obj, indent=2, default=str)
-    return atomic_write_text(portable_text(text, root) if root else text, path)
-
-def read_csv(path) -> list[dict]:
-    with open(path, newline="") as f: return list(csv.DictReader(f))
-
-_STAMP_LINE = re.compile(r"^(started|wall_seconds|finished|commit|hardware): ")   # `stamp`'s lines, not a cause
-
-def stamp(settings=None, **timing) -> str:
-    """`key: value` lines of what varies from machine to machine and run to run: `timing`, the finishing time, the
-    commit (and whether the tree differed from it) and the hardware. They go to `STATUS`, which git ignores, so a
-    reproduction that changes no number leaves every tracked file as it was."""
-    prov = provenance(settings)
-    hw = prov["hardware"]
-    facts = {**timing, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-             "commit": prov["git_commit"] + (" with local changes" if prov["git_dirty"] else ""),
-             "hardware": ", ".join(str(hw[k]) for k in ("cpu_model", "cpu_count", "gpu", "torch") if hw.get(k))}
-    return "\n".join(f"{k}: {v}" for k, v in facts.items())
-
-def write_status(out_dir, status: str, detail: str = "", cause: str | None = None) -> Path:
-    """The `STATUS` file: the status word on the first line ('running', 'complete' or 'failed'), then
-    `cause: <exception>: <message>` on one line when a cause is given, then `detail`."""
-    lines = [status] + ([f"cause: {shorten(cause, 500)}"] if cause else []) + ([detail.strip()] if detail and detail.strip() else [])
-    return atomic_write_text("\n".join(lines) + "\n", Path(out_dir) / "STATUS")
-
-def read_status(out_dir) -> tuple[str, str]:
-    """(status, cause) of a notebook's output folder from its `STATUS`; a 'complete' folder whose outputs listed in
-    its metrics.json (table.csv, figures) are gone reads 'incomplete', naming them."""
-    d = Path(out_dir)
-    try: lines = (d / "STATUS").read_text().splitlines() or ["unknown"]
-    except OSError: return "unknown", "no STATUS file"
-    status, detail = lines[0].strip(), [l for l in lines[1:] if not _STAMP_LINE.match(l)]
-    cause = next((l[len("cause:"):].strip() for l in detail if l.startswith("cause:")), " ".join(detail).strip())
-    if status == "running":                    # live only while its Record (or the reproduce of its scale) holds the lock
-        from picnn.runs import lock_holder
-        if lock_holder(d) is None and lock_holder(d.parent) is None:
-            return "interrupted", "STATUS says running, but no process holds its folder: it was killed; run the notebook again"
-    if status != "complete": return status, cause
-    try: metrics = json.loads((d / "metrics.json").read_text())
-    except (OSError, json.JSONDecodeError): return "incomplete", "metrics.json is missing or unreadable"
-    expected = (["table.csv"] if "runs" in metrics else []) + list(metrics.get("figures") or [])
-    missing = [f for f in expected if not (d / f).is_file()]
-    if missing: return "incomplete", f"output(s) removed after the notebook completed: {', '.join(missing)}"
-    return status, cause
-
-def save_figure(fig, path, dpi: int = 150) -> Path:
-    "Write a matplotlib figure to `path` atomically (PNG unless the suffix names another format)."
-    fmt = Path(path).suffix.lstrip(".").lower() or "png"
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white"))
-
-# %% ../nbs/09a_experiment.ipynb #3d63559f
-_OPEN: list = []   # the Record of the notebook running in this kernel (the last one opened), watched by `_after_cell`
-
-def _after_cell(result=None):
-    "IPython `post_run_cell` hook: a cell that raised after a `Record` was opened marks it failed, with the cause."
-    error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
-    if error is not None and _OPEN: _OPEN[-1].fail(f"{type(error).__name__}: {error}")
-
-def _watch_cells(record):
-    "Make `record` the open one; in an IPython kernel, register `_after_cell` once (no IPython import: it may be absent)."
-    _OPEN[:] = [record]
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    if shell is not None and _after_cell not in shell.events.callbacks.get("post_run_cell", []):
-        shell.events.register("post_run_cell", _after_cell)
-
-
-# %% ../nbs/09a_experiment.ipynb #e3991f62
-class Record:
-    "The outputs of one paper notebook: `STATUS` while it runs; `table.csv`, figures and `metrics.json` when it ends."
-    def __init__(self, name: str, out_dir, scale: Scale, parameters: dict, settings=None):
-        self.name, self.out_dir, self.scale, self.settings = name, Path(out_dir), scale, settings
-        self.parameters = dict(parameters)
-        self.started, self._t0, self.figures = time.strftime("%Y-%m-%dT%H:%M:%S%z"), time.perf_counter(), []
-        try: self.root = repo_root(settings)
-        except FileNotFoundError: self.root = Path.cwd()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = self._claim()
-        self.status = "running"
-        write_status(self.out_dir, "running", f"started {self.started}")
-        _watch_cells(self)
-
-    def _claim(self):
-        """The output folder's lock (`run_dir_lock`), held while the notebook runs: a second run of it into the same
-        folder is refused, and a STATUS 'running' that no process holds reads 'interrupted'. A kernel's exit releases it."""
-        from contextlib import ExitStack
-        from picnn.runs import run_dir_lock
-        for r in _OPEN:                        # this notebook run again in the same kernel: the earlier Record lets go
-            if r.out_dir.resolve() == self.out_dir.resolve(): r._release()
-        stack = ExitStack()
-        stack.enter_context(run_dir_lock(self.out_dir, f"the output folder of notebook {self.name}",
-                                         "another run of the notebook (papermill or picnn reproduce) is writing it; wait "
-                                         "for it to end, or pass another output_dir"))
-        return stack
-
-    def _release(self):
-        if getattr(self, "_lock", None) is not None: self._lock.close(); self._lock = None
-
-    @property
-    def runs_root(self) -> Path: return runs_root_of(self.out_dir, self.parameters.get("runs_root"))
-
-    def save_figure(self, fig, filename: str, dpi: int = 130) -> Path:
-        "Save a matplotlib figure into the output folder (atomically); it is listed in metrics.json."
-        path = save_figure(fig, self.out_dir / filename, dpi=dpi)
-        self.figures.append(path.name)
-        return path
-
-    def finish(self, table: list[dict], runs: list[dict] = (), **extra) -> dict:
-        "Write table.csv, metrics.json and STATUS; raise if any run failed (after writing, so the rows that ran are kept)."
-        failed = [r for r in runs if r.get("status") == "failed"]
-        status = "failed" if failed else "complete"
-        write_csv(table, self.out_dir / "table.csv", self.root)
-        errors = [{"cell": {k: r.get(k) for k in ("dataset", "arch", "method", "seed", "sweep", "setting") if k in r},
-                   "cause": str(r.get("note", "")).removeprefix("FAILED: "), "error": r.get("error", r.get("note"))}
-                  for r in failed]
-        metrics = {"notebook": self.name, "status": status, "scale": asdict(self.scale), "parameters": self.parameters,
-                   "picnn_version": picnn.__version__, "figures": self.figures, "runs_root": str(self.runs_root),
-                   "runs": [{k: v for k, v in r.items() if k != "error"} for r in runs], "errors": errors, **extra}
-        write_json(metrics, self.out_dir / "metrics.json", self.root)
-        cells = "\n".join(f"{e['cell']}: {shorten(e['cause'], 300)}" for e in errors)
-        cause = f"{len(failed)} of {len(runs)} run(s) failed, first {errors[0]['cell']}: {errors[0]['cause']}" if failed else None
-        write_status(self.out_dir, status, "\n".join(filter(None, [cells, self._ran()])), cause=cause)
-        self.status = status
-        self._release()
-        if failed:
-            raise RuntimeError(f"{len(failed)} run(s) of {self.name} failed; table.csv marks them FAILED: " + shorten(cells, 600))
-        return metrics
-
-    def _ran(self) -> str:
-        "When, how long and on what this notebook ran: machine-local facts, kept in `STATUS` (ignored by git)."
-        return stamp(self.settings, started=self.started, wall_seconds=round(time.perf_counter() - self._t0, 2))
-
-    def fail(self, cause: str):
-        "Mark the notebook failed with `cause` (STATUS and metrics.json): a cell raised. The first failure's cause is kept."
-        if self.status == "failed": return
-        after = " (after its results were written)" if self.status == "complete" else ""
-        self.status = "failed"
-        write_status(self.out_dir, "failed", f"a cell of {self.name} raised{after}\n{self._ran()}", cause=cause)
-        self._release()
-        path = self.out_dir / "metrics.json"
-        if path.is_file():
-            try: metrics = json.loads(path.read_text())
-            except json.JSONDecodeError: metrics = {}
-            metrics.update(status="failed", error=shorten(cause, 1000))
-            write_json(metrics, path, self.root)

@@ -15,7 +15,8 @@ from .config import ConfigError, Scale, coerce, load_scale
 from .datasets import DatasetNotFound, load_dataset
 from .models import build_model
 from .train import TrainConfig, read_result
-from .experiment import (Record, cached_run, committed_runs, finished_run, resolve_output_dir, run_row, train_config)
+from .experiment import cached_run, finished_run, run_row, train_config
+from .record import Record, committed_runs, resolve_output_dir
 
 # %% auto #0
 __all__ = ['PARAMETER_RULES', 'ParameterError', 'read_parameters', 'default_dataset', 'arch_fits', 'default_arch', 'FigureSetup',

@@ -14,8 +14,8 @@ from .config import ConfigError, Scale
 from .datasets import DatasetNotFound, load_dataset
 from .models import cached_weights
 from .train import TrainConfig, environment_info, run_name
-from .experiment import (METHODS, ablation_configs, missing_reason, repo_root, table_configs, table_datasets,
-                              train_config)
+from .experiment import METHODS, ablation_configs, missing_reason, table_configs, table_datasets, train_config
+from .record import repo_root
 from .paper import default_arch, default_dataset
 from .tradeoff import LONG_LAMBDAS, long_lambdas, tradeoff_configs
 from .claims import COMPARABLE

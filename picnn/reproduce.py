@@ -11,7 +11,8 @@ from pathlib import Path
 
 import picnn
 from .config import as_list, atomic_write_text, find_settings, load_scale, parse_value
-from .experiment import portable_text, repo_root, scale_overrides, shorten, stamp, write_json, write_status
+from .experiment import scale_overrides
+from .record import portable_text, repo_root, shorten, stamp, write_json, write_status
 from .paper import read_parameters
 from .plan import Plan, dispatch_commands, make_plan, slurm_script, throughput_dir
 from .report import write_summary

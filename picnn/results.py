@@ -8,7 +8,8 @@ import json, math
 from pathlib import Path
 
 from .config import list_scales
-from .experiment import run_precision, read_csv, read_status
+from .experiment import run_precision
+from .record import read_csv, read_status
 
 # %% auto #0
 __all__ = ['OFFICIAL_RECIPE', 'collect_results', 'mis_method_of', 'precision_of', 'run_records', 'training_length',

@@ -4,9 +4,9 @@
 
 # %% ../nbs/07a_runs.ipynb #c5b33045
 from __future__ import annotations
-import errno, json, math, os, platform, time
+import errno, hashlib, json, math, os, platform, re, time
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, asdict, field, fields
+from dataclasses import MISSING, dataclass, asdict, field, fields
 from pathlib import Path
 import numpy as np
 import torch
@@ -21,11 +21,11 @@ from .data import AUGMENTS
 from .metrics import METHODS
 
 # %% auto #0
-__all__ = ['RECIPES', 'RUN_FILES', 'setting', 'TrainConfig', 'recipe', 'config_problems', 'DeviceUnavailable', 'RunDirError',
-           'RunLocked', 'RunNotFound', 'RunMismatch', 'CorruptRunFile', 'TrainingDiverged', 'NonFiniteLoss',
-           'disk_error', 'atomic_write', 'atomic_save', 'atomic_savez', 'atomic_write_text', 'append_line',
-           'not_a_folder', 'make_dir', 'run_dir_lock', 'lock_holder', 'config_diff', 'read_json', 'read_config',
-           'load_checkpoint', 'load_weights', 'open_run_dir']
+__all__ = ['RECIPES', 'RUN_FILES', 'setting', 'TrainConfig', 'recipe', 'config_problems', 'named_settings', 'run_name',
+           'DeviceUnavailable', 'RunDirError', 'RunLocked', 'RunNotFound', 'RunMismatch', 'CorruptRunFile',
+           'TrainingDiverged', 'NonFiniteLoss', 'disk_error', 'atomic_write', 'atomic_save', 'atomic_savez',
+           'atomic_write_text', 'append_line', 'not_a_folder', 'make_dir', 'run_dir_lock', 'lock_holder', 'config_diff',
+           'read_json', 'read_config', 'load_checkpoint', 'load_weights', 'open_run_dir']
 
 # %% ../nbs/07a_runs.ipynb #03613aa0
 def setting(default, help: str, choices: tuple | None = None):
@@ -102,6 +102,7 @@ class TrainConfig:
     def replace(self, **overrides) -> "TrainConfig":
         return TrainConfig.from_dict({**asdict(self), **overrides})
 
+# %% ../nbs/07a_runs.ipynb #29aa5560
 # The starting points of a run that names no config: `fit(**overrides)` and `picnn train` both start from "quick".
 # TrainConfig() itself stays the paper's recipe: the scale presets build on it, and a run's name hashes its values.
 RECIPES = {
@@ -160,6 +161,31 @@ def config_problems(cfg: TrainConfig) -> list[str]:
     need(cfg.val_size > 0 or cfg.select_on == "test", "val_size", "select_on='val' needs a validation split: val_size > 0")
     need(_device_ok(cfg.device), "device", "use auto, cpu, cuda, cuda:<index> or mps")
     return bad
+
+# %% ../nbs/07a_runs.ipynb #4a3e0b02
+# TrainConfig's fields when run names were fixed: every name hashes them. Any field added since is hashed only where it
+# differs from its default, so adding a setting renames no run.
+_NAMED_ALWAYS = ("arch", "dataset", "method", "num_filters", "lam", "cluster", "mask", "temperature", "epochs", "batch_size",
+                 "lr", "weight_decay", "min_lr", "seed", "val_size", "select_on", "train_subset", "test_subset", "augment",
+                 "image_size", "stem", "pretrained", "device", "amp", "channels_last", "compile", "eval_seed", "eval_draws",
+                 "mis_method", "data_root")
+# where a run trains, not what it is: named at these values whatever the run's are
+_NAMED_AS = {"device": "auto", "compile": False, "data_root": None}
+
+def _default(f):
+    return f.default_factory() if f.default is MISSING and f.default_factory is not MISSING else f.default
+
+def named_settings(cfg: TrainConfig) -> dict:
+    "The settings a run's name hashes: the baseline's always, any later field only where it differs from its default."
+    values = {**asdict(cfg), **_NAMED_AS}
+    return {f.name: values[f.name] for f in fields(cfg) if f.name in _NAMED_ALWAYS or values[f.name] != _default(f)}
+
+def run_name(cfg: TrainConfig) -> str:
+    "A run directory name that says what the run is and changes with any setting."
+    digest = hashlib.sha1(json.dumps(named_settings(cfg), sort_keys=True).encode()).hexdigest()[:8]
+    # 'npz:/data/x.npz' or 'timm:resnet18' must not put a path or ':' into the folder name (the digest keeps them apart)
+    safe = lambda s: re.sub(r"[^A-Za-z0-9_.]+", "_", s.rsplit("/", 1)[-1].removesuffix(".npz"))
+    return f"{safe(cfg.dataset)}-{safe(cfg.arch)}-{cfg.method}-s{cfg.seed}-{digest}"
 
 # %% ../nbs/07a_runs.ipynb #11065832
 class DeviceUnavailable(PicnnError, RuntimeError): "The device asked for does not exist here."

@@ -24,7 +24,7 @@ from .metrics import mutual_information_score
 from .runs import (TrainConfig, RECIPES, recipe, setting, config_problems, DeviceUnavailable, RunDirError, RunLocked, RunNotFound,
                         RunMismatch, CorruptRunFile, TrainingDiverged, NonFiniteLoss, disk_error, atomic_write, atomic_save,
                         atomic_savez, atomic_write_text, append_line, make_dir, run_dir_lock, config_diff, read_json,
-                        read_config, load_checkpoint, load_weights, RUN_FILES, open_run_dir)
+                        read_config, load_checkpoint, load_weights, RUN_FILES, open_run_dir, run_name)
 
 # %% auto #0
 __all__ = ['LOSS_LIMIT', 'resolve_device', 'Distributed', 'init_distributed', 'unwrap', 'collect_outputs', 'pathway_accuracy',
@@ -32,8 +32,7 @@ __all__ = ['LOSS_LIMIT', 'resolve_device', 'Distributed', 'init_distributed', 'u
            'default_run_dir', 'native_bf16', 'resolve_amp', 'package_version', 'environment_info', 'TrainResult',
            'open_run', 'prepare_data', 'input_normalization', 'Splits', 'make_loaders', 'param_groups',
            'build_training', 'TrainState', 'restore', 'wrap_for_training', 'Training', 'train_epoch', 'selects',
-           'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'named_settings', 'run_name', 'read_result',
-           'cached_fit']
+           'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'read_result', 'cached_fit']
 
 # %% ../nbs/07b_train.ipynb #e285e34b
 def resolve_device(device: str = "auto") -> torch.device:
@@ -581,31 +580,6 @@ def evaluate_run(run_dir, which: str = "best", device: str = "auto", mis_method:
                    finished=(run_dir / "metrics.json").is_file())
         if output: atomic_write_text(json.dumps(res, indent=2), run_dir / "evaluation.json" if output is True else Path(output))
     return res
-
-# %% ../nbs/07b_train.ipynb #4a3e0b02
-# TrainConfig's fields when run names were fixed: every name hashes them. Any field added since is hashed only where it
-# differs from its default, so adding a setting renames no run.
-_NAMED_ALWAYS = ("arch", "dataset", "method", "num_filters", "lam", "cluster", "mask", "temperature", "epochs", "batch_size",
-                 "lr", "weight_decay", "min_lr", "seed", "val_size", "select_on", "train_subset", "test_subset", "augment",
-                 "image_size", "stem", "pretrained", "device", "amp", "channels_last", "compile", "eval_seed", "eval_draws",
-                 "mis_method", "data_root")
-# where a run trains, not what it is: named at these values whatever the run's are
-_NAMED_AS = {"device": "auto", "compile": False, "data_root": None}
-
-def _default(f):
-    return f.default_factory() if f.default is MISSING and f.default_factory is not MISSING else f.default
-
-def named_settings(cfg: TrainConfig) -> dict:
-    "The settings a run's name hashes: the baseline's always, any later field only where it differs from its default."
-    values = {**asdict(cfg), **_NAMED_AS}
-    return {f.name: values[f.name] for f in fields(cfg) if f.name in _NAMED_ALWAYS or values[f.name] != _default(f)}
-
-def run_name(cfg: TrainConfig) -> str:
-    "A run directory name that says what the run is and changes with any setting."
-    digest = hashlib.sha1(json.dumps(named_settings(cfg), sort_keys=True).encode()).hexdigest()[:8]
-    # 'npz:/data/x.npz' or 'timm:resnet18' must not put a path or ':' into the folder name (the digest keeps them apart)
-    safe = lambda s: re.sub(r"[^A-Za-z0-9_.]+", "_", s.rsplit("/", 1)[-1].removesuffix(".npz"))
-    return f"{safe(cfg.dataset)}-{safe(cfg.arch)}-{cfg.method}-s{cfg.seed}-{digest}"
 
 # %% ../nbs/07b_train.ipynb #21b476d1
 def read_result(run_dir, device: str | None = None) -> TrainResult:

@@ -4,6 +4,7 @@
 
 # %% ../nbs/08_viz.ipynb #17b78770
 from __future__ import annotations
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,10 +15,12 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from matplotlib.ticker import MaxNLocator
 import seaborn as sns
 
+from .config import atomic_write
+
 # %% auto #0
-__all__ = ['pathway_diagram', 'denormalize', 'to_display', 'show_image', 'order_filters', 'cluster_sizes', 'plot_matrices',
-           'grad_cam', 'has_pytorch_grad_cam', 'posthoc_cam', 'plot_cams', 'plot_training_curves', 'paired_gap',
-           'plot_trajectories', 'plot_acc_vs_mis']
+__all__ = ['pathway_diagram', 'save_figure', 'denormalize', 'to_display', 'show_image', 'order_filters', 'cluster_sizes',
+           'plot_matrices', 'grad_cam', 'has_pytorch_grad_cam', 'posthoc_cam', 'plot_cams', 'plot_training_curves',
+           'paired_gap', 'plot_trajectories', 'plot_acc_vs_mis']
 
 # %% ../nbs/08_viz.ipynb #2b6949cb
 _COLORS = {"disc": ("#dbe9f6", "#2c6fad"), "interp": ("#fde5cf", "#c5661b"), "corr": ("#dff0d8", "#3c7a34"),
@@ -96,6 +99,12 @@ def pathway_diagram(figsize=(13.5, 5.8), lam: float = 2.0) -> Figure:
     ax.text(0.05, 2.0, "The same $W$ scores all filters ($z$) and\nthe sampled cluster only ($z_c$).", **note)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/08_viz.ipynb #df2d9e3e
+def save_figure(fig, path, dpi: int = 150) -> Path:
+    "Write a matplotlib figure to `path` atomically (PNG unless the suffix names another format)."
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white"))
 
 # %% ../nbs/08_viz.ipynb #2dec9e29
 def denormalize(x: torch.Tensor, mean, std) -> torch.Tensor:

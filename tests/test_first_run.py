@@ -86,7 +86,8 @@ def _checkout(tmp_path) -> Path:
 
 def test_plain_papermill_reads_the_committed_runs_first(tmp_path, monkeypatch):
     "A finished run under results/<scale>/runs with the very config is reused (read only); nothing is trained."
-    from picnn.experiment import committed_runs, train_cell
+    from picnn.experiment import train_cell
+    from picnn.record import committed_runs
     import picnn.experiment as E
     monkeypatch.delenv("PICNN_RUNS", raising=False)
     settings = _checkout(tmp_path)

@@ -11,7 +11,7 @@ pm = pytest.importorskip("papermill")
 from nbformat.v4 import new_code_cell, new_notebook
 
 from picnn.config import load_scale
-from picnn.experiment import Record, read_csv, read_status
+from picnn.record import Record, read_csv, read_status
 from picnn.paper import ParameterError, figure_setup
 from picnn.reproduce import find_notebooks, notebook_parameters, reproduce
 

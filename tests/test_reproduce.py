@@ -9,7 +9,7 @@ pytest.importorskip("papermill")
 from nbformat.v4 import new_code_cell, new_notebook
 
 from picnn.config import load_scale
-from picnn.experiment import read_csv
+from picnn.record import read_csv
 from picnn.reproduce import find_notebooks, notebook_parameters, reproduce
 from picnn.report import write_summary
 
