@@ -16,7 +16,7 @@ import torch
 
 from picnn.data import DeviceLoader, ImageSplit
 from picnn.models import build_model
-from picnn.train import Distributed, TrainConfig, environment_info, train_one_epoch
+from picnn.train import Distributed, TrainConfig, TrainingStep, environment_info, train_one_epoch
 
 FORMATS = {"fp32 NCHW": dict(amp=False, channels_last=False),
            "fp32 channels_last": dict(amp=False, channels_last=True),
@@ -49,9 +49,10 @@ def seconds_per_step(arch: str, method: str, fmt: dict, data: ImageSplit, batch_
     cfg = TrainConfig(arch=arch, dataset="cifar10", method=method, batch_size=batch_size, device="cpu")
     loader = DeviceLoader(data, batch_size, train=True, augment="crop_flip", device=torch.device("cpu"),
                           channels_last=fmt["channels_last"])
-    train_one_epoch(model, FirstBatches(loader, warmup), opt, cfg, 0, fmt["amp"], Distributed())
+    step = TrainingStep(model, cfg)
+    train_one_epoch(step, FirstBatches(loader, warmup), opt, cfg, 0, fmt["amp"], Distributed())
     t0 = time.perf_counter()
-    train_one_epoch(model, FirstBatches(loader, steps), opt, cfg, 1, fmt["amp"], Distributed())
+    train_one_epoch(step, FirstBatches(loader, steps), opt, cfg, 1, fmt["amp"], Distributed())
     return (time.perf_counter() - t0) / steps
 
 

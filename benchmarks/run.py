@@ -21,7 +21,7 @@ import torch
 from picnn.models import build_model
 from picnn.data import load_dataset, DeviceLoader, normalization, ImageSplit
 from benchmarks.torch_loader import official_transforms
-from picnn.train import TrainConfig, train_one_epoch, Distributed
+from picnn.train import TrainConfig, TrainingStep, train_one_epoch, Distributed
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,7 +44,7 @@ def train_step_flops(model, x, y, method: str) -> int:
     from torch.utils.flop_counter import FlopCounterMode
     from picnn.pathway import picnn_loss, std_loss
     with FlopCounterMode(display=False) as counter:
-        loss = picnn_loss(model(x, y, return_pathways=True), y).total if method == "picnn" else std_loss(model(x), y)
+        loss = picnn_loss(model.pathways(x, y), y).total if method == "picnn" else std_loss(model(x), y)
         loss.backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops()
@@ -107,7 +107,8 @@ def measure(path: str, method: str, size: int, split, args, device) -> dict:
                               device=device, image_size=size, channels_last=cl)
     else:
         loader = plain_loader(data, size, args.batch_size, device, args.workers)
-    net = torch.compile(model) if (fast and args.compile) else model
+    step = TrainingStep(model, cfg)
+    net = torch.compile(step) if (fast and args.compile) else step
     if device.type == "cuda": torch.cuda.reset_peak_memory_stats(device)
     # warm-up (and compilation) on a short epoch, then a timed epoch of `steps` steps
     warm = WarmupLimited(loader, args.warmup)

@@ -38,7 +38,7 @@ import torch
 from picnn.config import load_scale
 from picnn.data import DeviceLoader
 from picnn.models import build_model
-from picnn.train import Distributed, TrainConfig, collect_outputs, train_one_epoch
+from picnn.train import Distributed, TrainConfig, TrainingStep, collect_outputs, train_one_epoch
 from benchmarks.cpu_precision import FirstBatches, synthetic_cifar
 
 HERE = Path(__file__).resolve().parent
@@ -88,8 +88,9 @@ def train_img_s(model, arch: str, method: str, loader, amp: bool, args, device) 
     "Images/s of `steps` training steps of the real loop after `warmup` (oneDNN / cuDNN set-up), and the busy share."
     cfg = TrainConfig(arch=arch, dataset="cifar10", method=method, batch_size=loader.batch_size, device=str(device))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    train_one_epoch(model, FirstBatches(loader, args.warmup), opt, cfg, 0, amp, Distributed())
-    epoch = lambda: train_one_epoch(model, FirstBatches(loader, args.steps), opt, cfg, 1, amp, Distributed())
+    step = TrainingStep(model, cfg)
+    train_one_epoch(step, FirstBatches(loader, args.warmup), opt, cfg, 0, amp, Distributed())
+    epoch = lambda: train_one_epoch(step, FirstBatches(loader, args.steps), opt, cfg, 1, amp, Distributed())
     seconds, busy = timed(epoch, device)
     return args.steps * loader.batch_size / seconds, busy
 

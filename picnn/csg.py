@@ -66,17 +66,8 @@ class GatedClassifier(LateConvClassifier):
         super().__init__(backbone, in_channels, num_classes, num_filters)
         self.gate = Gate(num_classes, num_filters, gate_init)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                return_pathways: bool = False, complement: bool | None = None):
-        "Plain logits (B x C), no gate; with `return_pathways=True`, the `PathwayOutput` of both paths."
-        pooled = self.feature_maps(x).mean(dim=(2, 3))
-        logits = self.classifier(pooled)
-        if not return_pathways: return logits
-        return self.pathways_from_pooled(logits, pooled, y, generator, complement)
-
-    def pathways(self, x, y=None, generator=None, complement: bool | None = None) -> PathwayOutput:
-        "Both paths for a batch (training: gated by the labels `y`, which it needs)."
-        return self(x, y, generator=generator, return_pathways=True, complement=complement)
+    @property
+    def filter_classes(self) -> Gate: return self.gate
 
     def pathways_from_pooled(self, logits, pooled, y=None, generator=None, complement: bool | None = None) -> PathwayOutput:
         """The gate path from computed logits and pooled features: gated by the label's row in training, by the
@@ -95,18 +86,7 @@ class GatedClassifier(LateConvClassifier):
         positive = cls == y if y is not None else torch.zeros_like(cls, dtype=torch.bool)
         return PathwayOutput(logits, cluster_logits, complement_logits, pooled, positive, cls, m)
 
-    def correspondence_matrix(self) -> torch.Tensor:
-        "G (C x K)."
-        return self.gate.probs()
-    def assigned_class(self) -> torch.Tensor:
-        "Each filter's assigned class (K,)."
-        return self.gate.assigned_class()
-    def filters_of(self, c: int) -> torch.Tensor:
-        "The filters of class `c`."
-        return self.gate.filters_of(c)
-    def cluster_masks(self) -> torch.Tensor:
-        "The deterministic clusters (C x K)."
-        return self.gate.cluster_masks()
+
 
 # %% ../nbs/01b_csg.ipynb #81da3d5b
 def gate_penalty(G: torch.Tensor, density: float = 0.2) -> torch.Tensor:

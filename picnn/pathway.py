@@ -95,8 +95,37 @@ class LateConvClassifier(nn.Module):
         return self.late_conv(h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        "Plain logits (B x C)."
+        "Plain logits (B x C): all that a user, a CAM library or an evaluation of ACC1 calls."
         return self.classifier(self.feature_maps(x).mean(dim=(2, 3)))
+
+    def pathways(self, x: torch.Tensor, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                 complement: bool | None = None) -> PathwayOutput:
+        """Both pathways for a batch (a `PathwayOutput`): the plain logits and the method's second path
+        (`pathways_from_pooled`). `y` (true labels) is needed for the positive set and the complement. `complement`:
+        compute the diagnostic complement pathway (default: in eval mode only, since training never uses it)."""
+        pooled = self.feature_maps(x).mean(dim=(2, 3))
+        return self.pathways_from_pooled(self.classifier(pooled), pooled, y, generator, complement)
+
+    def pathways_from_pooled(self, logits, pooled, y=None, generator=None, complement: bool | None = None) -> PathwayOutput:
+        raise NotImplementedError(f"{type(self).__name__} has no second path: build a PathwayClassifier or a GatedClassifier")
+
+    @property
+    def filter_classes(self) -> nn.Module:
+        "The module that relates filters to classes (PICNN's `Correspondence`, CSG's `Gate`)."
+        raise NotImplementedError(f"{type(self).__name__} relates no filters to classes")
+
+    def correspondence_matrix(self) -> torch.Tensor:
+        "The filter-class matrix (C x K): PICNN's P, CSG's G."
+        return self.filter_classes.probs()
+    def assigned_class(self) -> torch.Tensor:
+        "Each filter's assigned class (K,)."
+        return self.filter_classes.assigned_class()
+    def filters_of(self, c: int) -> torch.Tensor:
+        "The filters in class `c`'s cluster."
+        return self.filter_classes.filters_of(c)
+    def cluster_masks(self) -> torch.Tensor:
+        "The deterministic clusters as a 0/1 matrix (C x K)."
+        return self.filter_classes.cluster_masks()
 
 # %% ../nbs/01_pathway.ipynb #0eb707bb
 class PathwayOutput(NamedTuple):
@@ -135,18 +164,8 @@ class PathwayClassifier(LateConvClassifier):
         # STD never trains the correspondence; freezing it keeps DDP from waiting for a gradient that never comes.
         self.correspondence.theta.requires_grad_(method == "picnn")
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                return_pathways: bool = False, complement: bool | None = None):
-        "Plain logits (B x C); with `return_pathways=True`, the `PathwayOutput` of both pathways."
-        pooled = self.feature_maps(x).mean(dim=(2, 3))
-        logits = self.classifier(pooled)
-        if not return_pathways: return logits
-        return self.pathways_from_pooled(logits, pooled, y, generator, complement)
-
-    def pathways(self, x, y=None, generator=None, complement: bool | None = None) -> PathwayOutput:
-        """Both pathways for a batch; `y` (true labels) is needed for the positive set and the complement.
-        `complement`: compute the diagnostic complement pathway (default: in eval mode only, since training never uses it)."""
-        return self(x, y, generator=generator, return_pathways=True, complement=complement)
+    @property
+    def filter_classes(self) -> Correspondence: return self.correspondence
 
     def pathways_from_pooled(self, logits, pooled, y=None, generator=None, complement: bool | None = None) -> PathwayOutput:
         "Both pathways from already computed logits and pooled features (so evaluation can draw many clusters per forward)."
@@ -170,16 +189,7 @@ class PathwayClassifier(LateConvClassifier):
         positive = cls == y if y is not None else torch.zeros_like(cls, dtype=torch.bool)
         return PathwayOutput(logits, cluster_logits, complement_logits, pooled, positive, cls, m)
 
-    def correspondence_matrix(self) -> torch.Tensor:
-        "P (C x K)."
-        return self.correspondence.probs()
-    def assigned_class(self) -> torch.Tensor:
-        "Each filter's assigned class (K,)."
-        return self.correspondence.assigned_class()
-    def filters_of(self, c: int) -> torch.Tensor:
-        "The filters in class `c`'s cluster."
-        return self.correspondence.filters_of(c)
-    def cluster_masks(self) -> torch.Tensor: return self.correspondence.cluster_masks()   # the deterministic clusters
+
 
 # %% ../nbs/01_pathway.ipynb #ba067ea7
 class LossParts(NamedTuple):

@@ -102,7 +102,7 @@ class TrainConfig:
     def replace(self, **overrides) -> "TrainConfig":
         return TrainConfig.from_dict({**asdict(self), **overrides})
 
-# %% ../nbs/07a_runs.ipynb #29aa5560
+# %% ../nbs/07a_runs.ipynb #dba5409e
 # The starting points of a run that names no config: `fit(**overrides)` and `picnn train` both start from "quick".
 # TrainConfig() itself stays the paper's recipe: the scale presets build on it, and a run's name hashes its values.
 RECIPES = {

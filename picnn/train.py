@@ -11,15 +11,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn as nn
 from tqdm import tqdm   # not tqdm.auto: in a kernel it wants ipywidgets (not a dependency) and warns
 
 from .config import ConfigError
-from .pathway import PathwayClassifier, picnn_loss, std_loss, batch_accuracy
+from .pathway import LossParts, PathwayClassifier, picnn_loss, std_loss, batch_accuracy
 from .csg import csg_loss, csg_epoch, l1_density
 from .models import build_model, torchvision_weights, weights_normalization
 from .datasets import load_dataset, train_val_split
 from .data import DeviceLoader
 from .metrics import mutual_information_score
+from .evaluate import collect_outputs, evaluate, pathway_accuracy, reported_accuracy, unwrap
 # a run on disk (notebook 07a); its names stay importable from here
 from .runs import (TrainConfig, RECIPES, recipe, setting, config_problems, DeviceUnavailable, RunDirError, RunLocked, RunNotFound,
                         RunMismatch, CorruptRunFile, TrainingDiverged, NonFiniteLoss, disk_error, atomic_write, atomic_save,
@@ -27,12 +29,12 @@ from .runs import (TrainConfig, RECIPES, recipe, setting, config_problems, Devic
                         read_config, load_checkpoint, load_weights, RUN_FILES, open_run_dir, run_name)
 
 # %% auto #0
-__all__ = ['LOSS_LIMIT', 'resolve_device', 'Distributed', 'init_distributed', 'unwrap', 'collect_outputs', 'pathway_accuracy',
-           'reported_accuracy', 'evaluate', 'train_one_epoch', 'epoch_line', 'Progress', 'setup_process',
-           'default_run_dir', 'native_bf16', 'resolve_amp', 'package_version', 'environment_info', 'TrainResult',
-           'open_run', 'prepare_data', 'input_normalization', 'Splits', 'make_loaders', 'param_groups',
-           'build_training', 'TrainState', 'restore', 'wrap_for_training', 'Training', 'train_epoch', 'selects',
-           'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run', 'read_result', 'cached_fit']
+__all__ = ['LOSS_LIMIT', 'SUMMED', 'resolve_device', 'Distributed', 'init_distributed', 'TrainingStep', 'train_one_epoch',
+           'epoch_line', 'Progress', 'setup_process', 'default_run_dir', 'native_bf16', 'resolve_amp',
+           'package_version', 'environment_info', 'TrainResult', 'open_run', 'prepare_data', 'input_normalization',
+           'Splits', 'make_loaders', 'param_groups', 'build_training', 'TrainState', 'restore', 'wrap_for_training',
+           'Training', 'train_epoch', 'selects', 'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run',
+           'read_result', 'cached_fit']
 
 # %% ../nbs/07b_train.ipynb #e285e34b
 def resolve_device(device: str = "auto") -> torch.device:
@@ -69,116 +71,81 @@ def init_distributed(device: torch.device) -> Distributed:
     if not dist.is_initialized(): dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
-# %% ../nbs/07b_train.ipynb #0a96ec94
-def unwrap(model) -> PathwayClassifier:
-    "The PathwayClassifier inside DDP / torch.compile wrappers."
-    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
-        model = getattr(model, "module", None) or getattr(model, "_orig_mod")
-    return model
-
-@torch.no_grad()
-def collect_outputs(model, loader, amp: bool = False) -> dict:
-    "Logits, pooled features, spatial-sum features and labels of a whole split (eval mode)."
-    net = unwrap(model); was_training = net.training; net.eval()
-    logits, pooled, labels, hw = [], [], [], None
-    for x, y in loader:
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
-            fmap = net.feature_maps(x)
-        hw = fmap.shape[2] * fmap.shape[3]
-        p = fmap.float().mean((2, 3))
-        logits.append(net.classifier(p)); pooled.append(p); labels.append(y)
-    net.train(was_training)
-    pooled = torch.cat(pooled)
-    return {"logits": torch.cat(logits), "pooled": pooled, "features": pooled * hw, "labels": torch.cat(labels)}
-
-@torch.no_grad()
-def pathway_accuracy(model, outputs: dict, seed: int = 0, draws: int = 1) -> dict:
-    """ACC1, and ACC2/ACC3 as the mean over `draws` seeded cluster draws (the definitions of README and SUMMARY). With
-    draws > 1 also `acc2_mean`/`acc3_mean` (the same means, the key older readers look for), `_std` over the draws and
-    `acc2_draw0`/`acc3_draw0`, the first draw alone (what `acc2`/`acc3` held in older runs, whose metrics.json
-    `reported_accuracy` reads alike)."""
-    net = unwrap(model); was_training = net.training; net.eval()
-    y = outputs["labels"]; accs = []
-    for i in range(draws):
-        g = torch.Generator(device=y.device).manual_seed(seed + i)
-        out = net.pathways_from_pooled(outputs["logits"], outputs["pooled"], y, g)
-        accs.append({k: v.item() for k, v in batch_accuracy(out, y).items()})
-    net.train(was_training)
-    res = {"acc1": accs[0]["acc1"]}
-    for k in ("acc2", "acc3"):
-        vals = np.array([a[k] for a in accs])
-        res[k] = float(vals.mean())
-        if draws > 1: res[f"{k}_mean"], res[f"{k}_std"], res[f"{k}_draw0"] = res[k], float(vals.std(ddof=1)), accs[0][k]
-    if draws > 1: res["draws"] = draws
-    return res
-
-def reported_accuracy(t: dict, key: str) -> float:
-    """`key` ('acc1', 'acc2' or 'acc3') of a metrics.json's `test` (or an evaluation.json): ACC2/ACC3 as the mean of
-    their draws, in runs of every version (older ones kept the first draw in `acc2` and the mean in `acc2_mean`)."""
-    return t.get(f"{key}_mean", t[key])
-
-def evaluate(model, loader, seed: int = 0, draws: int = 1, mis: str | None = None, amp: bool = False) -> dict:
-    "Accuracies (ACC1-3) on a split, and its MIS when `mis` names a method ('sklearn' or 'fast')."
-    outputs = collect_outputs(model, loader, amp)
-    res = pathway_accuracy(model, outputs, seed, draws)
-    res["n"] = len(outputs["labels"])
-    if mis:
-        mi = mutual_information_score(outputs["features"].cpu().numpy(), outputs["labels"].cpu().numpy(),
-                                      method=mis, num_classes=unwrap(model).num_classes)
-        res.update(mis=mi.mis, mis_normalized=mi.normalized, mis_method=mi.method)
-        res["_mi_matrix"] = mi.matrix
-    return res
-
 # %% ../nbs/07b_train.ipynb #e161bff5
-LOSS_LIMIT = 1e4   # a mean training loss above this has diverged (a healthy one is a few units)
+class TrainingStep(nn.Module):
+    """What one optimizer step runs forward, as the module DDP and torch.compile wrap (so every pathway's gradients are
+    synchronised): the batch's `LossParts` under `cfg.method`, and the plain logits. PICNN trains both pathways; CSG
+    its gated path in a gated epoch (as the released code does) and the plain classifier otherwise; STD the plain
+    classifier. `module` is the classifier (the name DDP gives it too, so `unwrap` finds it)."""
+    def __init__(self, module: nn.Module, cfg: TrainConfig):
+        super().__init__()
+        self.module, self.cfg = module, cfg
 
-def _check_loss(sums, cfg: TrainConfig, epoch: int, step: int, every: int):
+    def forward(self, x: torch.Tensor, y: torch.Tensor, gated: bool = False) -> tuple[LossParts, torch.Tensor]:
+        cfg = self.cfg
+        if cfg.method == "picnn":
+            out = self.module.pathways(x, y)
+            return picnn_loss(out, y, cfg.lam), out.logits
+        if gated:
+            out = self.module.pathways(x, y)
+            return csg_loss(out, y, self.module.gate.G, cfg.gate_weight, cfg.gate_density), out.logits
+        logits = self.module(x)
+        ce, zero = std_loss(logits, y), torch.zeros((), device=logits.device)
+        return LossParts(ce, ce, zero, zero), logits
+
+# %% ../nbs/07b_train.ipynb #0f5d8bea
+LOSS_LIMIT = 1e4   # a mean training loss above this has diverged (a healthy one is a few units)
+SUMMED = ("loss", "ce", "interp", "correct", "count")   # what an epoch sums over its batches, and over the ranks
+
+def _check_loss(sums: dict, cfg: TrainConfig, epoch: int, step: int, every: int):
     "Stop a run whose running mean loss is NaN, infinite or beyond `LOSS_LIMIT`, saying where and what to change."
     where = f"at epoch {epoch}, step {step}" + (f" (within the last {every} steps)" if every > 1 else "")
     fix = f"lower the learning rate (lr={cfg.lr:g}) or check the data; checkpoints written so far are valid"
-    if not torch.isfinite(sums[:3]).all(): raise NonFiniteLoss(f"non-finite loss {where}: {fix}")
-    mean = (sums[0] / sums[4]).item()
+    if not all(torch.isfinite(sums[k]) for k in ("loss", "ce", "interp")): raise NonFiniteLoss(f"non-finite loss {where}: {fix}")
+    mean = (sums["loss"] / sums["count"]).item()
     if mean > LOSS_LIMIT: raise TrainingDiverged(f"training diverged {where}: mean loss {mean:.3g} > {LOSS_LIMIT:g}; {fix}")
 
-def train_one_epoch(model, loader, optimizer, cfg: TrainConfig, epoch: int, amp: bool, ctx: Distributed,
+@torch.no_grad()
+def _non_finite_logits(model: nn.Module, x: torch.Tensor, amp: bool) -> bool:
+    "Whether the plain logits of the batch `x` hold a NaN or an infinity: what makes a cluster draw fail before any loss."
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+        return not torch.isfinite(model(x)).all().item()
+
+# %% ../nbs/07b_train.ipynb #d494d1b3
+def train_one_epoch(step_module: nn.Module, loader, optimizer, cfg: TrainConfig, epoch: int, amp: bool, ctx: Distributed,
                     progress: bool = False) -> dict:
-    "Train for one epoch (with a tqdm bar over its steps when `progress`); the mean losses and ACC1, averaged across ranks."
-    model.train()
+    """Train for one epoch (with a tqdm bar over its steps when `progress`); the mean losses and ACC1, averaged across
+    ranks. `step_module`: a `TrainingStep`, or what DDP and torch.compile made of one (`wrap_for_training`)."""
+    step_module.train()
     if hasattr(loader, "set_epoch"): loader.set_epoch(epoch)   # any iterable of (x, y) batches works
-    device = next(unwrap(model).parameters()).device
+    model = unwrap(step_module)
+    device = next(model.parameters()).device
     gated = cfg.method == "csg" and csg_epoch(epoch, cfg.csg_warmup, cfg.csg_period, cfg.csg_phase)
-    sums = torch.zeros(5, device=device)   # loss, ce, interp, correct, count
+    sums = {k: torch.zeros((), device=device) for k in SUMMED}   # on the device: no wait for the GPU at every step
     check_every = 1 if device.type == "cpu" else 25
     bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=not progress)
     for step, (x, y) in enumerate(bar):
         try:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                if cfg.method == "picnn":
-                    out = model(x, y, return_pathways=True)
-                    parts = picnn_loss(out, y, cfg.lam)
-                    loss, ce, interp, logits = parts.total, parts.ce, parts.interpretation, out.logits
-                elif gated:   # a CSG epoch: the gated path alone, as the released code trains it
-                    out = model(x, y, return_pathways=True)
-                    parts = csg_loss(out, y, unwrap(model).gate.G, cfg.gate_weight, cfg.gate_density)
-                    loss, ce, interp, logits = parts.total, parts.ce, parts.interpretation, out.logits
-                else:
-                    logits = model(x)
-                    loss = ce = std_loss(logits, y); interp = torch.zeros((), device=device)
-        except RuntimeError as e:   # sampling from NaN class probabilities fails before any loss exists
-            if "inf" not in str(e) and "nan" not in str(e): raise
+                parts, logits = step_module(x, y, gated)
+        except RuntimeError as e:   # a cluster drawn from NaN class probabilities fails before any loss exists
+            if not _non_finite_logits(model, x, amp): raise
             raise NonFiniteLoss(f"non-finite logits at epoch {epoch}, step {step}: lower the learning rate or check "
                                 f"the data; checkpoints written so far are valid") from e
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        parts.total.backward()
         optimizer.step()
-        if gated: unwrap(model).gate.renormalize_()   # the released clip_lmask, after every CSG step
+        if gated: model.gate.renormalize_()   # the released clip_lmask, after every CSG step
         n = y.shape[0]
-        sums += torch.stack([loss.detach().float() * n, ce.detach().float() * n, interp.detach().float() * n,
-                             (logits.detach().argmax(1) == y).sum().float(), torch.tensor(float(n), device=device)])
+        for k, v in (("loss", parts.total), ("ce", parts.ce), ("interp", parts.interpretation)): sums[k] += v.detach().float() * n
+        sums["correct"] += (logits.detach().argmax(1) == y).sum()
+        sums["count"] += n
         if (step + 1) % check_every == 0 or step + 1 == len(loader): _check_loss(sums, cfg, epoch, step, check_every)
-    if ctx.enabled: dist.all_reduce(sums)
-    loss, ce, interp, correct, count = sums.tolist()
-    return {"train_loss": loss / count, "train_ce": ce / count, "train_interp": interp / count, "train_acc1": correct / count}
+    total = torch.stack([sums[k] for k in SUMMED])
+    if ctx.enabled: dist.all_reduce(total)
+    s = dict(zip(SUMMED, total.tolist()))
+    return {"train_loss": s["loss"] / s["count"], "train_ce": s["ce"] / s["count"], "train_interp": s["interp"] / s["count"],
+            "train_acc1": s["correct"] / s["count"]}
 
 # %% ../nbs/07b_train.ipynb #5a3f6b02
 _log = logging.getLogger("picnn.train")
@@ -388,13 +355,15 @@ def restore(ckpt: dict | None, cfg: TrainConfig, model, optimizer, scheduler, ru
     if (run_dir / "best.pt").is_file(): best_state = load_checkpoint(run_dir / "best.pt", cfg, map_location=device)["model"]
     return TrainState(ckpt["epoch"] + 1, ckpt["best"], ckpt["history"], best_state)
 
-def wrap_for_training(model, cfg: TrainConfig, ctx: Distributed, device: torch.device):
-    "The module the steps run: DistributedDataParallel under torchrun, compiled when asked (the plain model stays for eval)."
+def wrap_for_training(model, cfg: TrainConfig, ctx: Distributed, device: torch.device) -> nn.Module:
+    """The module the steps run: the model's `TrainingStep`, in DistributedDataParallel under torchrun, compiled when
+    asked (the plain model stays for evaluation)."""
+    step = TrainingStep(model, cfg)
     if ctx.enabled:
         # CSG's gate gets no gradient in its STD epochs: DDP must not wait for one
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                                          find_unused_parameters=hasattr(model, "gate"))
-    return torch.compile(model) if cfg.compile else model
+        step = torch.nn.parallel.DistributedDataParallel(step, device_ids=[device.index] if device.type == "cuda" else None,
+                                                         find_unused_parameters=hasattr(model, "gate"))
+    return torch.compile(step) if cfg.compile else step
 
 # %% ../nbs/07b_train.ipynb #6b7c2d02
 @dataclass
