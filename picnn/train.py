@@ -21,7 +21,7 @@ from .models import build_model, torchvision_weights, weights_normalization
 from .datasets import load_dataset, train_val_split
 from .data import DeviceLoader
 from .metrics import mutual_information_score
-from .evaluate import collect_outputs, evaluate, pathway_accuracy, reported_accuracy, unwrap
+from .evaluation import collect_outputs, evaluate, pathway_accuracy, reported_accuracy, unwrap
 # a run on disk (notebook 07a); its names stay importable from here
 from .runs import (TrainConfig, RECIPES, recipe, setting, config_problems, DeviceUnavailable, RunDirError, RunLocked, RunNotFound,
                         RunMismatch, CorruptRunFile, TrainingDiverged, NonFiniteLoss, disk_error, atomic_write, atomic_save,
