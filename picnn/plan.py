@@ -21,13 +21,16 @@ from .tradeoff import LONG_LAMBDAS, long_lambdas, tradeoff_configs
 from .claims import COMPARABLE
 
 # %% auto #0
-__all__ = ['FIGURE_SEEDS', 'PUBLISHED_SIZES', 'EVAL_SPEEDUP', 'figure_subject', 'notebook_configs', 'PlannedRun', 'planned_runs',
-           'DataStatus', 'data_status', 'weights_status', 'epochs_done', 'run_state', 'Rate', 'throughput_dir',
-           'load_throughput', 'this_hardware', 'match_hardware', 'rate_for', 'run_images', 'run_hours', 'input_size',
-           'Plan', 'make_plan', 'plan_text', 'train_command', 'dispatch_commands', 'slurm_script']
+__all__ = ['FIGURE_SEEDS', 'FIGURE_METHODS', 'PUBLISHED_SIZES', 'EVAL_SPEEDUP', 'figure_subject', 'notebook_configs',
+           'PlannedRun', 'planned_runs', 'DataStatus', 'data_status', 'weights_status', 'epochs_done', 'run_state',
+           'Rate', 'throughput_dir', 'load_throughput', 'this_hardware', 'match_hardware', 'rate_for', 'run_images',
+           'run_hours', 'input_size', 'Plan', 'make_plan', 'plan_text', 'train_command', 'dispatch_commands',
+           'slurm_script']
 
 # %% ../nbs/10b_plan.ipynb #eb4ae71d
 FIGURE_SEEDS = {"fig_cams": "figure", "fig_matrices": "figure", "fig_curves": "all"}   # the seeds each figure draws
+# the methods each figure draws: the matrices set every method the scale trains side by side (CSG's gates beside P)
+FIGURE_METHODS = {"fig_cams": METHODS, "fig_matrices": "scale", "fig_curves": METHODS}
 
 def figure_subject(scale: Scale) -> tuple[str, str, str]:
     "(dataset, arch, note) a figure notebook left to its defaults draws; a guess, said in `note`, when no dataset is here."
@@ -52,7 +55,8 @@ def notebook_configs(name: str, scale: Scale, data_dir=None, runs_root=None) -> 
     if name in FIGURE_SEEDS:
         dataset, arch, _ = figure_subject(scale)
         seeds = dict.fromkeys([0, *(scale.seeds if FIGURE_SEEDS[name] == "all" else ())])
-        return [train_config(scale, dataset, arch, m, s, data_dir=data_dir) for m in METHODS for s in seeds]
+        methods = [m for m in ("std", "csg", "picnn") if m in scale.methods] if FIGURE_METHODS[name] == "scale" else FIGURE_METHODS[name]
+        return [train_config(scale, dataset, arch, m, s, data_dir=data_dir) for m in methods for s in seeds]
     return []   # a notebook that trains nothing (fig_pathway)
 
 @dataclass

@@ -5,10 +5,14 @@
 # %% ../nbs/10_report.ipynb #a90af04e
 from __future__ import annotations
 import math
+from collections import Counter
+from dataclasses import fields
 from pathlib import Path
+from types import SimpleNamespace
 
 import picnn
 from .config import atomic_write_text
+from .runs import TrainConfig
 from .experiment import CSG_SOURCE
 from .results import (OFFICIAL_RECIPE, _num, _scale_order, _sizes, collect_results, mis_method_of, precision_of,
                            protocol_notes, run_records, selection_rule, training_length)
@@ -240,7 +244,7 @@ def runs_provenance(e: dict) -> str:
     absent = f" ({len(listed) - len(runs)} of the {len(listed)} listed have no folder here)" if len(runs) < len(listed) else ""
     if not runs: return f"Runs ({len(listed)}): none has its folder under `{e['scale']}/runs/` here." if listed else ""
     env = lambda r: r["run"].get("environment") or {}
-    count = lambda f: dict(sorted(__import__("collections").Counter(f(r) for r in runs).items()))
+    count = lambda f: dict(sorted(Counter(f(r) for r in runs).items()))
     n = len(runs)
     machine = lambda r: env(r).get("gpu") or env(r).get("cpu_model") or f"a {env(r).get('device', '?').upper()} not named"
     text = (f"Runs ({n}{absent}, as their metrics.json record them): trained on {_listed(count(machine))}"
@@ -320,9 +324,6 @@ def _one_or_each(values: dict, fmt) -> str:
 def definitions(entries=()) -> str:
     """'How to read the numbers': the evaluation draws and seed the runs of `entries` record in their configs, the
     validation share and selection rule their scales record (without entries: `TrainConfig`'s defaults)."""
-    from dataclasses import fields
-    from types import SimpleNamespace
-    from picnn.runs import TrainConfig
     default = SimpleNamespace(**{f.name: f.default for f in fields(TrainConfig)})
     scales, draws, seeds, classes = {}, {}, {}, set()
     for e in entries:
@@ -347,12 +348,16 @@ def definitions(entries=()) -> str:
         f"{_one_or_each(seeds, str)}), so they are reproducible. "
         "An interpretable model has ACC2 near ACC1 and ACC3 far below it. STD trains no P: its ACC2 and ACC3 use the "
         "untrained, near-uniform P of its initialisation and show what random clusters of about K/C filters do. "
+        "CSG's gates G are not sampled: its ACC2 multiplies the pooled features by the gate row of the predicted "
+        "class, its ACC3 by one minus the true class's row (one deterministic pass each). *L1-density*: "
+        "||G||_1 / (C K), the share of gate mass CSG's sparsity term bounds; P's columns sum to 1 over the classes, "
+        "so P's L1-density is 1/C for any P, shown for comparison only. "
         "*MIS*: for each filter, the largest mutual information (nats, scikit-learn's k-NN estimator, or our exact "
         "torch re-implementation of it, marked *fast*) between its spatially summed response on the test set and a "
         "one-vs-rest class label, averaged over filters; *MIS/H* divides by its ceiling H, the entropy of a one-vs-rest "
         "label (" + ", ".join(f"{h(c):.3f} nats for {c} classes" for c in sorted(classes or {10})) + "). "
-        "*Seeds*: seed s of STD and of PICNN share the data split, the batch order and the initial weights draw, so "
-        f"PICNN − STD is compared seed by seed. *Selection* (`select_tolerance`): {_one_or_each(rule, str)}, on a "
+        "*Seeds*: seed s of STD, PICNN and CSG share the data split, the batch order and the initial weights draw, "
+        f"so PICNN − STD (and each method against another) is compared seed by seed. *Selection* (`select_tolerance`): {_one_or_each(rule, str)}, on a "
         f"validation split of {_one_or_each(val, share)} held out (`val_size`), then evaluated once on the test split. "
         "*Hardware*: each run's metrics.json records the CPU or GPU, "
         "the torch version and the torch thread count; results change in their last digits with the thread count.")
