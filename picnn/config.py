@@ -22,7 +22,7 @@ class ConfigError(PicnnError, ValueError):
     "A setting is invalid: a bad value, a malformed `settings.ini`, settings that contradict each other."
 
 class UnknownSetting(ConfigError, KeyError):
-    "A key that names no setting (a `KeyError` too, as it always was)."
+    "A key that names no setting (a `KeyError` too, so `except KeyError` still catches it)."
     def __str__(self): return str(self.args[0]) if self.args else ""   # KeyError would print the message in quotes
 
 # %% ../nbs/00_config.ipynb #13b40f61

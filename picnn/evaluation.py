@@ -38,9 +38,9 @@ def collect_outputs(model, loader, amp: bool = False) -> dict:
 @torch.no_grad()
 def pathway_accuracy(model, outputs: dict, seed: int = 0, draws: int = 1) -> dict:
     """ACC1, and ACC2/ACC3 as the mean over `draws` seeded cluster draws (the definitions of README and SUMMARY). With
-    draws > 1 also `acc2_mean`/`acc3_mean` (the same means, the key older readers look for), `_std` over the draws and
-    `acc2_draw0`/`acc3_draw0`, the first draw alone (what `acc2`/`acc3` held in older runs, whose metrics.json
-    `reported_accuracy` reads alike)."""
+    draws > 1 also `acc2_mean`/`acc3_mean` (the same means, the keys every metrics.json carries), `_std` over the draws and
+    `acc2_draw0`/`acc3_draw0`, the first draw alone (in a metrics.json whose `acc2`/`acc3` hold the first draw,
+    `reported_accuracy` reads the mean from `acc2_mean`/`acc3_mean`)."""
     net = unwrap(model); was_training = net.training; net.eval()
     y = outputs["labels"]; accs = []
     for i in range(draws):

@@ -267,7 +267,7 @@ def run_dir_lock(run_dir, what: str = "run directory", fix: str = "wait for it t
     (the message says `what` the folder is and the `fix`)."""
     if run_dir is None: yield; return
     try: import fcntl
-    except ImportError: yield; return                   # no flock here (Windows): unlocked, as before
+    except ImportError: yield; return                   # no flock here (Windows): unlocked
     path = make_dir(run_dir) / ".lock"
     while True:
         try: f = open(path, "a+")
