@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #a8c86031
 from __future__ import annotations
-import ast, configparser, dataclasses, functools, json, os, types
+import ast, configparser, dataclasses, functools, json, os, types, uuid
 from dataclasses import dataclass, fields
 from typing import Literal, Union, get_args, get_origin, get_type_hints
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['SETTINGS_FILE', 'PicnnError', 'ConfigError', 'UnknownSetting', 'find_settings', 'read_settings', 'parse_value',
            'as_list', 'accepts', 'has_type', 'coerce', 'field_types', 'Scale', 'load_scale', 'list_scales', 'cache_dir',
-           'data_dir', 'data_dirs', 'atomic_write', 'atomic_write_text']
+           'data_dir', 'data_dirs', 'temporary_path', 'atomic_write', 'atomic_write_text']
 
 # %% ../nbs/00_config.ipynb #7c1e0a02
 class PicnnError(Exception):
@@ -297,10 +297,15 @@ def data_dirs(settings: str | os.PathLike | None = None) -> list[Path]:
     return dirs
 
 # %% ../nbs/00_config.ipynb #bb133730
+def temporary_path(path: Path) -> Path:
+    """A hidden name beside `path` that no other writer uses: two writers of one file (two runs filling one dataset
+    cache) never share a temporary file. Named, not created, so the writer creates it with the usual permissions."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
 def atomic_write(path, write) -> Path:
     "Call `write(tmp)` on a temporary path beside `path`, then rename it to `path` (the temporary file never stays)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")   # one writer per file: run folders and result folders are locked
+    tmp = temporary_path(path)
     try:
         write(tmp)
         os.replace(tmp, path)

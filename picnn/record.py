@@ -16,8 +16,8 @@ from .train import environment_info, resolve_device
 from .viz import save_figure
 
 # %% auto #0
-__all__ = ['SCRATCH', 'repo_root', 'resolve_output_dir', 'runs_root_of', 'committed_runs', 'shorten', 'git_commit', 'git_dirty',
-           'provenance', 'portable_path', 'portable_text', 'write_csv', 'write_json', 'read_csv', 'stamp',
+__all__ = ['SCRATCH', 'STAMP_KEYS', 'repo_root', 'resolve_output_dir', 'runs_root_of', 'committed_runs', 'shorten', 'git_commit',
+           'git_dirty', 'provenance', 'portable_path', 'portable_text', 'write_csv', 'write_json', 'read_csv', 'stamp',
            'write_status', 'read_status', 'claim_output_dir', 'run_error', 'Record']
 
 # %% ../nbs/08b_record.ipynb #645067ba
@@ -112,12 +112,14 @@ def write_json(obj: dict, path, root=None) -> Path:
 def read_csv(path) -> list[dict]:
     with open(path, newline="") as f: return list(csv.DictReader(f))
 
-_STAMP_LINE = re.compile(r"^(started|wall_seconds|finished|commit|hardware): ")   # `stamp`'s lines, not a cause
+STAMP_KEYS = ("started", "wall_seconds", "finished", "commit", "hardware")   # the keys of `stamp`'s lines, in order
+_STAMP_LINE = re.compile(rf"^({'|'.join(STAMP_KEYS)}): ")   # a line `read_status` skips: a stamp, not a cause
 
 def stamp(settings=None, **timing) -> str:
     """`key: value` lines of what varies from machine to machine and run to run: `timing`, the finishing time, the
     commit (and whether the tree differed from it) and the hardware. They go to `STATUS`, which git ignores, so a
     reproduction that changes no number leaves every tracked file as it was."""
+    if unknown := set(timing) - set(STAMP_KEYS): raise ValueError(f"stamp: unknown keys {sorted(unknown)}; use {STAMP_KEYS}")
     prov = provenance(settings)
     hw = prov["hardware"]
     facts = {**timing, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

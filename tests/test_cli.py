@@ -167,7 +167,9 @@ def test_a_read_only_run_directory_is_one_line(tmp_path, capsys, monkeypatch):
     one_line_error(err, "read-only", "another run directory")
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_full_disk_says_so_and_leaves_no_tmp(tmp_path, capsys):
+def test_a_full_disk_says_so_and_leaves_no_tmp(tmp_path, capsys, monkeypatch):
+    import picnn.config
+    monkeypatch.setattr(picnn.config, "temporary_path", lambda p: p.with_name(p.name + ".tmp"))   # a name known here
     run = tmp_path / "run"; run.mkdir()
     (run / "config.json.tmp").symlink_to("/dev/full")     # every write of config.json meets a full disk
     code, out, err = cli(capsys, "train", "--run-dir", run, *SMALL)
@@ -176,8 +178,10 @@ def test_a_full_disk_says_so_and_leaves_no_tmp(tmp_path, capsys):
     assert not any(p.name.endswith(".tmp") for p in run.iterdir())
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_full_disk_at_a_checkpoint_leaves_no_tmp(tmp_path):
+def test_a_full_disk_at_a_checkpoint_leaves_no_tmp(tmp_path, monkeypatch):
+    import picnn.config
     from picnn.train import RunDirError
+    monkeypatch.setattr(picnn.config, "temporary_path", lambda p: p.with_name(p.name + ".tmp"))   # a name known here
     run = tmp_path / "run"; run.mkdir()
     (run / "last.pt.tmp").symlink_to("/dev/full")
     with pytest.raises(RunDirError, match="no space left"): fit(SMALL_CFG, run_dir=run, progress=False)
@@ -360,7 +364,7 @@ def test_a_disk_that_fills_inside_torch_save_says_no_space(tmp_path, monkeypatch
         def __exit__(self, *a): self.f.close()
     def full_open(path, mode="r", *a, **k):
         f = open(path, mode, *a, **k)
-        return FullAfter(f) if str(path).endswith(".pt.tmp") else f
+        return FullAfter(f) if Path(path).name.endswith(".tmp") and ".pt." in Path(path).name else f   # a checkpoint's temporary file
     monkeypatch.setattr(picnn.runs, "open", full_open, raising=False)
     run = tmp_path / "run"
     with pytest.raises(RunDirError, match=r"cannot write .*best\.pt: no space left on the device; free some space"):
