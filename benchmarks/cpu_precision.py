@@ -11,7 +11,6 @@ Whether bf16 changes the *results* is a separate, paired training run (see bench
 from __future__ import annotations
 import argparse, json, platform, time
 from pathlib import Path
-import numpy as np
 import torch
 
 from picnn.data import DeviceLoader, ImageSplit

@@ -13,7 +13,7 @@ import argparse, time
 from pathlib import Path
 
 from picnn.config import load_scale
-from picnn.experiment import aggregate, finished_run, not_run_rows, run_row, train_cell, train_config, with_references
+from picnn.experiment import aggregate, finished_run, run_row, train_cell, train_config, with_references
 from picnn.record import Record
 from picnn.report import markdown_table
 

@@ -13,9 +13,8 @@ Prints a table and writes benchmarks/results/<device>-<date>.json. What it measu
 - peak memory of each path (CUDA allocator peak; on the CPU, the peak resident set of the process so far).
 """
 from __future__ import annotations
-import argparse, datetime, json, os, platform, resource, sys, time
+import argparse, datetime, json, os, platform, resource, time
 from pathlib import Path
-import numpy as np
 import torch
 
 from picnn.models import build_model

@@ -61,6 +61,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'picnn.config.has_type': ('config.html#has_type', 'picnn/config.py'),
                               'picnn.config.list_scales': ('config.html#list_scales', 'picnn/config.py'),
                               'picnn.config.load_scale': ('config.html#load_scale', 'picnn/config.py'),
+                              'picnn.config.moved_names': ('config.html#moved_names', 'picnn/config.py'),
                               'picnn.config.parse_value': ('config.html#parse_value', 'picnn/config.py'),
                               'picnn.config.read_settings': ('config.html#read_settings', 'picnn/config.py'),
                               'picnn.config.temporary_path': ('config.html#temporary_path', 'picnn/config.py')},

@@ -4,15 +4,15 @@
 
 # %% ../nbs/00_config.ipynb #a8c86031
 from __future__ import annotations
-import ast, configparser, dataclasses, functools, json, os, types, uuid
+import ast, configparser, dataclasses, functools, json, os, types, uuid, warnings
 from dataclasses import dataclass, fields
-from typing import Literal, Union, get_args, get_origin, get_type_hints
+from typing import Callable, Literal, Union, get_args, get_origin, get_type_hints
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['SETTINGS_FILE', 'PicnnError', 'ConfigError', 'UnknownSetting', 'find_settings', 'read_settings', 'parse_value',
            'as_list', 'accepts', 'has_type', 'coerce', 'field_types', 'Scale', 'load_scale', 'list_scales', 'cache_dir',
-           'data_dir', 'data_dirs', 'temporary_path', 'atomic_write', 'atomic_write_text']
+           'data_dir', 'data_dirs', 'temporary_path', 'atomic_write', 'atomic_write_text', 'moved_names']
 
 # %% ../nbs/00_config.ipynb #7c1e0a02
 class PicnnError(Exception):
@@ -316,3 +316,13 @@ def atomic_write(path, write) -> Path:
 def atomic_write_text(text: str, path) -> Path:
     "Write `text` to `path` atomically."
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+# %% ../nbs/00_config.ipynb #f6e3867a
+def moved_names(module: str, new_home: types.ModuleType, names) -> Callable[[str], object]:
+    "A module `__getattr__` that resolves `names` (moved from `module` to `new_home`) with a DeprecationWarning."
+    names = frozenset(names)
+    def __getattr__(name: str):
+        if name not in names: raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        warnings.warn(f"{module}.{name} is {new_home.__name__}.{name} now: import it from there", DeprecationWarning, stacklevel=2)
+        return getattr(new_home, name)
+    return __getattr__

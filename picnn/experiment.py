@@ -4,7 +4,7 @@
 
 # %% ../nbs/09a_experiment.ipynb #1e75d13d
 from __future__ import annotations
-import csv, io, json, math, os, re, subprocess, sys, time, traceback
+import json, math, traceback
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm as normal, t as student_t
 
-import picnn
-from .config import Scale, as_list, atomic_write, atomic_write_text, find_settings, load_scale
+import picnn.record
+from .config import Scale, as_list, load_scale, moved_names
 from .datasets import DatasetNotFound, load_dataset
 from .models import architecture, default_num_filters
 from .metrics import mis_ceiling
-from .record import Record, committed_runs, read_csv, repo_root, resolve_output_dir, runs_root_of, shorten, write_csv
-from .train import TrainConfig, cached_fit, environment_info, read_result, resolve_amp, resolve_device, run_name, reported_accuracy
+from .record import shorten
+from .train import TrainConfig, cached_fit, read_result, resolve_amp, resolve_device, run_name, reported_accuracy
 
 # %% auto #0
 __all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS', 'TABLE1_DATASETS', 'TABLE2_DATASETS',
@@ -27,6 +27,11 @@ __all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS
            'ablation_grid', 'ablation_configs', 'run_lock', 'cached_run', 'finished_run', 'missing_reason',
            'split_label', 'cell_labels', 'run_precision', 'run_row', 'train_cell', 'aggregate', 'not_run_rows',
            't_interval', 'binomial_difference', 'paired_differences', 'with_references']
+
+# %% ../nbs/09a_experiment.ipynb #86ced447
+# where a paper notebook writes and what it records live in picnn.record; the old names still resolve, with a warning
+__getattr__ = moved_names(__name__, picnn.record, ("Record", "committed_runs", "read_csv", "repo_root", "resolve_output_dir",
+                                             "runs_root_of", "write_csv"))
 
 # %% ../nbs/09a_experiment.ipynb #db58d732
 SCALE_KEYS = tuple(f.name for f in fields(Scale) if f.name not in ("name", "description", "sections"))

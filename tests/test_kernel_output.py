@@ -2,7 +2,6 @@
 wants ipywidgets in a kernel, which picnn does not depend on: the warning was baked into every result notebook), and a
 kernel that does not warn about running over TCP without encryption."""
 import json
-from pathlib import Path
 import pytest
 
 pm = pytest.importorskip("papermill")

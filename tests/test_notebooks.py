@@ -1,5 +1,4 @@
 "Run every notebook's test cells (nbdev-test semantics), one pytest test per notebook; the paper notebooks at tiny size."
-import os
 from pathlib import Path
 import pytest
 from nbdev.config import get_config

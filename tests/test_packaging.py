@@ -1,7 +1,6 @@
 "The pip package: its dependency lists, and the wheel working where nbdev, papermill and jupyter are absent."
 import re, subprocess, sys, tomllib, zipfile
 from pathlib import Path
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
@@ -15,10 +14,10 @@ def _pyproject_deps() -> set:
     return {_name(d) for d in deps}
 
 def _environment_deps() -> set:
-    names, in_pip = set(), False
+    names = set()
     for line in (ROOT / "environment.yml").read_text().splitlines():
         s = line.strip()
-        if s == "- pip:": in_pip = True; continue
+        if s == "- pip:": continue
         if not s.startswith("- ") or s in ("- pip", "- conda-forge"): continue
         n = _name(s[2:])
         if n in ("python", "pip"): continue

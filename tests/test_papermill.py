@@ -153,7 +153,7 @@ def notebook(path: Path, *cells: str, parameters: str = "scale = 'smoke'\noutput
     return path
 
 
-RECORD = ("from picnn.config import load_scale\nfrom picnn.experiment import Record\n"
+RECORD = ("from picnn.config import load_scale\nfrom picnn.record import Record\n"
           "record = Record('demo', output_dir, load_scale('smoke'), {'scale': 'smoke'})")
 
 
@@ -219,7 +219,7 @@ def test_cli_names_a_bad_parameter(tmp_path, capsys):
 def test_a_killed_notebook_reads_interrupted_not_running(tmp_path):
     "Killing a plain papermill run used to leave STATUS 'running' forever: its Record's lock dies with the kernel."
     out = tmp_path / "out"
-    code = ("import os, signal\nfrom picnn.config import load_scale\nfrom picnn.experiment import Record\n"
+    code = ("import os, signal\nfrom picnn.config import load_scale\nfrom picnn.record import Record\n"
             f"Record('demo', {str(out)!r}, load_scale('smoke'), {{}})\nos.kill(os.getpid(), signal.SIGKILL)")
     proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     assert proc.returncode == -9 and (out / "STATUS").read_text().startswith("running")

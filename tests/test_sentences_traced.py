@@ -18,7 +18,6 @@ artifact, or tested against one; a drifted number fails here.
 import ast, io, json, math, re, statistics, subprocess, sys
 from contextlib import redirect_stdout
 from pathlib import Path
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"(?<![\w.])(?<![A-Za-z]-)[-+−]?\d[\d,]*(?:\.\d+)?(?![\w])")
