@@ -5,11 +5,11 @@
 # %% ../nbs/09a_experiment.ipynb #1e75d13d
 from __future__ import annotations
 import json, math, traceback
-from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 from scipy.stats import norm as normal, t as student_t
 
 import picnn.record
@@ -128,19 +128,12 @@ def ablation_configs(scale: Scale, dataset: str, arch: str, seeds, lambdas=(0, 0
 
 
 # %% ../nbs/09a_experiment.ipynb #0bcb7e4f
-@contextmanager
-def run_lock(path):
-    "An exclusive lock on the file `path` (POSIX `flock`; no lock where it does not exist)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    try: import fcntl
-    except ImportError: yield; return
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
-
-def _locked(cfg: TrainConfig, runs_root):
-    return run_lock(Path(runs_root) / ".locks" / f"{run_name(cfg)}.lock")
+def run_lock(cfg: TrainConfig, runs_root) -> FileLock:
+    """The cache's lock on the run of `cfg`: a second notebook asking for the same run waits here until the first has
+    trained it, then reads it back (filelock: `flock` on POSIX, `msvcrt` on Windows)."""
+    path = Path(runs_root) / ".locks" / f"{run_name(cfg)}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(path)
 
 def _reusable(cfg: TrainConfig, reuse, model: bool) -> Path | None:
     "The finished run of `cfg` in the read-only runs folder `reuse` (with its best.pt when `model`), or None."
@@ -159,7 +152,7 @@ def cached_run(cfg: TrainConfig, runs_root, reuse=None):
     the cache `runs_root`, or trained into `runs_root` now."""
     cfg = cfg.replace(device=str(resolve_device(cfg.device)))   # a concrete device to load a cached run onto
     if (d := _reusable(cfg, reuse, model=True)) is not None: return read_result(d, cfg.device)
-    with _locked(cfg, runs_root):
+    with run_lock(cfg, runs_root):
         run_dir = Path(runs_root) / run_name(cfg)
         if (run_dir / "metrics.json").is_file() and (run_dir / "best.pt").is_file(): return read_result(run_dir, cfg.device)
         return _training(cfg, runs_root)
@@ -169,7 +162,7 @@ def finished_run(cfg: TrainConfig, runs_root, reuse=None) -> tuple[Path, dict]:
     finished, else trained into `runs_root` now (under the run's lock)."""
     if (d := _reusable(cfg, reuse, model=False)) is not None: return d, json.loads((d / "metrics.json").read_text())
     run_dir = Path(runs_root) / run_name(cfg)
-    with _locked(cfg, runs_root):
+    with run_lock(cfg, runs_root):
         if not (run_dir / "metrics.json").is_file(): _training(cfg.replace(device=str(resolve_device(cfg.device))), runs_root)
     return run_dir, json.loads((run_dir / "metrics.json").read_text())
 

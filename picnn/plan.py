@@ -4,7 +4,7 @@
 
 # %% ../nbs/10b_plan.ipynb #f208cc71
 from __future__ import annotations
-import json, math, re, shlex
+import json, math, shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import picnn
-from .config import Scale, atomic_write, atomic_write_text, find_settings
+from .config import Scale, atomic_write_text, find_settings
 from .runs import lock_holder, run_dir_lock
 from .train import environment_info, resolve_device
 from .viz import save_figure
