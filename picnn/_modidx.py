@@ -471,6 +471,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                             'picnn.runs.atomic_savez': ('runs.html#atomic_savez', 'picnn/runs.py'),
                             'picnn.runs.atomic_write': ('runs.html#atomic_write', 'picnn/runs.py'),
                             'picnn.runs.atomic_write_text': ('runs.html#atomic_write_text', 'picnn/runs.py'),
+                            'picnn.runs.check_run_dir': ('runs.html#check_run_dir', 'picnn/runs.py'),
+                            'picnn.runs.claim_run_dir': ('runs.html#claim_run_dir', 'picnn/runs.py'),
                             'picnn.runs.config_diff': ('runs.html#config_diff', 'picnn/runs.py'),
                             'picnn.runs.config_problems': ('runs.html#config_problems', 'picnn/runs.py'),
                             'picnn.runs.disk_error': ('runs.html#disk_error', 'picnn/runs.py'),

@@ -291,6 +291,8 @@ def test_val_size_is_a_count_or_a_fraction_by_its_type(tmp_path, capsys):
     (["--lr", "1e6"], ["diverged at epoch 0"]),                                     # divergence at epoch 0
     (["--train-subset", "100000"], ["train_subset=100000", "1,437", "at most 1437"]),
     (["--dataset", "npz:BAD"], ["bad.npz", "not a readable .npz"]),                  # a bad npz
+    (["--test-subset", "100000"], ["test_subset=100000", "at most 360"]),
+    (["--val-size", "400"], ["val_size=400", "400 validation images of 400"]),
 ])
 def test_a_failure_before_the_first_epoch_leaves_nothing_that_blocks_the_retry(tmp_path, capsys, bad, words):
     if bad[-1] == "npz:BAD":
@@ -303,6 +305,32 @@ def test_a_failure_before_the_first_epoch_leaves_nothing_that_blocks_the_retry(t
         assert not run.exists() if run.name == "new" else list(run.iterdir()) == []
         code, out, err = cli(capsys, "train", "--run-dir", run, *SMALL, "--epochs", "1")   # the corrected command
         assert code == 0, err
+
+@pytest.mark.parametrize("bad, words", [
+    (["--train-subset", "100000"], ["train_subset=100000"]), (["--num-filters", "4"], ["K=4 < num_classes C=10"]),
+    (["--dataset", "npz:BAD"], ["not a readable .npz"]), (["--arch", "timm:resnet18"], ["need timm"]),
+])
+def test_an_overwrite_that_fails_before_training_keeps_the_run_it_was_to_replace(copy_of, capsys, monkeypatch, bad, words):
+    "It used to delete the run first: the bad command left an empty folder, the finished run lost."
+    run = copy_of()
+    if bad[-1] == "npz:BAD":
+        (run.parent / "bad.npz").write_bytes(b"not an npz"); bad = ["--dataset", f"npz:{run.parent / 'bad.npz'}"]
+    monkeypatch.setitem(sys.modules, "timm", None)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    code, out, err = cli(capsys, "train", "--run-dir", run, *SMALL, "--overwrite", *bad)
+    assert code == 2
+    one_line_error(err, *words)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+@pytest.mark.parametrize("value", ["[]", "{trunc"])
+def test_a_damaged_config_json_says_how_to_replace_the_run(copy_of, capsys, value):
+    run = copy_of()
+    (run / "config.json").write_text(value)
+    code, out, err = cli(capsys, "train", "--run-dir", run, *SMALL)
+    assert code == 2
+    one_line_error(err, str(run / "config.json"), "--overwrite")
+    code, out, err = cli(capsys, "train", "--run-dir", run, *SMALL, "--overwrite")
+    assert code == 0, err
 
 def test_a_stub_of_a_killed_start_is_replaced_and_a_foreign_metrics_json_is_not_a_run(tmp_path, capsys):
     stub = tmp_path / "stub"; stub.mkdir()       # what a start killed (SIGKILL) before its first epoch leaves
