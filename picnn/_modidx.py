@@ -368,6 +368,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'picnn.record.committed_runs': ('record.html#committed_runs', 'picnn/record.py'),
                               'picnn.record.git_commit': ('record.html#git_commit', 'picnn/record.py'),
                               'picnn.record.git_dirty': ('record.html#git_dirty', 'picnn/record.py'),
+                              'picnn.record.outputs_removed': ('record.html#outputs_removed', 'picnn/record.py'),
                               'picnn.record.portable_path': ('record.html#portable_path', 'picnn/record.py'),
                               'picnn.record.portable_text': ('record.html#portable_text', 'picnn/record.py'),
                               'picnn.record.provenance': ('record.html#provenance', 'picnn/record.py'),

@@ -18,7 +18,7 @@ from .viz import save_figure
 # %% auto #0
 __all__ = ['SCRATCH', 'repo_root', 'resolve_output_dir', 'runs_root_of', 'committed_runs', 'shorten', 'git_commit', 'git_dirty',
            'provenance', 'portable_path', 'portable_text', 'write_csv', 'write_json', 'read_csv', 'stamp',
-           'write_status', 'read_status', 'claim_output_dir', 'run_error', 'Record']
+           'write_status', 'outputs_removed', 'read_status', 'claim_output_dir', 'run_error', 'Record']
 
 # %% ../nbs/08b_record.ipynb #645067ba
 SCRATCH = "scratch"   # where a notebook left to its defaults writes, under the checkout (ignored by git)
@@ -131,6 +131,12 @@ def write_status(out_dir, status: str, detail: str = "", cause: str | None = Non
     lines = [status] + ([f"cause: {shorten(cause, 500)}"] if cause else []) + ([detail.strip()] if detail and detail.strip() else [])
     return atomic_write_text("\n".join(lines) + "\n", Path(out_dir) / "STATUS")
 
+def outputs_removed(out_dir, metrics: dict) -> str:
+    "Why a complete notebook's folder is not: the outputs its metrics.json lists (table.csv, figures) that are gone ('': none)."
+    expected = (["table.csv"] if "runs" in metrics else []) + list(metrics.get("figures") or [])
+    missing = [f for f in expected if not (Path(out_dir) / f).is_file()]
+    return f"output(s) removed after the notebook completed: {', '.join(missing)}" if missing else ""
+
 def read_status(out_dir) -> tuple[str, str]:
     """(status, cause) of a notebook's output folder from its `STATUS`; a 'complete' folder whose outputs listed in
     its metrics.json (table.csv, figures) are gone reads 'incomplete', naming them."""
@@ -145,10 +151,7 @@ def read_status(out_dir) -> tuple[str, str]:
     if status != "complete": return status, cause
     try: metrics = json.loads((d / "metrics.json").read_text())
     except (OSError, json.JSONDecodeError): return "incomplete", "metrics.json is missing or unreadable"
-    expected = (["table.csv"] if "runs" in metrics else []) + list(metrics.get("figures") or [])
-    missing = [f for f in expected if not (d / f).is_file()]
-    if missing: return "incomplete", f"output(s) removed after the notebook completed: {', '.join(missing)}"
-    return status, cause
+    return ("incomplete", removed) if (removed := outputs_removed(d, metrics)) else (status, cause)
 
 # %% ../nbs/08b_record.ipynb #3d63559f
 _OPEN: list = []   # the Record of the notebook running in this kernel (the last one opened), watched by `_after_cell`
