@@ -157,9 +157,12 @@ def read_status(out_dir) -> tuple[str, str]:
 _OPEN: list = []   # the Record of the notebook running in this kernel (the last one opened), watched by `_after_cell`
 
 def _after_cell(result=None):
-    "IPython `post_run_cell` hook: a cell that raised after a `Record` was opened marks it failed, with the cause."
+    """IPython `post_run_cell` hook: a cell that raised after a `Record` was opened marks it failed, with the cause;
+    one stopped by Ctrl-C or SIGTERM (papermill interrupts its kernel) marks it interrupted."""
     error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
-    if error is not None and _OPEN: _OPEN[-1].fail(f"{type(error).__name__}: {error}")
+    if error is None or not _OPEN: return
+    if isinstance(error, KeyboardInterrupt): _OPEN[-1].fail("stopped by Ctrl-C or SIGTERM; run the notebook again", "interrupted")
+    else: _OPEN[-1].fail(f"{type(error).__name__}: {error}")
 
 def _watch_cells(record):
     "Make `record` the open one; in an IPython kernel, register `_after_cell` once (no IPython import: it may be absent)."
@@ -240,16 +243,18 @@ class Record:
         "When, how long and on what this notebook ran: machine-local facts, kept in `STATUS` (ignored by git)."
         return stamp(self.settings, started=self.started, wall_seconds=round(time.perf_counter() - self._t0, 2))
 
-    def fail(self, cause: str):
-        "Mark the notebook failed with `cause` (STATUS and metrics.json): a cell raised. The first failure's cause is kept."
-        if self.status == "failed": return
+    def fail(self, cause: str, status: str = "failed"):
+        """Mark the notebook `status` ('failed': a cell raised; 'interrupted') with `cause` (STATUS and metrics.json).
+        The first failure's cause is kept."""
+        if self.status in ("failed", "interrupted"): return
         after = " (after its results were written)" if self.status == "complete" else ""
-        self.status = "failed"
-        write_status(self.out_dir, "failed", f"a cell of {self.name} raised{after}\n{self._ran()}", cause=cause)
+        self.status = status
+        what = "was interrupted" if status == "interrupted" else "raised"
+        write_status(self.out_dir, status, f"a cell of {self.name} {what}{after}\n{self._ran()}", cause=cause)
         self._release()
         path = self.out_dir / "metrics.json"
         if path.is_file():
             try: metrics = json.loads(path.read_text())
             except json.JSONDecodeError: metrics = {}
-            metrics.update(status="failed", error=shorten(cause, 1000))
+            metrics.update(status=status, error=shorten(cause, 1000))
             write_json(metrics, path, self.root)

@@ -16,6 +16,7 @@ from .record import portable_text, repo_root, shorten, stamp, write_json, write_
 from .paper import read_parameters
 from .plan import Plan, dispatch_commands, make_plan, slurm_script, throughput_dir
 from .report import write_summary
+from .runs import RunLocked, lock_holder, run_dir_lock
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMETERS', 'KERNEL_CONFIG', 'KERNEL_DIED_AT_START', 'notebooks_dir_of', 'find_notebooks', 'select_notebooks',
@@ -164,7 +165,6 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     "Execute one notebook with papermill into `out_dir`; a dict with its status, error and wall time (never raises)."
     path, out_dir = Path(path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from picnn.runs import lock_holder, RunLocked
     if (holder := lock_holder(out_dir)) is not None:   # a papermill run of it writes there now: leave its files alone
         raise RunLocked(f"the output folder {out_dir} is in use by {holder}: wait for it to end, or pass another --output")
     for p in out_dir.iterdir():   # this folder holds only this notebook's outputs: clear the last run's
@@ -182,7 +182,7 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     if error is None and metrics_path.is_file():
         try: status = json.loads(metrics_path.read_text()).get("status", "complete")
         except json.JSONDecodeError: status = "failed"; error = "metrics.json written by the notebook is not valid JSON"
-        if status == "failed" and error is None: error = "the notebook recorded status 'failed' in metrics.json"
+        if status in ("failed", "interrupted") and error is None: error = f"the notebook recorded status {status!r} in metrics.json"
         cause = cause or error
     base = {} if metrics_path.is_file() else {"notebook": name, "parameters": parameters, "picnn_version": picnn.__version__}
     if error is None:
@@ -244,7 +244,6 @@ def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", 
                                                    "runs_root": str(root / scale / "runs"), **params}.items()
                                  if k in declared[n]})
              for n in names}
-    from picnn.runs import run_dir_lock
     with run_dir_lock(root / scale, f"the results of scale {scale!r}", f"another picnn reproduce --scale {scale} is "
                       f"writing them; wait for it to end, or pass another --output"):   # one reproduction of a scale at once
         print(f"picnn reproduce: scale {scale!r}, {len(names)} notebook(s) {names} into {root / scale} "
