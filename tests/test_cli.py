@@ -413,3 +413,22 @@ def test_sigterm_behaves_like_ctrl_c(tmp_path):
     assert a.returncode == 143, err
     one_line_error(err, "terminated (SIGTERM)", "--resume")
     assert not (run / ".lock").exists() and (run / "last.pt").is_file() and not (run / "metrics.json").exists()
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_an_interruption_says_what_to_run_next(copy_of, capsys, monkeypatch, command):
+    "Ctrl-C (and SIGTERM, which unwinds the same way) names the command that continues: evaluate was told to --resume."
+    import picnn.cli, picnn.train as T
+    run = copy_of()
+    def stopped(*a, **k): raise picnn.cli.Terminated()
+    monkeypatch.setattr(T, "prepare_data", stopped)        # both commands load the data first
+    args = ["evaluate", run, "--device", "cpu"] if command == "evaluate" else ["train", "--run-dir", run, "--resume"]
+    code, out, err = cli(capsys, *args)
+    assert code == 143 and not (run / ".lock").exists() and not (run / "evaluation.json").exists()
+    line = one_line_error(err, f"picnn {command}: terminated (SIGTERM)")
+    assert ("evaluate it again" in line and "--resume" not in line if command == "evaluate" else
+            f"picnn train --run-dir {run} --resume" in line), line
+
+def test_reproduce_refuses_fewer_than_one_job(tmp_path, capsys):
+    code, out, err = cli(capsys, "reproduce", "--jobs", "0", "--output", tmp_path / "results")
+    assert code == 2 and not (tmp_path / "results").exists()
+    one_line_error(err, "--jobs must be at least 1", "got 0")
