@@ -263,9 +263,10 @@ def make_dir(path) -> Path:
 
 # %% ../nbs/07a_runs.ipynb #7d2e4a04
 @contextmanager
-def run_dir_lock(run_dir, what: str = "run directory", fix: str = "wait for it to finish, or train into another run directory"):
-    """Hold an exclusive lock on `run_dir` for the duration; raise `RunLocked`, naming the holder, if another process has it
-    (the message says `what` the folder is and the `fix`)."""
+def run_dir_lock(run_dir, what: str = "run directory", fix: str = "wait for it to finish, or train into another run directory",
+                 doing: str = ""):
+    """Hold an exclusive lock on `run_dir` for the duration; raise `RunLocked`, naming the holder (and what it is `doing`)
+    if another process has it (the message says `what` the folder is and the `fix`)."""
     if run_dir is None: yield; return
     try: import fcntl
     except ImportError: yield; return                   # no flock here (Windows): unlocked, as before
@@ -281,7 +282,8 @@ def run_dir_lock(run_dir, what: str = "run directory", fix: str = "wait for it t
         f.close()                                       # its holder removed the file as we opened it: lock the new one
     try:
         f.seek(0); f.truncate()
-        f.write(f"process {os.getpid()} on {platform.node()} (since {time.strftime('%Y-%m-%d %H:%M:%S')})"); f.flush()
+        f.write(f"process {os.getpid()} on {platform.node()}{', ' + doing if doing else ''} (since {time.strftime('%Y-%m-%d %H:%M:%S')})")
+        f.flush()
         yield
     finally:
         with suppress(OSError): path.unlink()

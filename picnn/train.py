@@ -457,7 +457,7 @@ def _claimed(run_dir, created: bool):
     folder when it made it. Nothing is left that refuses the retry."""
     fresh = []                                 # fit appends True once it has claimed the folder for a fresh start
     try:
-        with run_dir_lock(run_dir):
+        with run_dir_lock(run_dir, doing="training it"):
             try: yield fresh
             except BaseException:
                 if run_dir is not None and fresh and fresh[0] and _is_stub(run_dir):
@@ -521,10 +521,10 @@ def _load_run(run_dir, which: str, device: str) -> tuple[PathwayClassifier, Trai
 
 @contextmanager
 def _not_in_training(run_dir: Path):
-    "The run's lock while it is read: a run that a process is training is refused (a folder nobody can write is read as is)."
-    fix = "it is being trained; evaluate it when its training has ended"
+    "The run's lock while it is read: a run that another process trains or evaluates is refused (a folder nobody can write is read as is)."
+    fix = "evaluate it once that has ended"
     with ExitStack() as stack:
-        try: stack.enter_context(run_dir_lock(run_dir, "run", fix))
+        try: stack.enter_context(run_dir_lock(run_dir, "run", fix, doing="evaluating it"))
         except RunLocked: raise
         except RunDirError:                    # read-only: no lock file can be made, and no run can train into it
             if (holder := lock_holder(run_dir)) is not None: raise RunLocked(f"run {run_dir} is in use by {holder}: {fix}") from None

@@ -249,10 +249,23 @@ def test_an_evaluation_records_its_epoch_and_never_outlives_a_resume_or_overwrit
 def test_evaluate_refuses_a_run_that_is_being_trained(copy_of, capsys):
     from picnn.train import run_dir_lock
     run = copy_of()
-    with run_dir_lock(run):                  # what a training process holds (another open file: another holder)
+    with run_dir_lock(run, doing="training it"):   # what a training process holds (another open file: another holder)
         code, out, err = cli(capsys, "evaluate", run, "--device", "cpu")
     assert code == 2 and not (run / "evaluation.json").exists()
-    one_line_error(err, "in use by process", "being trained", "evaluate it when")
+    one_line_error(err, "in use by process", "training it", "evaluate it once that has ended")
+
+def test_a_lock_says_what_its_holder_does(copy_of, capsys):
+    "A second evaluate was told the run 'is being trained'; a train into a run being evaluated, nothing of it."
+    from picnn.train import run_dir_lock
+    import picnn.train as T
+    run = copy_of()
+    with T._not_in_training(run):                    # what an evaluation holds
+        code, out, err = cli(capsys, "evaluate", run, "--device", "cpu")
+        assert code == 2
+        one_line_error(err, "in use by process", "evaluating it", "evaluate it once")
+        code, out, err = cli(capsys, "train", "--run-dir", run, "--resume")
+        assert code == 2
+        one_line_error(err, "in use by process", "evaluating it", "wait for it to finish")
 
 def test_evaluate_shows_its_numbers_where_it_cannot_write_and_writes_elsewhere(copy_of, capsys, monkeypatch, tmp_path):
     import picnn.runs
