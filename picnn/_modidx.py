@@ -417,6 +417,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'picnn.reproduce._merge_metrics': ('reproduce.html#_merge_metrics', 'picnn/reproduce.py'),
                                  'picnn.reproduce._portable': ('reproduce.html#_portable', 'picnn/reproduce.py'),
                                  'picnn.reproduce._report': ('reproduce.html#_report', 'picnn/reproduce.py'),
+                                 'picnn.reproduce._write_option_file': ('reproduce.html#_write_option_file', 'picnn/reproduce.py'),
                                  'picnn.reproduce.check_parameters': ('reproduce.html#check_parameters', 'picnn/reproduce.py'),
                                  'picnn.reproduce.execute_notebook': ('reproduce.html#execute_notebook', 'picnn/reproduce.py'),
                                  'picnn.reproduce.find_notebooks': ('reproduce.html#find_notebooks', 'picnn/reproduce.py'),

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import picnn
-from .config import as_list, atomic_write_text, find_settings, load_scale, parse_value
+from .config import ConfigError, as_list, atomic_write_text, find_settings, load_scale, parse_value
 from .experiment import scale_overrides
 from .record import portable_text, repo_root, shorten, stamp, write_json, write_status
 from .paper import read_parameters
@@ -264,11 +264,16 @@ def reproduction_plan(scale: str = "smoke", only=None, output="results", setting
     runs_root = Path(output).expanduser().resolve() / scale / "runs"
     return make_plan(sc, names, runs_root, hardware, data_dir=params.get("data_dir"), throughput=throughput_dir(settings))
 
+def _write_option_file(text: str, path, option: str):
+    "Write the file an option names; a path that cannot be written (a folder, no permission) is one line naming the option."
+    try: atomic_write_text(text, Path(path))
+    except OSError as e: raise ConfigError(f"{option} {path}: cannot write it ({e.strerror or e}); give a file path in a writable folder") from None
+
 def write_dispatch(plan: Plan, commands=None, slurm=None, gpus: int = 1) -> list[str]:
     "Write the plan's commands (one line a run to train) and a SLURM job-array script over them; what was written, said."
     lines, said = dispatch_commands(plan, gpus), []
     if commands:
-        atomic_write_text("".join(l + "\n" for l in lines), Path(commands))
+        _write_option_file("".join(l + "\n" for l in lines), commands, "--commands")
         said.append(f"{len(lines)} commands in {commands}: run them one after another (bash {commands}), several at once "
                     f"on one node (e.g. parallel -j 8 'CUDA_VISIBLE_DEVICES=$(({{%}} - 1)) {{}}' < {commands}), or as a job array")
     if slurm:
@@ -276,7 +281,7 @@ def write_dispatch(plan: Plan, commands=None, slurm=None, gpus: int = 1) -> list
         longest = max((r["hours"] or 0 for r in plan.rows if r["state"] != "cached"), default=0)
         hours = 1.5 * longest / gpus if longest else 24.0
         script = slurm_script(Path(commands).resolve(), max(1, len(lines)), gpus, hours, f"picnn-{plan.scale}", Path.cwd())
-        atomic_write_text(script, Path(slurm))
+        _write_option_file(script, slurm, "--slurm")
         said.append(f"SLURM job array in {slurm}: sbatch {slurm}")
     if lines and commands: said.append(f"then `picnn reproduce --scale {plan.scale}` reads the runs back from {plan.runs_root} and trains none of them")
     return said
