@@ -237,6 +237,7 @@ def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", 
     load_scale(scale, settings)   # an unknown scale fails here, not in every notebook
     settings_path = str(find_settings(settings).resolve()) if settings is not None else None
     root = Path(output).expanduser().resolve()
+    if root.exists() and not root.is_dir(): raise ConfigError(f"--output {output} is a file: give a folder for the results")
     kernel = kernel_name()
     runner = {"scale": scale, "device": device, "settings": settings_path}
     specs = {n: dict(name=n, path=str(available[n]), out_dir=str(root / scale / n), kernel=kernel, settings=settings,
