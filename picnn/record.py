@@ -244,11 +244,9 @@ class Record:
         return stamp(self.settings, started=self.started, wall_seconds=round(time.perf_counter() - self._t0, 2))
 
     def fail(self, cause: str, status: str = "failed"):
-        """Mark the notebook `status` ('failed': a cell raised; 'interrupted') with `cause` (STATUS and metrics.json).
-        The first failure's cause is kept."""
+        "Mark the notebook `status` (failed: a cell raised; or interrupted) with `cause` in STATUS and metrics.json, once."
         if self.status in ("failed", "interrupted"): return
-        after = " (after its results were written)" if self.status == "complete" else ""
-        self.status = status
+        self.status, after = status, " (after its results were written)" if self.status == "complete" else ""
         what = "was interrupted" if status == "interrupted" else "raised"
         write_status(self.out_dir, status, f"a cell of {self.name} {what}{after}\n{self._ran()}", cause=cause)
         self._release()
