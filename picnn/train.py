@@ -452,9 +452,9 @@ def finish(t: Training, state: TrainState, wall: float) -> tuple[dict, np.ndarra
 # %% ../nbs/07b_train.ipynb #b8beaa48
 @contextmanager
 def _claimed(run_dir, created: bool):
-    """`run_dir_lock`, and a fresh start that fails before its first epoch (bad data, settings the model refuses,
-    divergence at epoch 0, Ctrl-C) takes back what it wrote: config.json and the empty log (under the lock), then the
-    folder when it made it. Nothing is left that refuses the retry."""
+    """`run_dir_lock`, and a fresh start that fails before its first epoch takes back what it wrote: config.json and the
+    empty log once claimed (divergence at epoch 0, Ctrl-C), then the folder when it made it (also after bad data or
+    settings the model refuses, which fail before the claim). Nothing is left that refuses the retry."""
     fresh = []                                 # fit appends True once it has claimed the folder for a fresh start
     try:
         with run_dir_lock(run_dir, doing="training it"):
