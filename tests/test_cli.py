@@ -255,7 +255,7 @@ def test_evaluate_refuses_a_run_that_is_being_trained(copy_of, capsys):
     one_line_error(err, "in use by process", "training it", "evaluate it once that has ended")
 
 def test_a_lock_says_what_its_holder_does(copy_of, capsys):
-    "A second evaluate was told the run 'is being trained'; a train into a run being evaluated, nothing of it."
+    "The refusal names what the holder does: an evaluation, not a training."
     from picnn.train import run_dir_lock
     import picnn.train as T
     run = copy_of()
@@ -324,7 +324,7 @@ def test_a_failure_before_the_first_epoch_leaves_nothing_that_blocks_the_retry(t
     (["--dataset", "npz:BAD"], ["not a readable .npz"]), (["--arch", "timm:resnet18"], ["need timm"]),
 ])
 def test_an_overwrite_that_fails_before_training_keeps_the_run_it_was_to_replace(copy_of, capsys, monkeypatch, bad, words):
-    "It used to delete the run first: the bad command left an empty folder, the finished run lost."
+    "The folder is checked before the data is loaded and written only after: the finished run stays as it was."
     run = copy_of()
     if bad[-1] == "npz:BAD":
         (run.parent / "bad.npz").write_bytes(b"not an npz"); bad = ["--dataset", f"npz:{run.parent / 'bad.npz'}"]
@@ -429,7 +429,7 @@ def test_sigterm_behaves_like_ctrl_c(tmp_path):
 
 @pytest.mark.parametrize("command", ["train", "evaluate"])
 def test_an_interruption_says_what_to_run_next(copy_of, capsys, monkeypatch, command):
-    "Ctrl-C (and SIGTERM, which unwinds the same way) names the command that continues: evaluate was told to --resume."
+    "Ctrl-C (and SIGTERM, which unwinds the same way) names the command that continues: evaluate again, or --resume the run."
     import picnn.cli, picnn.train as T
     run = copy_of()
     def stopped(*a, **k): raise picnn.cli.Terminated()

@@ -282,7 +282,7 @@ def test_sigterm_stops_a_reproduction_like_ctrl_c(tmp_path):
     assert [read_status(out / n)[0] for n in ("table_a", "table_b")] == ["interrupted", "interrupted"]
 
 def test_an_output_that_is_a_file_is_named_as_the_option(tmp_path):
-    "It was refused as a run directory ('pass another run directory'), which reproduce has no option for."
+    "The error names the option to change, --output (reproduce has no run directory option)."
     from picnn.config import ConfigError
     nbs = tmp_path / "paper"; nbs.mkdir()
     notebook(nbs / "table_x.ipynb", "x = 1")

@@ -58,7 +58,7 @@ def test_plan_errors_are_one_line(capsys, tmp_path):
     assert "--slurm needs --commands" in capsys.readouterr().err
     assert main(["reproduce", "--commands", "x.txt"]) == 2
     assert "go with --plan" in capsys.readouterr().err
-    for option in ("--commands", "--slurm"):            # a folder where the file goes was a raw IsADirectoryError
+    for option in ("--commands", "--slurm"):            # a folder where the file goes: one line naming the option
         files = {"--commands": tmp_path, "--slurm": tmp_path} if option == "--slurm" else {"--commands": tmp_path}
         if option == "--slurm": files["--commands"] = tmp_path / "commands.txt"
         argv = [a for k, v in files.items() for a in (k, str(v))]
