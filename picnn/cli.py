@@ -231,6 +231,7 @@ def cmd_reproduce(args) -> int:
     for kv in args.param:
         if "=" not in kv: raise ConfigError(f"--param expects KEY=VALUE, got {kv!r}")
         k, v = kv.split("=", 1); params[k] = v
+    if args.jobs < 1: raise ConfigError(f"--jobs must be at least 1 (notebooks executed at once), got {args.jobs}")
     if args.plan: return cmd_plan(args, params)
     if args.commands or args.slurm or args.hardware: raise ConfigError("--commands, --slurm and --hardware go with --plan")
     ok = reproduce(scale=args.scale, only=args.only.split(",") if args.only else None, jobs=args.jobs,
@@ -272,8 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as e:
         how, code = ("terminated (SIGTERM)", 143) if isinstance(e, Terminated) else ("interrupted", 130)
-        again = ("rerun it: finished runs are reused" if args.command == "reproduce" else
-                 "a run resumes with --run-dir RUN_DIR --resume")
+        run_dir = getattr(args, "run_dir", None) or "<the folder printed above>"
+        again = {"reproduce": "rerun it: finished runs are reused", "demo": "rerun it with --run-dir: finished runs are reused",
+                 "evaluate": "nothing was written; evaluate it again"}.get(args.command, f"resume it: picnn train --run-dir {run_dir} --resume")
         print(f"picnn {args.command}: {how} ({again})", file=sys.stderr)
         return code
     finally:

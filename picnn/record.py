@@ -18,7 +18,7 @@ from .viz import save_figure
 # %% auto #0
 __all__ = ['SCRATCH', 'STAMP_KEYS', 'repo_root', 'resolve_output_dir', 'runs_root_of', 'committed_runs', 'shorten', 'git_commit',
            'git_dirty', 'provenance', 'portable_path', 'portable_text', 'write_csv', 'write_json', 'read_csv', 'stamp',
-           'write_status', 'read_status', 'claim_output_dir', 'run_error', 'Record']
+           'write_status', 'outputs_removed', 'read_status', 'claim_output_dir', 'run_error', 'Record']
 
 # %% ../nbs/08b_record.ipynb #645067ba
 SCRATCH = "scratch"   # where a notebook left to its defaults writes, under the checkout (ignored by git)
@@ -133,6 +133,12 @@ def write_status(out_dir, status: str, detail: str = "", cause: str | None = Non
     lines = [status] + ([f"cause: {shorten(cause, 500)}"] if cause else []) + ([detail.strip()] if detail and detail.strip() else [])
     return atomic_write_text("\n".join(lines) + "\n", Path(out_dir) / "STATUS")
 
+def outputs_removed(out_dir, metrics: dict) -> str:
+    "Why a complete notebook's folder is not: the outputs its metrics.json lists (table.csv, figures) that are gone ('': none)."
+    expected = (["table.csv"] if "runs" in metrics else []) + list(metrics.get("figures") or [])
+    missing = [f for f in expected if not (Path(out_dir) / f).is_file()]
+    return f"output(s) removed after the notebook completed: {', '.join(missing)}" if missing else ""
+
 def read_status(out_dir) -> tuple[str, str]:
     """(status, cause) of a notebook's output folder from its `STATUS`; a 'complete' folder whose outputs listed in
     its metrics.json (table.csv, figures) are gone reads 'incomplete', naming them."""
@@ -147,18 +153,18 @@ def read_status(out_dir) -> tuple[str, str]:
     if status != "complete": return status, cause
     try: metrics = json.loads((d / "metrics.json").read_text())
     except (OSError, json.JSONDecodeError): return "incomplete", "metrics.json is missing or unreadable"
-    expected = (["table.csv"] if "runs" in metrics else []) + list(metrics.get("figures") or [])
-    missing = [f for f in expected if not (d / f).is_file()]
-    if missing: return "incomplete", f"output(s) removed after the notebook completed: {', '.join(missing)}"
-    return status, cause
+    return ("incomplete", removed) if (removed := outputs_removed(d, metrics)) else (status, cause)
 
 # %% ../nbs/08b_record.ipynb #3d63559f
 _OPEN: list = []   # the Record of the notebook running in this kernel (the last one opened), watched by `_after_cell`
 
 def _after_cell(result=None):
-    "IPython `post_run_cell` hook: a cell that raised after a `Record` was opened marks it failed, with the cause."
+    """IPython `post_run_cell` hook: a cell that raised after a `Record` was opened marks it failed, with the cause;
+    one stopped by Ctrl-C or SIGTERM (papermill interrupts its kernel) marks it interrupted."""
     error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
-    if error is not None and _OPEN: _OPEN[-1].fail(f"{type(error).__name__}: {error}")
+    if error is None or not _OPEN: return
+    if isinstance(error, KeyboardInterrupt): _OPEN[-1].fail("stopped by Ctrl-C or SIGTERM; run the notebook again", "interrupted")
+    else: _OPEN[-1].fail(f"{type(error).__name__}: {error}")
 
 def _watch_cells(record):
     "Make `record` the open one; in an IPython kernel, register `_after_cell` once (no IPython import: it may be absent)."
@@ -239,16 +245,16 @@ class Record:
         "When, how long and on what this notebook ran: machine-local facts, kept in `STATUS` (ignored by git)."
         return stamp(self.settings, started=self.started, wall_seconds=round(time.perf_counter() - self._t0, 2))
 
-    def fail(self, cause: str):
-        "Mark the notebook failed with `cause` (STATUS and metrics.json): a cell raised. The first failure's cause is kept."
-        if self.status == "failed": return
-        after = " (after its results were written)" if self.status == "complete" else ""
-        self.status = "failed"
-        write_status(self.out_dir, "failed", f"a cell of {self.name} raised{after}\n{self._ran()}", cause=cause)
+    def fail(self, cause: str, status: str = "failed"):
+        "Mark the notebook `status` (failed: a cell raised; or interrupted) with `cause` in STATUS and metrics.json, once."
+        if self.status in ("failed", "interrupted"): return
+        self.status, after = status, " (after its results were written)" if self.status == "complete" else ""
+        what = "was interrupted" if status == "interrupted" else "raised"
+        write_status(self.out_dir, status, f"a cell of {self.name} {what}{after}\n{self._ran()}", cause=cause)
         self._release()
         path = self.out_dir / "metrics.json"
         if path.is_file():
             try: metrics = json.loads(path.read_text())
             except json.JSONDecodeError: metrics = {}
-            metrics.update(status="failed", error=shorten(cause, 1000))
+            metrics.update(status=status, error=shorten(cause, 1000))
             write_json(metrics, path, self.root)

@@ -10,12 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import picnn
-from .config import as_list, atomic_write_text, find_settings, load_scale, parse_value
+from .config import ConfigError, as_list, atomic_write_text, find_settings, load_scale, parse_value
 from .experiment import scale_overrides
 from .record import portable_text, repo_root, shorten, stamp, write_json, write_status
 from .paper import read_parameters
 from .plan import Plan, dispatch_commands, make_plan, slurm_script, throughput_dir
 from .report import write_summary
+from .runs import RunLocked, lock_holder, run_dir_lock
 
 # %% auto #0
 __all__ = ['RUNNER_PARAMETERS', 'KERNEL_CONFIG', 'KERNEL_DIED_AT_START', 'notebooks_dir_of', 'find_notebooks', 'select_notebooks',
@@ -164,7 +165,6 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     "Execute one notebook with papermill into `out_dir`; a dict with its status, error and wall time (never raises)."
     path, out_dir = Path(path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from picnn.runs import lock_holder, RunLocked
     if (holder := lock_holder(out_dir)) is not None:   # a papermill run of it writes there now: leave its files alone
         raise RunLocked(f"the output folder {out_dir} is in use by {holder}: wait for it to end, or pass another --output")
     for p in out_dir.iterdir():   # this folder holds only this notebook's outputs: clear the last run's
@@ -182,7 +182,7 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     if error is None and metrics_path.is_file():
         try: status = json.loads(metrics_path.read_text()).get("status", "complete")
         except json.JSONDecodeError: status = "failed"; error = "metrics.json written by the notebook is not valid JSON"
-        if status == "failed" and error is None: error = "the notebook recorded status 'failed' in metrics.json"
+        if status in ("failed", "interrupted") and error is None: error = f"the notebook recorded status {status!r} in metrics.json"
         cause = cause or error
     base = {} if metrics_path.is_file() else {"notebook": name, "parameters": parameters, "picnn_version": picnn.__version__}
     if error is None:
@@ -237,6 +237,7 @@ def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", 
     load_scale(scale, settings)   # an unknown scale fails here, not in every notebook
     settings_path = str(find_settings(settings).resolve()) if settings is not None else None
     root = Path(output).expanduser().resolve()
+    if root.exists() and not root.is_dir(): raise ConfigError(f"--output {output} is a file: give a folder for the results")
     kernel = kernel_name()
     runner = {"scale": scale, "device": device, "settings": settings_path}
     specs = {n: dict(name=n, path=str(available[n]), out_dir=str(root / scale / n), kernel=kernel, settings=settings,
@@ -244,7 +245,6 @@ def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", 
                                                    "runs_root": str(root / scale / "runs"), **params}.items()
                                  if k in declared[n]})
              for n in names}
-    from picnn.runs import run_dir_lock
     with run_dir_lock(root / scale, f"the results of scale {scale!r}", f"another picnn reproduce --scale {scale} is "
                       f"writing them; wait for it to end, or pass another --output"):   # one reproduction of a scale at once
         print(f"picnn reproduce: scale {scale!r}, {len(names)} notebook(s) {names} into {root / scale} "
@@ -265,11 +265,16 @@ def reproduction_plan(scale: str = "smoke", only=None, output="results", setting
     runs_root = Path(output).expanduser().resolve() / scale / "runs"
     return make_plan(sc, names, runs_root, hardware, data_dir=params.get("data_dir"), throughput=throughput_dir(settings))
 
+def _write_option_file(text: str, path, option: str):
+    "Write the file an option names; a path that cannot be written (a folder, no permission) is one line naming the option."
+    try: atomic_write_text(text, Path(path))
+    except OSError as e: raise ConfigError(f"{option} {path}: cannot write it ({e.strerror or e}); give a file path in a writable folder") from None
+
 def write_dispatch(plan: Plan, commands=None, slurm=None, gpus: int = 1) -> list[str]:
     "Write the plan's commands (one line a run to train) and a SLURM job-array script over them; what was written, said."
     lines, said = dispatch_commands(plan, gpus), []
     if commands:
-        atomic_write_text("".join(l + "\n" for l in lines), Path(commands))
+        _write_option_file("".join(l + "\n" for l in lines), commands, "--commands")
         said.append(f"{len(lines)} commands in {commands}: run them one after another (bash {commands}), several at once "
                     f"on one node (e.g. parallel -j 8 'CUDA_VISIBLE_DEVICES=$(({{%}} - 1)) {{}}' < {commands}), or as a job array")
     if slurm:
@@ -277,7 +282,7 @@ def write_dispatch(plan: Plan, commands=None, slurm=None, gpus: int = 1) -> list
         longest = max((r["hours"] or 0 for r in plan.rows if r["state"] != "cached"), default=0)
         hours = 1.5 * longest / gpus if longest else 24.0
         script = slurm_script(Path(commands).resolve(), max(1, len(lines)), gpus, hours, f"picnn-{plan.scale}", Path.cwd())
-        atomic_write_text(script, Path(slurm))
+        _write_option_file(script, slurm, "--slurm")
         said.append(f"SLURM job array in {slurm}: sbatch {slurm}")
     if lines and commands: said.append(f"then `picnn reproduce --scale {plan.scale}` reads the runs back from {plan.runs_root} and trains none of them")
     return said

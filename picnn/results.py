@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .config import list_scales
 from .experiment import run_precision
-from .record import read_csv, read_status
+from .record import read_csv, read_status, outputs_removed
 
 # %% auto #0
 __all__ = ['OFFICIAL_RECIPE', 'collect_results', 'mis_method_of', 'precision_of', 'run_records', 'training_length',
@@ -29,11 +29,14 @@ def _scale_order(settings=None) -> list[str]:
     except FileNotFoundError: return ["smoke", "cpu", "gpu", "paper"]
 
 def _status_of(d: Path) -> tuple[str, str]:
-    "(status, detail) of a notebook folder: its STATUS (`incomplete` where listed outputs are gone), else metrics.json."
+    """(status, detail) of a notebook folder: its STATUS, else (a clone: git ignores STATUS) its metrics.json; either way
+    `incomplete` where outputs it lists are gone."""
     if (d / "STATUS").is_file(): return read_status(d)
     try: m = json.loads((d / "metrics.json").read_text())
     except (OSError, json.JSONDecodeError): return "unknown", ""
-    return m.get("status", "unknown"), m.get("error") or ""
+    status = m.get("status", "unknown")
+    if status == "complete" and (removed := outputs_removed(d, m)): return "incomplete", removed
+    return status, m.get("error") or ""
 
 def collect_results(root) -> list[dict]:
     "Every notebook folder under `root/<scale>/` with its status, metrics, table rows and figures."

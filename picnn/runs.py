@@ -25,7 +25,8 @@ __all__ = ['RECIPES', 'RUN_FILES', 'setting', 'TrainConfig', 'recipe', 'config_p
            'DeviceUnavailable', 'RunDirError', 'RunLocked', 'RunNotFound', 'RunMismatch', 'CorruptRunFile',
            'TrainingDiverged', 'NonFiniteLoss', 'disk_error', 'atomic_write', 'atomic_save', 'atomic_savez',
            'atomic_write_text', 'append_line', 'not_a_folder', 'make_dir', 'run_dir_lock', 'lock_holder', 'config_diff',
-           'read_json', 'read_config', 'load_checkpoint', 'load_weights', 'open_run_dir']
+           'read_json', 'read_config', 'load_checkpoint', 'load_weights', 'check_run_dir', 'claim_run_dir',
+           'open_run_dir']
 
 # %% ../nbs/07a_runs.ipynb #03613aa0
 def setting(default, help: str, choices: tuple | None = None):
@@ -262,9 +263,10 @@ def make_dir(path) -> Path:
 
 # %% ../nbs/07a_runs.ipynb #7d2e4a04
 @contextmanager
-def run_dir_lock(run_dir, what: str = "run directory", fix: str = "wait for it to finish, or train into another run directory"):
-    """Hold an exclusive lock on `run_dir` for the duration; raise `RunLocked`, naming the holder, if another process has it
-    (the message says `what` the folder is and the `fix`)."""
+def run_dir_lock(run_dir, what: str = "run directory", fix: str = "wait for it to finish, or train into another run directory",
+                 doing: str = ""):
+    """Hold an exclusive lock on `run_dir` for the duration; raise `RunLocked`, naming the holder (and what it is `doing`)
+    if another process has it (the message says `what` the folder is and the `fix`)."""
     if run_dir is None: yield; return
     try: import fcntl
     except ImportError: yield; return                   # no flock here (Windows): unlocked
@@ -280,7 +282,8 @@ def run_dir_lock(run_dir, what: str = "run directory", fix: str = "wait for it t
         f.close()                                       # its holder removed the file as we opened it: lock the new one
     try:
         f.seek(0); f.truncate()
-        f.write(f"process {os.getpid()} on {platform.node()} (since {time.strftime('%Y-%m-%d %H:%M:%S')})"); f.flush()
+        f.write(f"process {os.getpid()} on {platform.node()}{', ' + doing if doing else ''} (since {time.strftime('%Y-%m-%d %H:%M:%S')})")
+        f.flush()
         yield
     finally:
         with suppress(OSError): path.unlink()
@@ -371,20 +374,24 @@ def _is_stub(run_dir: Path) -> bool:
     there = [n for n in RUN_FILES if (run_dir / n).exists()]
     return set(there) <= {"config.json", "log.jsonl"} and not ((run_dir / "log.jsonl").is_file() and (run_dir / "log.jsonl").stat().st_size)
 
-def open_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict | None:
-    "Make `run_dir` hold the run of `cfg` (see above); the checkpoint to continue from, or None to start at epoch 0."
+def check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict | None:
+    "What `open_run_dir` would do, writing nothing: its refusals, and the checkpoint to continue from (None: epoch 0)."
     if resume and overwrite: raise ConfigError("resume and overwrite exclude each other: continue the run, or replace it")
     if not _is_stub(run_dir) and not overwrite:        # a stub (a start that failed before an epoch) is replaced freely
         there = [n for n in RUN_FILES if (run_dir / n).exists()]
         if not (run_dir / "config.json").exists():
             raise RunMismatch(f"run directory {run_dir} holds {', '.join(there)} but no config.json: whose run it is cannot "
                               f"be told; use another run directory, or replace what it holds (overwrite=True, --overwrite)")
-        if (diff := config_diff(read_json(run_dir / "config.json"), cfg)):
-            raise RunMismatch(_mismatch(f"run directory {run_dir}", diff))
+        try: saved = read_json(run_dir / "config.json")
+        except CorruptRunFile as e: raise CorruptRunFile(f"{e}, or replace it (overwrite=True, --overwrite)") from None
+        if (diff := config_diff(saved, cfg)): raise RunMismatch(_mismatch(f"run directory {run_dir}", diff))
         if not resume:
             raise RunMismatch(f"run directory {run_dir} already holds {_run_status(run_dir)} with these settings: "
                               f"resume it (resume=True, --resume), overwrite it (overwrite=True, --overwrite), or use another")
-    ckpt = load_checkpoint(run_dir / "last.pt", cfg) if resume and (run_dir / "last.pt").is_file() else None
+    return load_checkpoint(run_dir / "last.pt", cfg) if resume and (run_dir / "last.pt").is_file() else None
+
+def claim_run_dir(run_dir: Path, cfg: TrainConfig, ckpt: dict | None):
+    "Make `run_dir` hold the run of `cfg`, continued from `ckpt` (what `check_run_dir` returned) or from epoch 0."
     # a fresh start: nothing of an earlier run stays beside it; a resumption that trains on: no evaluation of a
     # checkpoint it is about to replace
     stale = RUN_FILES if ckpt is None else ("evaluation.json",) if ckpt["epoch"] + 1 < cfg.epochs else ()
@@ -394,4 +401,9 @@ def open_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool = False, overwrit
     atomic_write_text(json.dumps(asdict(cfg), indent=2), run_dir / "config.json")
     # the log is rewritten from the checkpoint's history: no duplicate epochs, no torn last line
     atomic_write_text("".join(json.dumps(h) + "\n" for h in (ckpt or {}).get("history", [])), run_dir / "log.jsonl")
+
+def open_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict | None:
+    "Make `run_dir` hold the run of `cfg` (see above); the checkpoint to continue from, or None to start at epoch 0."
+    ckpt = check_run_dir(run_dir, cfg, resume, overwrite)
+    claim_run_dir(run_dir, cfg, ckpt)
     return ckpt

@@ -26,7 +26,8 @@ from .evaluation import collect_outputs, evaluate, pathway_accuracy, reported_ac
 from .runs import (TrainConfig, RECIPES, recipe, setting, config_problems, DeviceUnavailable, RunDirError, RunLocked, RunNotFound,
                         RunMismatch, CorruptRunFile, TrainingDiverged, NonFiniteLoss, disk_error, atomic_write, atomic_save,
                         atomic_savez, atomic_write_text, append_line, make_dir, run_dir_lock, config_diff, read_json,
-                        read_config, load_checkpoint, load_weights, RUN_FILES, open_run_dir, run_name)
+                        read_config, load_checkpoint, load_weights, RUN_FILES, open_run_dir, check_run_dir,
+                        claim_run_dir, run_name, lock_holder, _is_stub)
 
 # %% auto #0
 __all__ = ['LOSS_LIMIT', 'SUMMED', 'resolve_device', 'Distributed', 'init_distributed', 'TrainingStep', 'train_one_epoch',
@@ -240,11 +241,11 @@ class TrainResult:
 
 # %% ../nbs/07b_train.ipynb #38e0a724
 def open_run(run_dir, cfg: TrainConfig, ctx: Distributed, resume: bool, overwrite: bool) -> dict | None:
-    "`open_run_dir` on rank 0; the other ranks wait for it, then read the same checkpoint."
+    "`check_run_dir` on rank 0 (its refusals; nothing written yet); the other ranks wait for it, then read the same checkpoint."
     if run_dir is None:
         if resume: raise ConfigError("resume=True needs the run_dir of the run to continue")
         return None
-    ckpt = open_run_dir(run_dir, cfg, resume, overwrite) if ctx.is_main else None
+    ckpt = check_run_dir(run_dir, cfg, resume, overwrite) if ctx.is_main else None
     if ctx.enabled:
         dist.barrier()
         if not ctx.is_main and resume and (run_dir / "last.pt").is_file(): ckpt = load_checkpoint(run_dir / "last.pt", cfg)
@@ -451,13 +452,12 @@ def finish(t: Training, state: TrainState, wall: float) -> tuple[dict, np.ndarra
 # %% ../nbs/07b_train.ipynb #b8beaa48
 @contextmanager
 def _claimed(run_dir, created: bool):
-    """`run_dir_lock`, and a fresh start that fails before its first epoch (bad data, settings the model refuses,
-    divergence at epoch 0, Ctrl-C) takes back what it wrote: config.json and the empty log (under the lock), then the
-    folder when it made it. Nothing is left that refuses the retry."""
-    from picnn.runs import _is_stub
+    """`run_dir_lock`, and a fresh start that fails before its first epoch takes back what it wrote: config.json and the
+    empty log once claimed (divergence at epoch 0, Ctrl-C), then the folder when it made it (also after bad data or
+    settings the model refuses, which fail before the claim). Nothing is left that refuses the retry."""
     fresh = []                                 # fit appends True once it has claimed the folder for a fresh start
     try:
-        with run_dir_lock(run_dir):
+        with run_dir_lock(run_dir, doing="training it"):
             try: yield fresh
             except BaseException:
                 if run_dir is not None and fresh and fresh[0] and _is_stub(run_dir):
@@ -490,6 +490,8 @@ def fit(config: TrainConfig | None = None, model: PathwayClassifier | None = Non
         state = restore(ckpt, cfg, model, optimizer, scheduler, run_dir, device)
         t = Training(cfg, device, ctx, amp, data, model, wrap_for_training(model, cfg, ctx, device), optimizer, scheduler,
                      run_dir, Progress(Progress.mode_for(progress, ctx.is_main), state.start, cfg.epochs, cfg.select_on))
+        # claimed only now: bad data or settings the model refuses fail above, leaving a run to be overwritten as it was
+        if run_dir is not None and ctx.is_main: claim_run_dir(run_dir, cfg, ckpt)
         t_run = time.perf_counter()
         for epoch in range(state.start, cfg.epochs):
             row = train_epoch(t, epoch)
@@ -519,13 +521,12 @@ def _load_run(run_dir, which: str, device: str) -> tuple[PathwayClassifier, Trai
 
 @contextmanager
 def _not_in_training(run_dir: Path):
-    "The run's lock while it is read: a run that a process is training is refused (a folder nobody can write is read as is)."
-    fix = "it is being trained; evaluate it when its training has ended"
+    "The run's lock while it is read: a run that another process trains or evaluates is refused (a folder nobody can write is read as is)."
+    fix = "evaluate it once that has ended"
     with ExitStack() as stack:
-        try: stack.enter_context(run_dir_lock(run_dir, "run", fix))
+        try: stack.enter_context(run_dir_lock(run_dir, "run", fix, doing="evaluating it"))
         except RunLocked: raise
         except RunDirError:                    # read-only: no lock file can be made, and no run can train into it
-            from picnn.runs import lock_holder
             if (holder := lock_holder(run_dir)) is not None: raise RunLocked(f"run {run_dir} is in use by {holder}: {fix}") from None
         yield
 

@@ -253,10 +253,23 @@ def test_an_evaluation_records_its_epoch_and_never_outlives_a_resume_or_overwrit
 def test_evaluate_refuses_a_run_that_is_being_trained(copy_of, capsys):
     from picnn.train import run_dir_lock
     run = copy_of()
-    with run_dir_lock(run):                  # what a training process holds (another open file: another holder)
+    with run_dir_lock(run, doing="training it"):   # what a training process holds (another open file: another holder)
         code, out, err = cli(capsys, "evaluate", run, "--device", "cpu")
     assert code == 2 and not (run / "evaluation.json").exists()
-    one_line_error(err, "in use by process", "being trained", "evaluate it when")
+    one_line_error(err, "in use by process", "training it", "evaluate it once that has ended")
+
+def test_a_lock_says_what_its_holder_does(copy_of, capsys):
+    "The refusal names what the holder does: an evaluation, not a training."
+    from picnn.train import run_dir_lock
+    import picnn.train as T
+    run = copy_of()
+    with T._not_in_training(run):                    # what an evaluation holds
+        code, out, err = cli(capsys, "evaluate", run, "--device", "cpu")
+        assert code == 2
+        one_line_error(err, "in use by process", "evaluating it", "evaluate it once")
+        code, out, err = cli(capsys, "train", "--run-dir", run, "--resume")
+        assert code == 2
+        one_line_error(err, "in use by process", "evaluating it", "wait for it to finish")
 
 def test_evaluate_shows_its_numbers_where_it_cannot_write_and_writes_elsewhere(copy_of, capsys, monkeypatch, tmp_path):
     import picnn.runs
@@ -295,6 +308,8 @@ def test_val_size_is_a_count_or_a_fraction_by_its_type(tmp_path, capsys):
     (["--lr", "1e6"], ["diverged at epoch 0"]),                                     # divergence at epoch 0
     (["--train-subset", "100000"], ["train_subset=100000", "1,437", "at most 1437"]),
     (["--dataset", "npz:BAD"], ["bad.npz", "not a readable .npz"]),                  # a bad npz
+    (["--test-subset", "100000"], ["test_subset=100000", "at most 360"]),
+    (["--val-size", "400"], ["val_size=400", "400 validation images of 400"]),
 ])
 def test_a_failure_before_the_first_epoch_leaves_nothing_that_blocks_the_retry(tmp_path, capsys, bad, words):
     if bad[-1] == "npz:BAD":
@@ -307,6 +322,32 @@ def test_a_failure_before_the_first_epoch_leaves_nothing_that_blocks_the_retry(t
         assert not run.exists() if run.name == "new" else list(run.iterdir()) == []
         code, out, err = cli(capsys, "train", "--run-dir", run, *SMALL, "--epochs", "1")   # the corrected command
         assert code == 0, err
+
+@pytest.mark.parametrize("bad, words", [
+    (["--train-subset", "100000"], ["train_subset=100000"]), (["--num-filters", "4"], ["K=4 < num_classes C=10"]),
+    (["--dataset", "npz:BAD"], ["not a readable .npz"]), (["--arch", "timm:resnet18"], ["need timm"]),
+])
+def test_an_overwrite_that_fails_before_training_keeps_the_run_it_was_to_replace(copy_of, capsys, monkeypatch, bad, words):
+    "The folder is checked before the data is loaded and written only after: the finished run stays as it was."
+    run = copy_of()
+    if bad[-1] == "npz:BAD":
+        (run.parent / "bad.npz").write_bytes(b"not an npz"); bad = ["--dataset", f"npz:{run.parent / 'bad.npz'}"]
+    monkeypatch.setitem(sys.modules, "timm", None)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    code, out, err = cli(capsys, "train", "--run-dir", run, *SMALL, "--overwrite", *bad)
+    assert code == 2
+    one_line_error(err, *words)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+@pytest.mark.parametrize("value", ["[]", "{trunc"])
+def test_a_damaged_config_json_says_how_to_replace_the_run(copy_of, capsys, value):
+    run = copy_of()
+    (run / "config.json").write_text(value)
+    code, out, err = cli(capsys, "train", "--run-dir", run, *SMALL)
+    assert code == 2
+    one_line_error(err, str(run / "config.json"), "--overwrite")
+    code, out, err = cli(capsys, "train", "--run-dir", run, *SMALL, "--overwrite")
+    assert code == 0, err
 
 def test_a_stub_of_a_killed_start_is_replaced_and_a_foreign_metrics_json_is_not_a_run(tmp_path, capsys):
     stub = tmp_path / "stub"; stub.mkdir()       # what a start killed (SIGKILL) before its first epoch leaves
@@ -389,3 +430,22 @@ def test_sigterm_behaves_like_ctrl_c(tmp_path):
     assert a.returncode == 143, err
     one_line_error(err, "terminated (SIGTERM)", "--resume")
     assert not (run / ".lock").exists() and (run / "last.pt").is_file() and not (run / "metrics.json").exists()
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_an_interruption_says_what_to_run_next(copy_of, capsys, monkeypatch, command):
+    "Ctrl-C (and SIGTERM, which unwinds the same way) names the command that continues: evaluate again, or --resume the run."
+    import picnn.cli, picnn.train as T
+    run = copy_of()
+    def stopped(*a, **k): raise picnn.cli.Terminated()
+    monkeypatch.setattr(T, "prepare_data", stopped)        # both commands load the data first
+    args = ["evaluate", run, "--device", "cpu"] if command == "evaluate" else ["train", "--run-dir", run, "--resume"]
+    code, out, err = cli(capsys, *args)
+    assert code == 143 and not (run / ".lock").exists() and not (run / "evaluation.json").exists()
+    line = one_line_error(err, f"picnn {command}: terminated (SIGTERM)")
+    assert ("evaluate it again" in line and "--resume" not in line if command == "evaluate" else
+            f"picnn train --run-dir {run} --resume" in line), line
+
+def test_reproduce_refuses_fewer_than_one_job(tmp_path, capsys):
+    code, out, err = cli(capsys, "reproduce", "--jobs", "0", "--output", tmp_path / "results")
+    assert code == 2 and not (tmp_path / "results").exists()
+    one_line_error(err, "--jobs must be at least 1", "got 0")

@@ -280,3 +280,12 @@ def test_sigterm_stops_a_reproduction_like_ctrl_c(tmp_path):
     assert proc.returncode == 143 and time.time() - t0 < 60, err[-2000:]
     assert "picnn reproduce: terminated (SIGTERM)" in err and not list((tmp_path / "results").rglob(".lock"))
     assert [read_status(out / n)[0] for n in ("table_a", "table_b")] == ["interrupted", "interrupted"]
+
+def test_an_output_that_is_a_file_is_named_as_the_option(tmp_path):
+    "The error names the option to change, --output (reproduce has no run directory option)."
+    from picnn.config import ConfigError
+    nbs = tmp_path / "paper"; nbs.mkdir()
+    notebook(nbs / "table_x.ipynb", "x = 1")
+    f = tmp_path / "results"; f.write_text("mine")
+    with pytest.raises(ConfigError, match=r"--output .*results is a file: give a folder"): reproduce("smoke", notebooks_dir=nbs, output=f)
+    assert f.read_text() == "mine"

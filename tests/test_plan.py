@@ -50,7 +50,7 @@ def test_every_command_rebuilds_its_run(scale):
             assert run_name(cfg) == run.name and cfg.replace(device="auto") == run.config.replace(device="auto"), argv
 
 
-def test_plan_errors_are_one_line(capsys):
+def test_plan_errors_are_one_line(capsys, tmp_path):
     assert main(["reproduce", "--plan", "--hardware", "no such chip"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "benchmarks/throughput.py" in err
@@ -58,6 +58,13 @@ def test_plan_errors_are_one_line(capsys):
     assert "--slurm needs --commands" in capsys.readouterr().err
     assert main(["reproduce", "--commands", "x.txt"]) == 2
     assert "go with --plan" in capsys.readouterr().err
+    for option in ("--commands", "--slurm"):            # a folder where the file goes: one line naming the option
+        files = {"--commands": tmp_path, "--slurm": tmp_path} if option == "--slurm" else {"--commands": tmp_path}
+        if option == "--slurm": files["--commands"] = tmp_path / "commands.txt"
+        argv = [a for k, v in files.items() for a in (k, str(v))]
+        assert main(["reproduce", "--plan", "--only", "table1", "--output", str(tmp_path / "results"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err and f"{option} {tmp_path}: cannot write it" in err, err
 
 
 def test_slurm_task_runs_its_line(tmp_path):
