@@ -13,7 +13,7 @@ JOBS    ?= 2
 THREADS ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow test-browser reproduce demo lab sync docs clean-venv
+.PHONY: install test lint test-slow test-browser reproduce demo lab sync docs clean-venv
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ install: $(BIN)/.installed
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff over the notebooks, tests, tools and benchmarks (pyproject.toml [tool.ruff]); `make test` runs it too (tests/test_lint.py)
+lint: install
+	$(BIN)/ruff check .
 
 test-slow: install
 	$(BIN)/python -m pytest --slow $(PYTEST_ARGS)

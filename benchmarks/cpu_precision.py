@@ -13,9 +13,11 @@ import argparse, json, platform, time
 from pathlib import Path
 import torch
 
-from picnn.data import DeviceLoader, ImageSplit
+from picnn.datasets import ImageSplit
+from picnn.data import DeviceLoader
 from picnn.models import build_model
-from picnn.train import Distributed, TrainConfig, TrainingStep, environment_info, train_one_epoch
+from picnn.runs import TrainConfig
+from picnn.train import Distributed, TrainingStep, environment_info, train_one_epoch
 
 FORMATS = {"fp32 NCHW": dict(amp=False, channels_last=False),
            "fp32 channels_last": dict(amp=False, channels_last=True),

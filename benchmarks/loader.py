@@ -12,7 +12,9 @@ import argparse, os, time
 
 import torch
 
-from picnn.data import DatasetNotFound, DeviceLoader, ImageSplit, load_dataset
+from picnn.datasets import ImageSplit, load_dataset
+from picnn.sources import DatasetNotFound
+from picnn.data import DeviceLoader
 from benchmarks.torch_loader import make_dataloader
 
 

@@ -18,9 +18,11 @@ from pathlib import Path
 import torch
 
 from picnn.models import build_model
-from picnn.data import load_dataset, DeviceLoader, normalization, ImageSplit
+from picnn.datasets import load_dataset, normalization, ImageSplit
+from picnn.data import DeviceLoader
 from benchmarks.torch_loader import official_transforms
-from picnn.train import TrainConfig, TrainingStep, train_one_epoch, Distributed
+from picnn.runs import TrainConfig
+from picnn.train import TrainingStep, train_one_epoch, Distributed
 
 HERE = Path(__file__).resolve().parent
 

@@ -38,7 +38,9 @@ import torch
 from picnn.config import load_scale
 from picnn.data import DeviceLoader
 from picnn.models import build_model
-from picnn.train import Distributed, TrainConfig, TrainingStep, collect_outputs, train_one_epoch
+from picnn.runs import TrainConfig
+from picnn.evaluation import collect_outputs
+from picnn.train import Distributed, TrainingStep, train_one_epoch
 from benchmarks.cpu_precision import FirstBatches, synthetic_cifar
 
 HERE = Path(__file__).resolve().parent

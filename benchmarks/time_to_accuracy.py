@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse, datetime, json, os, time
 from pathlib import Path
 import torch
-from picnn.data import load_dataset, DeviceLoader
-from picnn.train import TrainConfig, fit, evaluate
+from picnn.datasets import load_dataset
+from picnn.data import DeviceLoader
+from picnn.runs import TrainConfig
+from picnn.evaluation import evaluate
+from picnn.train import fit
 
 HERE = Path(__file__).resolve().parent
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from picnn.data import IMAGENET_MEAN, IMAGENET_STD, ImageSplit, AUGMENTS, JITTER, _epoch_seed, _stats_for
+from picnn.datasets import IMAGENET_MEAN, IMAGENET_STD, ImageSplit
+from picnn.data import AUGMENTS, JITTER, _epoch_seed, _stats_for
 
 
 class SplitDataset(torch.utils.data.Dataset):

@@ -31,7 +31,7 @@ def _parser_of(name: str, hint):
 
 def _registries():
     from picnn.models import list_models
-    from picnn.data import list_datasets
+    from picnn.datasets import list_datasets
     return {"arch": list_models, "dataset": list_datasets}
 
 def _help_of(f, hint, recipes: dict) -> tuple[str, str | None]:
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 # %% ../nbs/12_cli.ipynb #7ce1f30e
 def train_config(args):
     "The configuration of `picnn train`: the recipe (or, with --resume, the run's config.json), then the options given."
-    from picnn.train import TrainConfig, read_config
+    from picnn.runs import TrainConfig, read_config
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     if args.resume:
         if args.run_dir is None: raise ConfigError("--resume needs --run-dir: the folder of the run to continue")
@@ -161,7 +161,7 @@ def train_config(args):
 
 def test_summary(t: dict) -> str:
     "The test numbers of a metrics.json (of any version): ACC2/ACC3 as the mean (and spread) of their draws."
-    from picnn.train import reported_accuracy
+    from picnn.evaluation import reported_accuracy
     def acc(k):
         return f"{reported_accuracy(t, k):.4f}" + (f"±{t[k + '_std']:.4f}" if f"{k}_std" in t else "")
     draws = f" (mean±sd of {t['draws']} draws)" if "draws" in t else ""
@@ -186,7 +186,7 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     "The numbers first (a folder that cannot be written still shows them), then evaluation.json (or --output)."
-    from picnn.train import evaluate_run, atomic_write_text
+    from picnn.runs import atomic_write_text; from picnn.train import evaluate_run
     res = evaluate_run(args.run_dir, which=args.which, device=args.device, mis_method=args.mis_method, output=False)
     print(json.dumps(res, indent=2), flush=True)
     if not res["finished"]:
@@ -202,7 +202,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_demo(args) -> int:
     import tempfile
-    from picnn.train import recipe, fit, reported_accuracy
+    from picnn.runs import recipe; from picnn.evaluation import reported_accuracy; from picnn.train import fit
     root = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="picnn-demo-"))
     cfg = recipe("quick", epochs=args.epochs, mis_method="sklearn")
     print(f"{'method':8s}{'ACC1':>8s}{'ACC2':>8s}{'ACC3':>8s}{'MIS':>8s}{'MIS/H':>8s}")
@@ -218,7 +218,7 @@ def cmd_demo(args) -> int:
 def demo_note(acc1: float, acc3: float, epochs: int, steps: int | None) -> str:
     "What the demo's PICNN row shows: clusters when its ACC3 is far below its ACC1 (the claims table's rule), else why not."
     from picnn.claims import FAR
-    if acc3 <= FAR * acc1: return f"PICNN's ACC3 is far below its ACC1: each class's cluster of filters carries the class."
+    if acc3 <= FAR * acc1: return "PICNN's ACC3 is far below its ACC1: each class's cluster of filters carries the class."
     return (f"PICNN's ACC3 is not far below its ACC1: no class clusters here. {epochs} epochs"
             + (f" ({steps} optimizer steps)" if steps else "") + " are a first run, too short for them; and on these 8x8 "
             "digits a tiny CNN's clusters stay weak even at the smoke scale's schedule (README, Reproduced results). "

@@ -318,11 +318,12 @@ def atomic_write_text(text: str, path) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 # %% ../nbs/00_config.ipynb #f6e3867a
-def moved_names(module: str, new_home: types.ModuleType, names) -> Callable[[str], object]:
-    "A module `__getattr__` that resolves `names` (moved from `module` to `new_home`) with a DeprecationWarning."
-    names = frozenset(names)
+def moved_names(module: str, homes: dict[types.ModuleType, tuple]) -> Callable[[str], object]:
+    "A module `__getattr__` resolving the names that moved from `module` (`{new module: names}`) with a DeprecationWarning."
+    home = {name: new for new, names in homes.items() for name in names}
     def __getattr__(name: str):
-        if name not in names: raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        warnings.warn(f"{module}.{name} is {new_home.__name__}.{name} now: import it from there", DeprecationWarning, stacklevel=2)
-        return getattr(new_home, name)
+        if name not in home: raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        new = home[name].__name__
+        warnings.warn(f"{module}.{name} is {new}.{name} now: import it from there", DeprecationWarning, stacklevel=2)
+        return getattr(home[name], name)
     return __getattr__

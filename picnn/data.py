@@ -10,12 +10,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .datasets import (ImageSplit, DatasetNotFound, DatasetCorrupt, load_dataset, list_datasets, register_dataset,
-                       train_val_split, stratified_indices, normalization, IMAGENET_MEAN, IMAGENET_STD, clear_cache)
+import picnn.datasets, picnn.sources
+from .config import moved_names
+from .datasets import ImageSplit, normalization
 
 # %% auto #0
 __all__ = ['AUGMENTS', 'JITTER', 'crop_batch', 'pad_crop_flip', 'center_crop', 'color_jitter_batch', 'epoch_order', 'shard_rows',
            'num_batches', 'draw_augmentation', 'augment_batch', 'DeviceLoader']
+
+# %% ../nbs/05_data.ipynb #7fb27b941602401d91542211134fc71a
+# the names of picnn.datasets and picnn.sources once importable from here still are, with a DeprecationWarning
+__getattr__ = moved_names(__name__, {
+    picnn.datasets: ("load_dataset", "list_datasets", "register_dataset", "train_val_split", "IMAGENET_MEAN", "IMAGENET_STD",
+                     "clear_cache"),
+    picnn.sources: ("DatasetNotFound", "DatasetCorrupt", "stratified_indices")})
 
 # %% ../nbs/05_data.ipynb #c1f3b763
 def _stats_for(split: ImageSplit, mean=None, std=None) -> tuple[tuple, tuple]:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_datasets.ipynb #1556d777
 from __future__ import annotations
-import hashlib, math, os, warnings
+import hashlib, os, warnings
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Callable

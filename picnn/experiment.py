@@ -18,7 +18,9 @@ from .datasets import DatasetNotFound, load_dataset
 from .models import architecture, default_num_filters
 from .metrics import mis_ceiling
 from .record import shorten
-from .train import TrainConfig, cached_fit, read_result, resolve_amp, resolve_device, run_name, reported_accuracy
+from .runs import TrainConfig, run_name
+from .evaluation import reported_accuracy
+from .train import cached_fit, read_result, resolve_amp, resolve_device
 
 # %% auto #0
 __all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS', 'TABLE1_DATASETS', 'TABLE2_DATASETS',
@@ -30,8 +32,8 @@ __all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS
 
 # %% ../nbs/09a_experiment.ipynb #86ced447
 # where a paper notebook writes and what it records live in picnn.record; the old names still resolve, with a warning
-__getattr__ = moved_names(__name__, picnn.record, ("Record", "committed_runs", "read_csv", "repo_root", "resolve_output_dir",
-                                             "runs_root_of", "write_csv"))
+__getattr__ = moved_names(__name__, {picnn.record: ("Record", "committed_runs", "read_csv", "repo_root", "resolve_output_dir",
+                                                    "runs_root_of", "write_csv")})
 
 # %% ../nbs/09a_experiment.ipynb #db58d732
 SCALE_KEYS = tuple(f.name for f in fields(Scale) if f.name not in ("name", "description", "sections"))

@@ -14,7 +14,8 @@ import torch
 from .config import ConfigError, Scale, coerce, load_scale
 from .datasets import DatasetNotFound, load_dataset
 from .models import build_model
-from .train import TrainConfig, read_result
+from .runs import TrainConfig
+from .train import read_result
 from .experiment import cached_run, finished_run, run_row, train_config
 from .record import Record, committed_runs, resolve_output_dir
 

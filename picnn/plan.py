@@ -13,7 +13,8 @@ import torch
 from .config import ConfigError, Scale
 from .datasets import DatasetNotFound, load_dataset
 from .models import cached_weights
-from .train import TrainConfig, environment_info, run_name
+from .runs import TrainConfig, run_name
+from .train import environment_info
 from .experiment import METHODS, ablation_configs, missing_reason, table_configs, table_datasets, train_config
 from .record import repo_root
 from .paper import default_arch, default_dataset

@@ -92,7 +92,7 @@ KERNEL_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}   # CurveZMQ
 def kernel_name() -> str:
     "'picnn' when that kernel spec runs this interpreter, else 'python3' (which Jupyter maps to this interpreter)."
     try:
-        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+        from jupyter_client.kernelspec import KernelSpecManager
         spec = KernelSpecManager().get_kernel_spec("picnn")
         if os.path.abspath(spec.argv[0]) == os.path.abspath(sys.executable): return "picnn"
     except Exception: pass

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .config import Scale
-from .train import TrainConfig, run_name
+from .runs import TrainConfig, run_name
 from .experiment import cell_labels, paired_differences, run_row, t_interval, train_config
 
 # %% auto #0

@@ -4,9 +4,9 @@
 
 # %% ../nbs/07b_train.ipynb #951c700a
 from __future__ import annotations
-import hashlib, importlib.metadata, json, logging, os, re, sys, time, platform
+import importlib.metadata, json, logging, os, sys, time, platform
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import MISSING, dataclass, asdict, field, fields
+from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np
 import torch
@@ -14,20 +14,18 @@ import torch.distributed as dist
 import torch.nn as nn
 from tqdm import tqdm   # not tqdm.auto: in a kernel it wants ipywidgets (not a dependency) and warns
 
-from .config import ConfigError
-from .pathway import LossParts, PathwayClassifier, picnn_loss, std_loss, batch_accuracy
+import picnn.evaluation, picnn.metrics, picnn.pathway, picnn.runs
+from .config import ConfigError, moved_names
+from .pathway import LossParts, PathwayClassifier, picnn_loss, std_loss
 from .csg import csg_loss, csg_epoch, l1_density
 from .models import build_model, torchvision_weights, weights_normalization
 from .datasets import load_dataset, train_val_split
 from .data import DeviceLoader
-from .metrics import mutual_information_score
-from .evaluation import collect_outputs, evaluate, pathway_accuracy, reported_accuracy, unwrap
-# a run on disk (notebook 07a); its names stay importable from here
-from .runs import (TrainConfig, RECIPES, recipe, setting, config_problems, DeviceUnavailable, RunDirError, RunLocked, RunNotFound,
-                        RunMismatch, CorruptRunFile, TrainingDiverged, NonFiniteLoss, disk_error, atomic_write, atomic_save,
-                        atomic_savez, atomic_write_text, append_line, make_dir, run_dir_lock, config_diff, read_json,
-                        read_config, load_checkpoint, load_weights, RUN_FILES, open_run_dir, check_run_dir,
-                        claim_run_dir, run_name, lock_holder, _is_stub)
+from .evaluation import evaluate, unwrap
+from .runs import (TrainConfig, recipe, DeviceUnavailable, RunDirError, RunLocked, RunMismatch, TrainingDiverged,
+                        NonFiniteLoss, atomic_save, atomic_savez, atomic_write_text, append_line, run_dir_lock, read_json,
+                        read_config, load_checkpoint, load_weights, check_run_dir, claim_run_dir, run_name, lock_holder,
+                        _is_stub)
 
 # %% auto #0
 __all__ = ['LOSS_LIMIT', 'SUMMED', 'resolve_device', 'Distributed', 'init_distributed', 'TrainingStep', 'train_one_epoch',
@@ -36,6 +34,15 @@ __all__ = ['LOSS_LIMIT', 'SUMMED', 'resolve_device', 'Distributed', 'init_distri
            'Splits', 'make_loaders', 'param_groups', 'build_training', 'TrainState', 'restore', 'wrap_for_training',
            'Training', 'train_epoch', 'selects', 'end_epoch', 'finish', 'fit', 'load_run', 'evaluate_run',
            'read_result', 'cached_fit']
+
+# %% ../nbs/07b_train.ipynb #3ff12f91
+# A run on disk is picnn.runs (notebook 07a), the metrics of a split picnn.evaluation (06b): their names that were
+# importable from here still are, with a DeprecationWarning that says where they live.
+__getattr__ = moved_names(__name__, {
+    picnn.runs: ("RECIPES", "setting", "config_problems", "RunNotFound", "CorruptRunFile", "disk_error", "atomic_write",
+                 "make_dir", "config_diff", "RUN_FILES", "open_run_dir"),
+    picnn.evaluation: ("collect_outputs", "pathway_accuracy", "reported_accuracy"),
+    picnn.pathway: ("batch_accuracy",), picnn.metrics: ("mutual_information_score",)})
 
 # %% ../nbs/07b_train.ipynb #e285e34b
 def resolve_device(device: str = "auto") -> torch.device:

@@ -3,7 +3,8 @@ Usage: python tests/ddp_fit.py OUT.pt   |   torchrun --nproc_per_node 2 tests/dd
 import os, sys
 import torch
 from picnn.pathway import PathwayClassifier
-from picnn.train import TrainConfig, fit
+from picnn.runs import TrainConfig
+from picnn.train import fit
 
 torch.set_num_threads(1)
 torch.manual_seed(0)

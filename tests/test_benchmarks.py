@@ -77,7 +77,8 @@ def test_benchmark_readme_prints_the_json_numbers():
 def test_torch_loader_baseline_matches_the_device_loader():
     "The PIL DataLoader path the loader benchmark measures against: same shapes and pairing, the official recipe at 224 px."
     from benchmarks.torch_loader import make_dataloader, official_transforms
-    from picnn.data import DeviceLoader, ImageSplit, load_dataset
+    from picnn.datasets import ImageSplit, load_dataset
+    from picnn.data import DeviceLoader
     i = torch.arange(64)
     x = torch.zeros(64, 3, 32, 32, dtype=torch.uint8)
     x[:, 0], x[:, 1], x[:, 2] = (i % 256).view(64, 1, 1), (i // 256).view(64, 1, 1), 128

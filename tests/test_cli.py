@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from picnn.cli import main, build_parser, train_config
-from picnn.train import TrainConfig, fit
+from picnn.runs import TrainConfig
+from picnn.train import fit
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
@@ -122,7 +123,7 @@ def test_resume_with_other_epochs_is_refused_with_the_reason(copy_of, capsys):
 
 # --- bug 6: two processes into one run directory
 def test_a_second_process_into_a_run_directory_fails_at_once(tmp_path):
-    from picnn.train import run_dir_lock
+    from picnn.runs import run_dir_lock
     run = tmp_path / "run"
     a = subprocess.Popen([str(BIN / "picnn"), "train", "--run-dir", str(run), "--epochs", "200", "--device", "cpu"],
                          env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -180,7 +181,7 @@ def test_a_full_disk_says_so_and_leaves_no_tmp(tmp_path, capsys, monkeypatch):
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_full_disk_at_a_checkpoint_leaves_no_tmp(tmp_path, monkeypatch):
     import picnn.config
-    from picnn.train import RunDirError
+    from picnn.runs import RunDirError
     monkeypatch.setattr(picnn.config, "temporary_path", lambda p: p.with_name(p.name + ".tmp"))   # a name known here
     run = tmp_path / "run"; run.mkdir()
     (run / "last.pt.tmp").symlink_to("/dev/full")
@@ -251,7 +252,7 @@ def test_an_evaluation_records_its_epoch_and_never_outlives_a_resume_or_overwrit
     assert code == 0 and not (run / "evaluation.json").exists()
 
 def test_evaluate_refuses_a_run_that_is_being_trained(copy_of, capsys):
-    from picnn.train import run_dir_lock
+    from picnn.runs import run_dir_lock
     run = copy_of()
     with run_dir_lock(run, doing="training it"):   # what a training process holds (another open file: another holder)
         code, out, err = cli(capsys, "evaluate", run, "--device", "cpu")
@@ -260,7 +261,6 @@ def test_evaluate_refuses_a_run_that_is_being_trained(copy_of, capsys):
 
 def test_a_lock_says_what_its_holder_does(copy_of, capsys):
     "The refusal names what the holder does: an evaluation, not a training."
-    from picnn.train import run_dir_lock
     import picnn.train as T
     run = copy_of()
     with T._not_in_training(run):                    # what an evaluation holds
@@ -394,7 +394,7 @@ def test_timm_missing_is_one_line(tmp_path, capsys, monkeypatch):
 def test_a_disk_that_fills_inside_torch_save_says_no_space(tmp_path, monkeypatch):
     "torch's zip writer turns a failed write into 'unexpected pos ... inline_container.cc'; the OSError is what is said."
     import picnn.runs
-    from picnn.train import RunDirError
+    from picnn.runs import RunDirError
     class FullAfter:                          # a real file that refuses to grow past a few KB, as a full disk does
         def __init__(self, f): self.f, self.n = f, 0
         def write(self, b):

@@ -220,7 +220,7 @@ def test_a_decoded_image_folder_is_cached_and_an_edit_decodes_again(tmp_path, mo
     """The decoded split is kept as an .npz in the user's cache folder, never the checkout's data folder (loading it again
     decodes nothing); a changed file is seen."""
     from picnn.datasets import load_dataset
-    import picnn.datasets as D, picnn.sources as S
+    import picnn.datasets as D
     monkeypatch.setenv("PICNN_CACHE", str(tmp_path / "cache")); monkeypatch.setenv("PICNN_DATA", str(tmp_path / "data"))
     _image_folder(tmp_path / "pets")
     name = f"imagefolder:{tmp_path / 'pets'}"

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from picnn.config import data_dirs
-from picnn.train import TrainConfig, environment_info, evaluate_run, fit
+from picnn.runs import TrainConfig
+from picnn.train import environment_info, evaluate_run, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 FINISHED = sorted(p.parent for p in (ROOT / "results" / "cpu" / "runs").glob("*/best.pt") if (p.parent / "metrics.json").is_file())

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from picnn.config import ConfigError
-from picnn.train import TrainConfig, recipe, run_name, reported_accuracy
+from picnn.runs import TrainConfig, recipe, run_name
+from picnn.evaluation import reported_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(arch="tiny_cnn", dataset="digits", epochs=2, batch_size=64, augment=None, mis_method="fast", eval_draws=3,
@@ -24,7 +25,7 @@ TINY = dict(arch="tiny_cnn", dataset="digits", epochs=2, batch_size=64, augment=
 def test_acc2_and_acc3_are_the_mean_of_their_draws():
     "acc2/acc3 used to hold the first draw only; now they are the mean the definitions name, the first draw kept apart."
     from picnn.models import build_model
-    from picnn.train import pathway_accuracy
+    from picnn.evaluation import pathway_accuracy
     torch.manual_seed(0)
     net = build_model("tiny_cnn", num_classes=10, method="picnn", in_channels=1, image_size=8)
     x, y = torch.randn(64, 1, 8, 8), torch.randint(0, 10, (64,))

@@ -231,14 +231,13 @@ def test_a_notebook_folder_in_use_is_refused_and_a_live_one_reads_running(tmp_pa
     with run_dir_lock(tmp_path / "out"):     # another process's notebook writes there (a second open file: a second holder)
         with pytest.raises(RunLocked, match=r"output folder of notebook demo .* is in use by process .*another output_dir"):
             Record("demo", tmp_path / "out", load_scale("smoke"), {})
-    rec = Record("demo", tmp_path / "out", load_scale("smoke"), {})
+    _held = Record("demo", tmp_path / "out", load_scale("smoke"), {})   # kept: its lock lives as long as it does
     assert read_status(tmp_path / "out")[0] == "running"          # held: running, not interrupted
     again = Record("demo", tmp_path / "out", load_scale("smoke"), {})   # the notebook run again in this kernel
     again.finish([{"a": 1}])
     assert read_status(tmp_path / "out")[0] == "complete" and not (tmp_path / "out" / ".lock").exists()
 
 def test_two_reproductions_of_one_scale_are_refused(tmp_path, capsys):
-    from picnn.cli import main
     from picnn.runs import run_dir_lock
     nbs = tmp_path / "paper"; nbs.mkdir()
     notebook(nbs / "table_x.ipynb", "x = 1")

@@ -11,7 +11,7 @@ from picnn.config import load_scale
 from picnn.datasets import DatasetNotFound, load_dataset
 from picnn.plan import planned_runs, train_command
 from picnn.reproduce import find_notebooks, reproduction_plan
-from picnn.train import run_name
+from picnn.runs import run_name
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

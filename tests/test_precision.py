@@ -4,7 +4,8 @@ import pytest
 import picnn.train as T
 from picnn.config import load_scale
 from picnn.experiment import train_config
-from picnn.train import TrainConfig, fit, resolve_amp, run_name
+from picnn.runs import TrainConfig, run_name
+from picnn.train import fit, resolve_amp
 
 
 @pytest.mark.parametrize("native", [True, False])

@@ -14,7 +14,7 @@ import pytest
 from picnn.config import Scale
 from picnn.experiment import ablation_grid, as_list, table_configs, table_datasets, train_config
 from picnn.tradeoff import LAMBDAS, LONG_LAMBDAS, SCHEDULES, tradeoff_configs
-from picnn.train import TrainConfig, run_name
+from picnn.runs import TrainConfig, run_name
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = sorted(p for p in (ROOT / "results").glob("*/*/metrics.json") if p.parent.name != "runs")

@@ -56,7 +56,8 @@ def test_two_processes_match_one(tmp_path):
     assert a["metrics"]["acc1"] == pytest.approx(b["metrics"]["acc1"], abs=2e-3)
 
 def test_non_finite_loss_stops_with_epoch_and_step(tmp_path):
-    from picnn.train import TrainConfig, fit, NonFiniteLoss, load_checkpoint
+    from picnn.runs import TrainConfig, NonFiniteLoss, load_checkpoint
+    from picnn.train import fit
     from picnn.models import build_model
     model = build_model("tiny_cnn", num_classes=10, in_channels=1)
     seen_eval = {"done": False}
@@ -78,7 +79,7 @@ def test_cli_errors_are_clear(tmp_path):
 
 def test_committed_runs_keep_their_names():
     "Every committed run folder is still found by `run_name` (its config.json is valid and hashes as before)."
-    from picnn.train import TrainConfig, run_name
+    from picnn.runs import TrainConfig, run_name
     configs = sorted(ROOT.glob("results/*/runs/*/config.json"))
     assert configs, "no committed runs found"
     for c in configs:
@@ -89,7 +90,7 @@ def test_a_new_setting_at_its_default_renames_no_committed_run():
     """A TrainConfig with one more field, as a setting added later, finds every committed run by its name while the new
     field is at its default; set to another value, it names another run."""
     import dataclasses
-    from picnn.train import TrainConfig, run_name
+    from picnn.runs import TrainConfig, run_name
     Later = dataclasses.make_dataclass("Later", [("new_knob", float, dataclasses.field(default=0.5))], bases=(TrainConfig,))
     configs = sorted(ROOT.glob("results/*/runs/*/config.json"))
     assert configs, "no committed runs found"
@@ -100,7 +101,7 @@ def test_a_new_setting_at_its_default_renames_no_committed_run():
         assert run_name(Later(**saved, new_knob=0.25)) != name, c
 
 def test_run_dir_lock_names_its_holder_and_is_released(tmp_path):
-    from picnn.train import run_dir_lock, RunLocked
+    from picnn.runs import run_dir_lock, RunLocked
     with run_dir_lock(tmp_path):
         assert str(os.getpid()) in (tmp_path / ".lock").read_text()
         with pytest.raises(RunLocked, match=f"in use by process {os.getpid()}"):

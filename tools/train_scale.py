@@ -31,7 +31,8 @@ torch.set_num_threads(args.threads)
 
 from picnn.config import load_scale
 from picnn.plan import planned_runs
-from picnn.train import cached_fit, run_name
+from picnn.runs import run_name
+from picnn.train import cached_fit
 
 S = load_scale(args.scale)
 root = Path(__file__).resolve().parents[1]
