@@ -22,7 +22,7 @@ from .models import build_model, torchvision_weights, weights_normalization
 from .datasets import load_dataset, train_val_split
 from .data import DeviceLoader
 from .evaluation import evaluate, unwrap
-from .runs import (TrainConfig, recipe, DeviceUnavailable, RunDirError, RunLocked, RunMismatch, TrainingDiverged,
+from .runs import (TrainConfig, recipe, DeviceUnavailable, RunDirError, RunLocked, TrainingDiverged,
                         NonFiniteLoss, atomic_save, atomic_savez, atomic_write_text, append_line, run_dir_lock, read_json,
                         read_config, load_checkpoint, load_weights, check_run_dir, claim_run_dir, run_name, lock_holder,
                         _is_stub)
@@ -39,8 +39,8 @@ __all__ = ['LOSS_LIMIT', 'SUMMED', 'resolve_device', 'Distributed', 'init_distri
 # A run on disk is picnn.runs (notebook 07a), the metrics of a split picnn.evaluation (06b): their names that were
 # importable from here still are, with a DeprecationWarning that says where they live.
 __getattr__ = moved_names(__name__, {
-    picnn.runs: ("RECIPES", "setting", "config_problems", "RunNotFound", "CorruptRunFile", "disk_error", "atomic_write",
-                 "make_dir", "config_diff", "RUN_FILES", "open_run_dir"),
+    picnn.runs: ("RECIPES", "setting", "config_problems", "RunNotFound", "RunMismatch", "CorruptRunFile", "disk_error",
+                 "atomic_write", "make_dir", "config_diff", "RUN_FILES", "open_run_dir"),
     picnn.evaluation: ("collect_outputs", "pathway_accuracy", "reported_accuracy"),
     picnn.pathway: ("batch_accuracy",), picnn.metrics: ("mutual_information_score",)})
 
