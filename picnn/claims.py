@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 
 from .experiment import TABLE1_DATASETS, TABLE2_DATASETS, paired_differences, t_interval
+from .record import NotebookStatus
+from .runs import RowStatus
 
 # %% auto #0
 __all__ = ['COMPARABLE', 'NEAR', 'FAR', 'PAPER_ARCHS', 'PAPER_DATASETS', 'CLAIMS', 'METHOD_PAIRS', 'CLAIMS_RULES',
@@ -64,7 +66,7 @@ def cell_claims(scale: str, runs: list[dict], mis: dict) -> list[dict]:
     epochs = sorted({str(r.get("epochs")) for r in runs if (r.get("dataset"), r.get("arch")) == where and r.get("epochs") not in (None, "")})
     cell = {"scale": scale, "dataset": mis["dataset"], "arch": mis["arch"], "seeds": len(mis["seeds"]), "epochs": "/".join(epochs)}
     (acc,) = [a for a in paired_differences(runs, "acc1") if (a["dataset"], a["arch"]) == where]
-    ok = [r for r in runs if r.get("status") == "ok" and (r["dataset"], r["arch"]) == where]
+    ok = [r for r in runs if r.get("status") == RowStatus.OK and (r["dataset"], r["arch"]) == where]
     pic = {m: t_interval([r[m] for r in ok if r["method"] == "picnn"])["mean"] for m in ("acc1", "acc2", "acc3")}
     std3 = t_interval([r["acc3"] for r in ok if r["method"] == "std"])["mean"]
     return [{**cell, "claim": "mis", "measured": describe_difference(mis, False) + " nats", "verdict": interval_verdict(mis["diff"])},
@@ -92,7 +94,7 @@ def claim_rows(entries: list[dict]) -> list[dict]:
         runs = [r for s, r in table_runs(entries) if s == scale]
         # numbers of a table notebook that is not complete (failed, interrupted, an output removed) are flagged
         unsure = [f"{e['name']} {e['status']}" + (f": {e['detail']}" if e.get("detail") else "") for e in entries
-                  if e["scale"] == scale and e["name"] in ("table1", "table2") and e.get("status", "complete") != "complete"]
+                  if e["scale"] == scale and e["name"] in ("table1", "table2") and e.get("status", NotebookStatus.COMPLETE) != NotebookStatus.COMPLETE]
         for mis in paired_differences(runs, "mis"):
             rows += [{**r, "flag": "; ".join(unsure)} if unsure else r for r in cell_claims(scale, runs, mis)]
     rows += [r for e in entries if e["name"] == "tradeoff" for r in tradeoff_claims(e)]
@@ -116,7 +118,7 @@ def tradeoff_claims(e: dict) -> list[dict]:
     first = diffs[0]["schedule"] if diffs else None
     for d in diffs:
         if d["schedule"] == first and d["setting"] == "λ = 2": continue      # Table 1's own cell
-        runs = [r for r in e["metrics"].get("runs", []) if r.get("schedule") == d["schedule"] and r.get("status") == "ok"]
+        runs = [r for r in e["metrics"].get("runs", []) if r.get("schedule") == d["schedule"] and r.get("status") == RowStatus.OK]
         epochs = sorted({str(r.get("epochs")) for r in runs if r.get("setting") == d["setting"]})
         cell = {"scale": e["scale"], "dataset": d["dataset"], "arch": d["arch"], "seeds": len(d["seeds"]),
                 "epochs": "/".join(epochs), "setting": d["setting"]}
@@ -142,7 +144,7 @@ def method_comparisons(entries: list[dict]) -> list[dict]:
                 for d in paired_differences(runs, metric, methods=pair):
                     cell = [r for r in runs if (r.get("dataset"), r.get("arch")) == (d["dataset"], d["arch"])]
                     density = {m: t_interval([float(r["l1_density"]) for r in cell if r.get("method") == m and
-                                              r.get("status") == "ok" and r.get("l1_density") not in (None, "")])["mean"] for m in pair}
+                                              r.get("status") == RowStatus.OK and r.get("l1_density") not in (None, "")])["mean"] for m in pair}
                     out.append({"scale": scale, **d, "l1_density": density})
     return out
 

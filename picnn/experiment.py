@@ -18,7 +18,7 @@ from .datasets import DatasetNotFound, load_dataset
 from .models import architecture, default_num_filters
 from .metrics import mis_ceiling
 from .record import shorten
-from .runs import TrainConfig, run_name
+from .runs import RowStatus, TrainConfig, run_name
 from .evaluation import reported_accuracy
 from .train import cached_fit, read_result, resolve_amp, resolve_device
 
@@ -197,9 +197,10 @@ def run_row(cfg: TrainConfig, run_dir, metrics: dict, **labels) -> dict:
     "The row of a finished run: the cell, its test metrics, how it was selected and measured, and its folder."
     t, note = metrics["test"], metrics.get("split_note", "")
     with np.load(Path(run_dir) / "analysis.npz") as a: (classes, k), density = a["P"].shape, float(np.abs(a["P"]).mean())
-    return {**cell_labels(cfg, **labels), "status": "ok", "K": int(k), "classes": int(classes), "l1_density": density,
-            "acc1": t["acc1"], "acc2": reported_accuracy(t, "acc2"), "acc3": reported_accuracy(t, "acc3"),
-            "mis": t["mis"], "mis_normalized": t["mis_normalized"], "mis_method": t["mis_method"],
+    return {**cell_labels(cfg, **labels), "status": RowStatus.OK, "K": int(k), "classes": int(classes),
+            "l1_density": density, "acc1": t["acc1"], "acc2": reported_accuracy(t, "acc2"),
+            "acc3": reported_accuracy(t, "acc3"), "mis": t["mis"], "mis_normalized": t["mis_normalized"],
+            "mis_method": t["mis_method"],
             "selected_epoch": metrics.get("selected_epoch"), "epochs_run": metrics.get("epochs_run"),
             "train_size": metrics.get("train_size"), "val_size": metrics.get("val_size"),
             "test_size": metrics.get("test_size"), "wall_seconds": metrics.get("wall_seconds"),
@@ -212,11 +213,12 @@ def train_cell(cfg: TrainConfig, runs_root, reuse=None, **labels) -> dict:
     try:
         run_dir, metrics = finished_run(cfg, runs_root, reuse)
     except DatasetNotFound as e:
-        return {**cell_labels(cfg, **labels), "status": "skipped", "note": "SKIPPED: " + missing_reason(e)}
+        return {**cell_labels(cfg, **labels), "status": RowStatus.SKIPPED,
+                "note": "SKIPPED: " + missing_reason(e)}
     except Exception as e:
         traceback.print_exc()
-        return {**cell_labels(cfg, **labels), "status": "failed", "note": "FAILED: " + shorten(f"{type(e).__name__}: {e}"),
-                "error": traceback.format_exc()}
+        return {**cell_labels(cfg, **labels), "status": RowStatus.FAILED,
+                "note": "FAILED: " + shorten(f"{type(e).__name__}: {e}"), "error": traceback.format_exc()}
     return run_row(cfg, run_dir, metrics, **labels)
 
 # %% ../nbs/09a_experiment.ipynb #9c03a77c
@@ -235,14 +237,15 @@ def aggregate(rows: list[dict], keys=("dataset", "arch", "method")) -> list[dict
     for r in rows: groups.setdefault(tuple(r.get(k) for k in keys), []).append(r)
     out = []
     for key, rs in groups.items():
-        ok = [r for r in rs if r["status"] == "ok"]
+        ok = [r for r in rs if r["status"] == RowStatus.OK]
         first = ok[0] if ok else rs[0]
         row = {**dict(zip(keys, key)), **{k: first[k] for k in SHARED if k in first}}
         row["seeds"] = len(ok)
         for m in METRICS: row[m], row[f"{m}_std"] = _mean_std([r[m] for r in ok])
         statuses = {r["status"] for r in rs}
-        row["status"] = next(s for s in ("failed", "unfinished", "skipped", "ok") if s in statuses)
-        bad = [r for r in rs if r["status"] != "ok"]
+        worst_first = (RowStatus.FAILED, RowStatus.UNFINISHED, RowStatus.SKIPPED, RowStatus.OK)
+        row["status"] = next(s for s in worst_first if s in statuses)
+        bad = [r for r in rs if r["status"] != RowStatus.OK]
         row["note"] = bad[0]["note"] if bad else first.get("note", "")
         out.append(row)
     return out
@@ -251,7 +254,7 @@ def not_run_rows(datasets: list, scale: Scale, asked=None, **labels) -> list[dic
     "A visible row for each paper dataset left out: by the scale, or by the `datasets` asked for (`asked`)."
     why = (lambda d: f"not among the datasets asked for ({', '.join(as_list(asked))})") if asked is not None else \
           (lambda d: f"not part of the {scale.name!r} scale: pass datasets=[..., {d!r}] or run a scale that lists it")
-    return [{**labels, "dataset": d, "status": "not run", "seeds": 0, "note": why(d)} for d in datasets]
+    return [{**labels, "dataset": d, "status": RowStatus.NOT_RUN, "seeds": 0, "note": why(d)} for d in datasets]
 
 # %% ../nbs/09a_experiment.ipynb #a67ebb6a
 def t_interval(values, level: float = 0.95) -> dict:
@@ -276,7 +279,7 @@ def paired_differences(runs: list[dict], metric: str, keys=("dataset", "arch"), 
     base, other = methods
     cells: dict = {}
     for r in runs:
-        if r.get("status") != "ok" or r.get("method") not in methods or r.get(metric) in (None, ""): continue
+        if r.get("status") != RowStatus.OK or r.get("method") not in methods or r.get(metric) in (None, ""): continue
         cells.setdefault(tuple(r.get(k) for k in keys), {}).setdefault(r["method"], {})[int(r["seed"])] = r
     out = []
     for key, by_method in cells.items():
@@ -307,7 +310,8 @@ def with_references(rows: list[dict]) -> list[dict]:
         same = [r for r in rows if (r.get("dataset"), r.get("arch"), r.get("method")) == (*cell, ref["method"])]
         for r in same: r.update(ref_acc1=ref["acc1"], ref_mis=ref["mis"], ref_source=ref["source"])
         if not same and any((r.get("dataset"), r.get("arch")) == cell for r in rows):
-            rows.append({"dataset": ref["dataset"], "arch": ref["arch"], "method": ref["method"], "status": "published",
-                         "acc1": ref["acc1"], "mis": ref["mis"], "mis_normalized": ref["mis"] / mis_ceiling(10),
-                         "K": 64, "note": "published: " + ref["source"] + "; not measured here"})
+            rows.append({"dataset": ref["dataset"], "arch": ref["arch"], "method": ref["method"],
+                         "status": RowStatus.PUBLISHED, "acc1": ref["acc1"], "mis": ref["mis"],
+                         "mis_normalized": ref["mis"] / mis_ceiling(10), "K": 64,
+                         "note": f"published: {ref['source']}; not measured here"})
     return rows

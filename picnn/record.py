@@ -7,18 +7,20 @@ from __future__ import annotations
 import csv, io, json, os, re, subprocess, sys, time
 from contextlib import ExitStack
 from dataclasses import asdict
+from enum import Enum
 from pathlib import Path
 
 import picnn
 from .config import Scale, atomic_write_text, find_settings
-from .runs import lock_holder, run_dir_lock
+from .runs import RowStatus, lock_holder, run_dir_lock
 from .train import environment_info, resolve_device
 from .viz import save_figure
 
 # %% auto #0
 __all__ = ['SCRATCH', 'STAMP_KEYS', 'repo_root', 'resolve_output_dir', 'runs_root_of', 'committed_runs', 'shorten', 'git_commit',
-           'git_dirty', 'provenance', 'portable_path', 'portable_text', 'write_csv', 'write_json', 'read_csv', 'stamp',
-           'write_status', 'outputs_removed', 'read_status', 'claim_output_dir', 'run_error', 'Record']
+           'git_dirty', 'provenance', 'portable_path', 'portable_text', 'NotebookStatus', 'write_csv', 'write_json',
+           'read_csv', 'stamp', 'write_status', 'outputs_removed', 'read_status', 'claim_output_dir', 'run_error',
+           'Record']
 
 # %% ../nbs/08b_record.ipynb #645067ba
 SCRATCH = "scratch"   # where a notebook left to its defaults writes, under the checkout (ignored by git)
@@ -95,6 +97,13 @@ def portable_text(text: str, root) -> str:
     "`text` with every absolute path near the checkout `root` written relative to it (`portable_path`)."
     return _ABS_PATH.sub(lambda m: portable_path(m.group(0), root), text)
 
+# %% ../nbs/08b_record.ipynb #c395223f
+class NotebookStatus(str, Enum):
+    "Where a paper notebook stands: `RUNNING`, finished (`COMPLETE`, `FAILED`, `INTERRUPTED`), or read as broken."
+    RUNNING, COMPLETE, FAILED, INTERRUPTED = "running", "complete", "failed", "interrupted"
+    INCOMPLETE, UNKNOWN = "incomplete", "unknown"   # outputs removed after it completed; no readable STATUS
+    __str__ = str.__str__
+
 # %% ../nbs/08b_record.ipynb #01bbb571
 def write_csv(rows: list[dict], path, root=None) -> Path:
     "Rows (dicts) as CSV, columns in order of first appearance; paths near the checkout `root` relative to it."
@@ -133,6 +142,7 @@ def write_status(out_dir, status: str, detail: str = "", cause: str | None = Non
     lines = [status] + ([f"cause: {shorten(cause, 500)}"] if cause else []) + ([detail.strip()] if detail and detail.strip() else [])
     return atomic_write_text("\n".join(lines) + "\n", Path(out_dir) / "STATUS")
 
+# %% ../nbs/08b_record.ipynb #8d47a03c
 def outputs_removed(out_dir, metrics: dict) -> str:
     "Why a complete notebook's folder is not: the outputs its metrics.json lists (table.csv, figures) that are gone ('': none)."
     expected = (["table.csv"] if "runs" in metrics else []) + list(metrics.get("figures") or [])
@@ -143,17 +153,19 @@ def read_status(out_dir) -> tuple[str, str]:
     """(status, cause) of a notebook's output folder from its `STATUS`; a 'complete' folder whose outputs listed in
     its metrics.json (table.csv, figures) are gone reads 'incomplete', naming them."""
     d = Path(out_dir)
-    try: lines = (d / "STATUS").read_text().splitlines() or ["unknown"]
-    except OSError: return "unknown", "no STATUS file"
+    try: lines = (d / "STATUS").read_text().splitlines() or [NotebookStatus.UNKNOWN]
+    except OSError: return NotebookStatus.UNKNOWN, "no STATUS file"
     status, detail = lines[0].strip(), [l for l in lines[1:] if not _STAMP_LINE.match(l)]
     cause = next((l[len("cause:"):].strip() for l in detail if l.startswith("cause:")), " ".join(detail).strip())
-    if status == "running":                    # live only while its Record (or the reproduce of its scale) holds the lock
+    # running: live only while its Record (or the reproduce of its scale) holds the lock
+    if status == NotebookStatus.RUNNING:
         if lock_holder(d) is None and lock_holder(d.parent) is None:
-            return "interrupted", "STATUS says running, but no process holds its folder: it was killed; run the notebook again"
-    if status != "complete": return status, cause
+            return NotebookStatus.INTERRUPTED, ("STATUS says running, but no process holds its folder: it was killed; "
+                                                "run the notebook again")
+    if status != NotebookStatus.COMPLETE: return status, cause
     try: metrics = json.loads((d / "metrics.json").read_text())
-    except (OSError, json.JSONDecodeError): return "incomplete", "metrics.json is missing or unreadable"
-    return ("incomplete", removed) if (removed := outputs_removed(d, metrics)) else (status, cause)
+    except (OSError, json.JSONDecodeError): return NotebookStatus.INCOMPLETE, "metrics.json is missing or unreadable"
+    return (NotebookStatus.INCOMPLETE, removed) if (removed := outputs_removed(d, metrics)) else (status, cause)
 
 # %% ../nbs/08b_record.ipynb #3d63559f
 _OPEN: list = []   # the Record of the notebook running in this kernel (the last one opened), watched by `_after_cell`
@@ -163,7 +175,7 @@ def _after_cell(result=None):
     one stopped by Ctrl-C or SIGTERM (papermill interrupts its kernel) marks it interrupted."""
     error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
     if error is None or not _OPEN: return
-    if isinstance(error, KeyboardInterrupt): _OPEN[-1].fail("stopped by Ctrl-C or SIGTERM; run the notebook again", "interrupted")
+    if isinstance(error, KeyboardInterrupt): _OPEN[-1].fail("stopped by Ctrl-C or SIGTERM; run the notebook again", NotebookStatus.INTERRUPTED)
     else: _OPEN[-1].fail(f"{type(error).__name__}: {error}")
 
 def _watch_cells(record):
@@ -201,8 +213,8 @@ class Record:
         except FileNotFoundError: self.root = Path.cwd()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._lock = self._claim()
-        self.status = "running"
-        write_status(self.out_dir, "running", f"started {self.started}")
+        self.status = NotebookStatus.RUNNING
+        write_status(self.out_dir, NotebookStatus.RUNNING, f"started {self.started}")
         _watch_cells(self)
 
     def _claim(self) -> ExitStack:
@@ -224,8 +236,8 @@ class Record:
 
     def finish(self, table: list[dict], runs: list[dict] = (), **extra) -> dict:
         "Write table.csv, metrics.json and STATUS; raise if any run failed (after writing, so the rows that ran are kept)."
-        failed = [r for r in runs if r.get("status") == "failed"]
-        status = "failed" if failed else "complete"
+        failed = [r for r in runs if r.get("status") == RowStatus.FAILED]
+        status = NotebookStatus.FAILED if failed else NotebookStatus.COMPLETE
         write_csv(table, self.out_dir / "table.csv", self.root)
         errors = [run_error(r) for r in failed]
         metrics = {"notebook": self.name, "status": status, "scale": asdict(self.scale), "parameters": self.parameters,
@@ -245,11 +257,11 @@ class Record:
         "When, how long and on what this notebook ran: machine-local facts, kept in `STATUS` (ignored by git)."
         return stamp(self.settings, started=self.started, wall_seconds=round(time.perf_counter() - self._t0, 2))
 
-    def fail(self, cause: str, status: str = "failed"):
+    def fail(self, cause: str, status: str = NotebookStatus.FAILED):
         "Mark the notebook `status` (failed: a cell raised; or interrupted) with `cause` in STATUS and metrics.json, once."
-        if self.status in ("failed", "interrupted"): return
-        self.status, after = status, " (after its results were written)" if self.status == "complete" else ""
-        what = "was interrupted" if status == "interrupted" else "raised"
+        if self.status in (NotebookStatus.FAILED, NotebookStatus.INTERRUPTED): return
+        after, self.status = " (after its results were written)" if self.status == NotebookStatus.COMPLETE else "", status
+        what = "was interrupted" if status == NotebookStatus.INTERRUPTED else "raised"
         write_status(self.out_dir, status, f"a cell of {self.name} {what}{after}\n{self._ran()}", cause=cause)
         self._release()
         path = self.out_dir / "metrics.json"

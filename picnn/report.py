@@ -12,7 +12,8 @@ from types import SimpleNamespace
 
 import picnn
 from .config import atomic_write_text
-from .runs import TrainConfig
+from .record import NotebookStatus
+from .runs import NO_NUMBERS, RowStatus, TrainConfig, finished_rows
 from .experiment import CSG_SOURCE
 from .results import (OFFICIAL_RECIPE, _num, _scale_order, _sizes, collect_results, mis_method_of, precision_of,
                            protocol_notes, run_records, selection_rule, training_length)
@@ -74,12 +75,12 @@ def markdown_table(rows: list[dict], columns=None) -> str:
                   [(k, k) for k in dict.fromkeys(k for r in rows for k in r)]
     lines = ["| " + " | ".join(h for h, _ in columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
-        status = str(r.get("status", "ok"))
+        status = str(r.get("status", RowStatus.OK))
         cells = []
         for h, get in columns:
             v = get(r) if callable(get) else r.get(get, "")
-            if h == "ACC1 %" and status in ("skipped", "failed", "not run", "unfinished"): v = f"**{status.upper()}**"
-            if h == "method" and status == "published": v = f"{v} (published)"
+            if h == "ACC1 %" and status in NO_NUMBERS: v = f"**{status.upper()}**"
+            if h == "method" and status == RowStatus.PUBLISHED: v = f"{v} (published)"
             cells.append(_md_escape("" if v is None else v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -187,8 +188,9 @@ def _fmt_seconds(s) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
 
 def _banner(e) -> str:
-    if e["status"] == "complete": return ""
-    word = {"failed": "FAILED", "running": "INCOMPLETE (running, or interrupted)"}.get(e["status"], e["status"].upper())
+    if e["status"] == NotebookStatus.COMPLETE: return ""
+    word = {NotebookStatus.FAILED: "FAILED", NotebookStatus.RUNNING: "INCOMPLETE (running, or interrupted)"}
+    word = word.get(e["status"], e["status"].upper())
     return f"> **{word}**{': ' + _md_escape(e['detail']) if e['detail'] else ''}. " \
            f"{'The rows below are incomplete.' if e['rows'] else 'No table was written.'}\n"
 
@@ -199,7 +201,7 @@ def status_table(entries: list[dict], root: Path) -> list[str]:
     for e in entries:
         runs = {r.get("run_dir"): r for r in e["metrics"].get("runs") or [] if r.get("run_dir")}
         train = sum(_num(r.get("wall_seconds")) or 0 for r in runs.values())
-        word = {"complete": "complete", "failed": "**FAILED**", "running": "**INCOMPLETE**"}.get(e["status"], f"**{e['status']}**")
+        word = {NotebookStatus.COMPLETE: "complete", NotebookStatus.FAILED: "**FAILED**", NotebookStatus.RUNNING: "**INCOMPLETE**"}.get(e["status"], f"**{e['status']}**")
         out.append(f"| {e['scale']} | [{e['name']}]({e['dir'].relative_to(root).as_posix()}/) | {word} | {len(runs)} | "
                    f"{_fmt_seconds(train) if train else ''} |")
     return out + [""]
@@ -219,7 +221,7 @@ def seed_table(e: dict) -> list[str]:
     "Every seed of the cells measured with more than one: the numbers behind each mean ± std, and the run folder each came from."
     setting = lambda r: tuple(str(r.get(k, "")) for k in ("dataset", "arch", "method", "K", "lam", "cluster", "mask", "epochs"))
     # an ablation lists a shared run once per sweep (λ = 2 is also K = 64 and the default variant): once is enough
-    ok = list({(setting(r), r["seed"]): r for r in e["metrics"].get("runs", []) if r.get("status") == "ok"}.values())
+    ok = list({(setting(r), r["seed"]): r for r in finished_rows(e["metrics"].get("runs", []))}.values())
     many = {s for s in map(setting, ok) if sum(setting(r) == s for r in ok) > 1}
     if not many: return []
     out = ["Per seed (test split; the epoch selected on validation; the run folder holds config, log, metrics and "
@@ -267,14 +269,14 @@ def table_section(e: dict) -> list[str]:
     "One table notebook at one scale: banner, protocol, the table, its datasets, the published comparison, figures."
     sc = e["metrics"].get("scale") or {}
     out = [f"### scale `{e['scale']}`" + (f": {sc['description']}" if sc.get("description") else ""), ""]
-    if e["status"] != "complete": out.append(_banner(e))
+    if e["status"] != NotebookStatus.COMPLETE: out.append(_banner(e))
     runs = run_records(e)
     if sc: out += ["Protocol: " + "; ".join(protocol_notes(sc, e["rows"], runs)) + ".", ""]
     if runs_provenance(e): out += [runs_provenance(e), ""]
     if e["rows"]: out += [markdown_table(e["rows"]), ""]
     out += seed_table(e)
     if dataset_notes(e["rows"]): out += ["Datasets:", "", dataset_notes(e["rows"]), ""]
-    if any(_num(r.get("ref_acc1")) is not None or r.get("status") == "published" for r in e["rows"]):
+    if any(_num(r.get("ref_acc1")) is not None or r.get("status") == RowStatus.PUBLISHED for r in e["rows"]):
         out += ["Published: " + CSG_SOURCE + ". Theirs is the full recipe of that paper; ours is the protocol "
                 "above, so the comparison is of the order of magnitude and the STD-vs-method gap, not of decimals.", ""]
         out += [f"- {c}" for c in reference_comparisons(e["rows"])] + [""]
@@ -296,7 +298,7 @@ def tradeoff_lines(e: dict) -> list[str]:
         out += [f"Recommended on the validation split only (the largest λ whose mean paired validation ACC1 difference "
                 f"from STD is within {100 * rec['margin']:g} point, {rec['schedule']}): {which}; the differences: "
                 f"{tried or 'none finished'}.", ""]
-    std = [r for r in e["rows"] if r.get("setting") == "STD" and r.get("status") == "ok" and _num(r.get("acc1")) is not None
+    std = [r for r in e["rows"] if r.get("setting") == "STD" and r.get("status") == RowStatus.OK and _num(r.get("acc1")) is not None
            and (r.get("dataset"), r.get("arch")) == ("cifar10", "resnet20")]
     for r in std:
         gaps = "; ".join(f"{100 * (acc - float(r['acc1'])):.2f} points below {who}'s {100 * acc:.2f} %" for who, acc in RESNET20_CIFAR10)
@@ -307,7 +309,7 @@ def tradeoff_lines(e: dict) -> list[str]:
 def figure_section(e: dict) -> list[str]:
     "One figure notebook: its images, or a banner saying why there are none."
     out = [f"### `{e['name']}` (scale `{e['scale']}`)", ""]
-    if e["status"] != "complete": out.append(_banner(e))
+    if e["status"] != NotebookStatus.COMPLETE: out.append(_banner(e))
     return out + ([f"![{Path(f).stem}]({f})" for f in e["figures"]] or ["(no figure written)"]) + [""]
 
 # %% ../nbs/10_report.ipynb #722fca8d

@@ -12,7 +12,7 @@ from pathlib import Path
 import picnn
 from .config import ConfigError, as_list, atomic_write_text, find_settings, load_scale, parse_value
 from .experiment import scale_overrides
-from .record import portable_text, repo_root, shorten, stamp, write_json, write_status
+from .record import NotebookStatus, portable_text, repo_root, shorten, stamp, write_json, write_status
 from .paper import read_parameters
 from .plan import Plan, dispatch_commands, make_plan, slurm_script, throughput_dir
 from .report import write_summary
@@ -169,7 +169,7 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
         raise RunLocked(f"the output folder {out_dir} is in use by {holder}: wait for it to end, or pass another --output")
     for p in out_dir.iterdir():   # this folder holds only this notebook's outputs: clear the last run's
         if p.is_file(): p.unlink()
-    write_status(out_dir, "running", f"started {time.strftime('%Y-%m-%dT%H:%M:%S%z')} by picnn reproduce")
+    write_status(out_dir, NotebookStatus.RUNNING, f"started {time.strftime('%Y-%m-%dT%H:%M:%S%z')} by picnn reproduce")
     executed = out_dir / path.name
     t0 = time.perf_counter()
     error, cell, cause = run_papermill(path, executed, parameters, kernel, out_dir.parent / "runs")
@@ -180,19 +180,22 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     ran = stamp(settings, wall_seconds=wall)
     metrics_path = out_dir / "metrics.json"
     if error is None and metrics_path.is_file():
-        try: status = json.loads(metrics_path.read_text()).get("status", "complete")
-        except json.JSONDecodeError: status = "failed"; error = "metrics.json written by the notebook is not valid JSON"
-        if status in ("failed", "interrupted") and error is None: error = f"the notebook recorded status {status!r} in metrics.json"
+        try: status = json.loads(metrics_path.read_text()).get("status", NotebookStatus.COMPLETE)
+        except json.JSONDecodeError:
+            status, error = NotebookStatus.FAILED, "metrics.json written by the notebook is not valid JSON"
+        if status in (NotebookStatus.FAILED, NotebookStatus.INTERRUPTED) and error is None:
+            error = f"the notebook recorded status {status!r} in metrics.json"
         cause = cause or error
     base = {} if metrics_path.is_file() else {"notebook": name, "parameters": parameters, "picnn_version": picnn.__version__}
     if error is None:
-        _merge_metrics(out_dir, root, **base, status="complete", runner=runner)
-        write_status(out_dir, "complete", ran)
-        return {"name": name, "status": "complete", "error": None, "wall_seconds": wall, "out_dir": str(out_dir)}
-    _merge_metrics(out_dir, root, **base, status="failed", error=error, failed_cell=cell, runner=runner)
+        _merge_metrics(out_dir, root, **base, status=NotebookStatus.COMPLETE, runner=runner)
+        write_status(out_dir, NotebookStatus.COMPLETE, ran)
+        return {"name": name, "status": NotebookStatus.COMPLETE, "error": None, "wall_seconds": wall, "out_dir": str(out_dir)}
+    _merge_metrics(out_dir, root, **base, status=NotebookStatus.FAILED, error=error, failed_cell=cell, runner=runner)
     where = f"in cell [{cell['exec_count']}] (cell {cell['index']}): {cell['source']}\n" if cell else ""
-    write_status(out_dir, "failed", where + ran, cause=cause)
-    return {"name": name, "status": "failed", "error": error, "wall_seconds": wall, "out_dir": str(out_dir)}
+    write_status(out_dir, NotebookStatus.FAILED, where + ran, cause=cause)
+    return {"name": name, "status": NotebookStatus.FAILED, "error": error, "wall_seconds": wall,
+            "out_dir": str(out_dir)}
 
 def _interrupt(signum, frame): raise KeyboardInterrupt
 
@@ -203,7 +206,7 @@ def _execute_spec(spec: dict, worker: bool = False) -> dict:
         signal.signal(signal.SIGTERM, _interrupt)   # papermill shuts its kernel down, as on Ctrl-C
     try: return execute_notebook(**spec)
     except Exception as e:   # e.g. the output folder cannot be written
-        return {"name": spec["name"], "status": "failed", "error": f"{type(e).__name__}: {shorten(e)}", "wall_seconds": 0,
+        return {"name": spec["name"], "status": NotebookStatus.FAILED, "error": f"{type(e).__name__}: {shorten(e)}", "wall_seconds": 0,
                 "out_dir": str(spec["out_dir"])}
 
 # %% ../nbs/11_reproduce.ipynb #c4b2eafd
@@ -251,7 +254,7 @@ def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", 
               f"(kernel {kernel!r}, jobs {jobs})", flush=True)
         results = [r for stage in stages_of(names) for r in run_stage([specs[n] for n in stage], jobs)]
         summary = write_summary(root, settings)
-    failed = [r["name"] for r in results if r["status"] != "complete"]
+    failed = [r["name"] for r in results if r["status"] != NotebookStatus.COMPLETE]
     print(f"summary: {summary}" + (f"\nFAILED: {failed}" if failed else "\nall notebooks complete"), flush=True)
     return not failed
 

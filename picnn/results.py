@@ -9,7 +9,8 @@ from pathlib import Path
 
 from .config import list_scales
 from .experiment import run_precision
-from .record import read_csv, read_status, outputs_removed
+from .record import NotebookStatus, read_csv, read_status, outputs_removed
+from .runs import RowStatus
 
 # %% auto #0
 __all__ = ['OFFICIAL_RECIPE', 'collect_results', 'mis_method_of', 'precision_of', 'run_records', 'training_length',
@@ -33,9 +34,10 @@ def _status_of(d: Path) -> tuple[str, str]:
     `incomplete` where outputs it lists are gone."""
     if (d / "STATUS").is_file(): return read_status(d)
     try: m = json.loads((d / "metrics.json").read_text())
-    except (OSError, json.JSONDecodeError): return "unknown", ""
-    status = m.get("status", "unknown")
-    if status == "complete" and (removed := outputs_removed(d, m)): return "incomplete", removed
+    except (OSError, json.JSONDecodeError): return NotebookStatus.UNKNOWN, ""
+    status = m.get("status", NotebookStatus.UNKNOWN)
+    if status == NotebookStatus.COMPLETE and (removed := outputs_removed(d, m)):
+        return NotebookStatus.INCOMPLETE, removed
     return status, m.get("error") or ""
 
 def collect_results(root) -> list[dict]:
@@ -65,7 +67,8 @@ def mis_method_of(scale: dict, rows=()) -> str:
 
 def _sizes(rows, key: str) -> dict:
     "Dataset -> the number its measured rows report under `key` (train_size: images trained on, validation excluded)."
-    return {r["dataset"]: int(float(r[key])) for r in rows if r.get("status") == "ok" and r.get(key) not in (None, "")}
+    return {r["dataset"]: int(float(r[key])) for r in rows
+            if r.get("status") == RowStatus.OK and r.get(key) not in (None, "")}
 
 # %% ../nbs/09d_results.ipynb #c517d0c0
 def _final_steps(folder) -> int | None:
@@ -92,7 +95,7 @@ def run_records(e: dict) -> list[dict]:
     base = Path(e["dir"]).parent / "runs" if e.get("dir") else None
     for r in e["metrics"].get("runs", []):
         name = Path(r.get("run_dir") or "").name
-        if r.get("status") != "ok" or not name or name in seen: continue
+        if r.get("status") != RowStatus.OK or not name or name in seen: continue
         seen.add(name)
         folder = base / name if base else None
         try: m = json.loads((folder / "metrics.json").read_text()) if folder else {}

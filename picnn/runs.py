@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno, hashlib, json, math, os, platform, re, time
 from contextlib import contextmanager, suppress
 from dataclasses import MISSING, dataclass, asdict, field, fields
+from enum import Enum
 from pathlib import Path
 import numpy as np
 import torch
@@ -21,12 +22,12 @@ from .data import AUGMENTS
 from .metrics import METHODS
 
 # %% auto #0
-__all__ = ['RECIPES', 'RUN_FILES', 'setting', 'TrainConfig', 'recipe', 'config_problems', 'named_settings', 'run_name',
-           'DeviceUnavailable', 'RunDirError', 'RunLocked', 'RunNotFound', 'RunMismatch', 'CorruptRunFile',
-           'TrainingDiverged', 'NonFiniteLoss', 'disk_error', 'atomic_write', 'atomic_save', 'atomic_savez',
-           'atomic_write_text', 'append_line', 'not_a_folder', 'make_dir', 'run_dir_lock', 'lock_holder', 'config_diff',
-           'read_json', 'read_config', 'load_checkpoint', 'load_weights', 'check_run_dir', 'claim_run_dir',
-           'open_run_dir']
+__all__ = ['RECIPES', 'NO_NUMBERS', 'RUN_FILES', 'setting', 'TrainConfig', 'recipe', 'config_problems', 'named_settings',
+           'run_name', 'DeviceUnavailable', 'RunDirError', 'RunLocked', 'RunNotFound', 'RunMismatch', 'CorruptRunFile',
+           'TrainingDiverged', 'NonFiniteLoss', 'RowStatus', 'finished_rows', 'disk_error', 'atomic_write',
+           'atomic_save', 'atomic_savez', 'atomic_write_text', 'append_line', 'not_a_folder', 'make_dir',
+           'run_dir_lock', 'lock_holder', 'config_diff', 'read_json', 'read_config', 'load_checkpoint', 'load_weights',
+           'check_run_dir', 'claim_run_dir', 'open_run_dir']
 
 # %% ../nbs/07a_runs.ipynb #03613aa0
 def setting(default, help: str, choices: tuple | None = None):
@@ -197,6 +198,19 @@ class RunMismatch(PicnnError, ValueError): "A run directory or checkpoint belong
 class CorruptRunFile(PicnnError, ValueError): "A file of a run exists but cannot be read."
 class TrainingDiverged(PicnnError, FloatingPointError): "The loss exploded: the run stops; its checkpoints so far are valid."
 class NonFiniteLoss(TrainingDiverged): "The loss became NaN or infinite."
+
+# %% ../nbs/07a_runs.ipynb #60acdabf
+class RowStatus(str, Enum):
+    "What a table row holds: a finished run's numbers (`OK`), a paper's (`PUBLISHED`), or why it has none."
+    OK, PUBLISHED, SKIPPED, FAILED, UNFINISHED, NOT_RUN = "ok", "published", "skipped", "failed", "unfinished", "not run"
+    __str__ = str.__str__   # the word itself in CSV cells and f-strings
+
+# the rows that say why they have no numbers
+NO_NUMBERS = (RowStatus.SKIPPED, RowStatus.FAILED, RowStatus.UNFINISHED, RowStatus.NOT_RUN)
+
+def finished_rows(rows) -> list[dict]:
+    "The rows that hold a finished run's numbers."
+    return [r for r in rows if r.get("status") == RowStatus.OK]
 
 # %% ../nbs/07a_runs.ipynb #7d2e4a02
 _DISK_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "the disk quota is exceeded",

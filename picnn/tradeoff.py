@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .config import Scale
-from .runs import TrainConfig, run_name
+from .runs import RowStatus, TrainConfig, run_name
 from .experiment import cell_labels, paired_differences, run_row, t_interval, train_config
 
 # %% auto #0
@@ -55,7 +55,7 @@ def reuse_cell(cfg: TrainConfig, runs_root, **labels) -> dict:
     if (run_dir / "metrics.json").is_file():
         return run_row(cfg, run_dir, json.loads((run_dir / "metrics.json").read_text()), **labels)
     done = len(read_log(run_dir))
-    return {**cell_labels(cfg, **labels), "status": "unfinished", "run_dir": str(run_dir),
+    return {**cell_labels(cfg, **labels), "status": RowStatus.UNFINISHED, "run_dir": str(run_dir),
             "note": f"UNFINISHED: {done} of {cfg.epochs} epochs" + (" logged" if done else " (not started)")}
 
 def selected_val_acc1(row: dict) -> float:
@@ -66,7 +66,7 @@ def selected_val_acc1(row: dict) -> float:
 # %% ../nbs/09c_tradeoff.ipynb #0d23180e
 def setting_pairs(rows: list[dict], schedule: str, setting: str) -> list[dict]:
     "The finished rows of STD and of `setting` on `schedule`, as `paired_differences` reads them."
-    return [r for r in rows if r.get("status") == "ok" and r["schedule"] == schedule and r["setting"] in ("STD", setting)]
+    return [r for r in rows if r.get("status") == RowStatus.OK and r["schedule"] == schedule and r["setting"] in ("STD", setting)]
 
 def tradeoff_differences(rows: list[dict], metrics=("acc1", "mis")) -> list[dict]:
     "PICNN - STD of each metric for each (schedule, setting) with at least one finished seed pair."
@@ -80,10 +80,10 @@ def tradeoff_differences(rows: list[dict], metrics=("acc1", "mis")) -> list[dict
 def recommended_lambda(rows: list[dict], schedule: str, margin: float) -> dict:
     """The largest λ on `schedule` whose mean paired validation-ACC1 difference from STD is at least `-margin`
     (None when none is), with every λ's difference; only λ settings finished on all of STD's seeds take part."""
-    std = {r["seed"]: r for r in rows if r.get("status") == "ok" and r["schedule"] == schedule and r["setting"] == "STD"}
+    std = {r["seed"]: r for r in rows if r.get("status") == RowStatus.OK and r["schedule"] == schedule and r["setting"] == "STD"}
     diffs = {}
     for setting in dict.fromkeys(r["setting"] for r in rows if r["schedule"] == schedule and r["setting"] != "STD"):
-        pic = {r["seed"]: r for r in rows if r.get("status") == "ok" and r["schedule"] == schedule and r["setting"] == setting}
+        pic = {r["seed"]: r for r in rows if r.get("status") == RowStatus.OK and r["schedule"] == schedule and r["setting"] == setting}
         all_seeds = {r["seed"] for r in rows if r["schedule"] == schedule and r["setting"] == setting}
         if not std or set(pic) != all_seeds or not set(pic) <= set(std): continue
         lam = float(next(iter(pic.values()))["lam"])
@@ -107,7 +107,7 @@ def _setting_color(setting: str) -> str:
 
 def plot_frontier(rows: list[dict], title: str = "") -> Figure:
     "Test MIS against test ACC1: every finished seed a dot, each setting's mean with its 95 % interval on both axes."
-    ok = [r for r in rows if r.get("status") == "ok"]
+    ok = [r for r in rows if r.get("status") == RowStatus.OK]
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for i, schedule in enumerate(dict.fromkeys(r["schedule"] for r in rows)):
         marker = "os^D"[i % 4]
