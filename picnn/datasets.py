@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 
 from .config import cache_dir, data_dir, data_dirs
-from .sources import (stratified_indices, DatasetNotFound, DatasetCorrupt, save_npz, decode_webp_container, _PACKAGE_KEYS, _READ_ERRORS,
-                           _check_arrays, _decode_files, _build_digits, _build_torchvision, _how_to_get_torchvision,
-                           _build_tinyimagenet, _build_voc_part)
+from .sources import (stratified_indices, DatasetNotFound, DatasetCorrupt, save_npz, decode_webp_container, PACKAGE_KEYS, READ_ERRORS,
+                           check_arrays, decode_files, build_digits, build_torchvision, how_to_get_torchvision,
+                           build_tinyimagenet, build_voc_part)
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'DATASETS', 'PATH_DATASETS', 'ImageSplit', 'train_val_split', 'normalization',
@@ -102,11 +102,11 @@ def _npz_kind(path: Path) -> str:
     "'package' (our cache format) or 'webp' (the shared WebP container); anything else is DatasetCorrupt."
     try:
         with np.load(path) as d: keys = set(d.files)
-    except _READ_ERRORS as e:
+    except READ_ERRORS as e:
         raise DatasetCorrupt(f"{path} is not a readable .npz ({type(e).__name__}: {e}); delete or replace it") from e
-    if _PACKAGE_KEYS <= keys: return "package"
+    if PACKAGE_KEYS <= keys: return "package"
     if {"webp_train", "offsets_train", "webp_test", "offsets_test", "y_train", "y_test", "classes"} <= keys: return "webp"
-    raise DatasetCorrupt(f"{path} holds keys {sorted(keys)}: neither the package format {sorted(_PACKAGE_KEYS)} "
+    raise DatasetCorrupt(f"{path} holds keys {sorted(keys)}: neither the package format {sorted(PACKAGE_KEYS)} "
                          f"nor a WebP container (webp_*, offsets_*); delete or replace it")
 
 def _read_split(path: Path, split: str):
@@ -116,9 +116,9 @@ def _read_split(path: Path, split: str):
             x, y = d[f"x_{split}"], d[f"y_{split}"]
             classes = [str(c) for c in d["classes"]]
             note = str(d["note"]) if "note" in d.files else ""
-    except _READ_ERRORS as e:
+    except READ_ERRORS as e:
         raise DatasetCorrupt(f"cannot read the {split} split of {path} ({type(e).__name__}: {e}); delete or replace it") from e
-    _check_arrays(x, y, classes, f"{path} ({split})")
+    check_arrays(x, y, classes, f"{path} ({split})")
     return x, y.astype(np.int64), classes, note
 
 # %% ../nbs/04_datasets.ipynb #42686983
@@ -185,8 +185,8 @@ def _load_imagefolder(name: str, split: str) -> ImageSplit:
         if cache.is_file():
             try:
                 with np.load(cache) as z: hit = z["x"], z["y"], [str(c) for c in z["classes"]], str(z["note"])
-                _check_arrays(hit[0], hit[1], hit[2], str(cache))
-            except (*_READ_ERRORS, DatasetCorrupt) as e:   # a killed or full-disk write: decode the images again
+                check_arrays(hit[0], hit[1], hit[2], str(cache))
+            except (*READ_ERRORS, DatasetCorrupt) as e:   # a killed or full-disk write: decode the images again
                 warnings.warn(f"the ImageFolder cache {cache} cannot be read ({type(e).__name__}: {e}); it is removed and "
                               f"{sub} decoded again")
                 try: cache.unlink()
@@ -200,7 +200,7 @@ def _load_imagefolder(name: str, split: str) -> ImageSplit:
                 with Image.open(p) as im: sizes[im.size] += 1
             except OSError as e: raise DatasetCorrupt(f"cannot read image {p} ({e})") from e
         size = sizes.most_common(1)[0][0]
-        x = _decode_files([p for p, _ in samples], size)
+        x = decode_files([p for p, _ in samples], size)
         y = np.array([c for _, c in samples], np.int64)
         classes = sorted(class_to_idx, key=class_to_idx.get)
         note = f"ImageFolder {root}" + (f", resized to {size[0]}x{size[1]}" if len(sizes) > 1 else "")
@@ -238,15 +238,15 @@ def is_dataset_name(name: str) -> bool:
     "Whether `load_dataset` takes `name`: a registered dataset, or a path behind one of `PATH_DATASETS`."
     return name in DATASETS or (isinstance(name, str) and name.startswith(PATH_DATASETS))
 
-_how_tv = lambda name: (lambda out_dir: _how_to_get_torchvision(name, out_dir))
-_add_source("digits", _build_digits, lambda out_dir: "it is built from scikit-learn's digits; is scikit-learn installed?")
+_how_tv = lambda name: (lambda out_dir: how_to_get_torchvision(name, out_dir))
+_add_source("digits", build_digits, lambda out_dir: "it is built from scikit-learn's digits; is scikit-learn installed?")
 for _name in ("cifar10", "cifar100", "stl10"):
-    _add_source(_name, lambda dirs, out_dir, download, _n=_name: _build_torchvision(_n, dirs, out_dir, download), _how_tv(_name))
-_add_source("tinyimagenet", _build_tinyimagenet, lambda out_dir: (
+    _add_source(_name, lambda dirs, out_dir, download, _n=_name: build_torchvision(_n, dirs, out_dir, download), _how_tv(_name))
+_add_source("tinyimagenet", build_tinyimagenet, lambda out_dir: (
     "download http://cs231n.stanford.edu/tiny-imagenet-200.zip and unzip it into one of the directories above: "
     "<dir>/tiny-imagenet-200/{wnids.txt, words.txt, train/<wnid>/images/*.JPEG, val/images/*.JPEG, "
     "val/val_annotations.txt} (no automatic download)"))
-_add_source("voc_part", _build_voc_part, lambda out_dir: (
+_add_source("voc_part", build_voc_part, lambda out_dir: (
     "download VOC2010 trainval (http://host.robots.ox.ac.uk/pascal/VOC/voc2010/VOCtrainval_03-May-2010.tar) and "
     "extract it into one of the directories above: <dir>/VOCdevkit/VOC2010/{Annotations/*.xml, JPEGImages/*.jpg, "
     "ImageSets/Main/trainval.txt} (no automatic download)"))
@@ -287,10 +287,10 @@ def _keep(arrays: dict, name: str, out_dir: Path, split: str, source_key=None):
 
 def _checked(arrays, name: str) -> dict:
     "Arrays a loader returned, checked like a cache file (keys, dtypes, shapes, labels)."
-    missing = sorted(_PACKAGE_KEYS - set(arrays))
-    if missing: raise DatasetCorrupt(f"dataset {name!r}: its loader returned no {missing}; the cache format needs {sorted(_PACKAGE_KEYS)}")
+    missing = sorted(PACKAGE_KEYS - set(arrays))
+    if missing: raise DatasetCorrupt(f"dataset {name!r}: its loader returned no {missing}; the cache format needs {sorted(PACKAGE_KEYS)}")
     for s in ("train", "test"):
-        _check_arrays(np.asarray(arrays[f"x_{s}"]), np.asarray(arrays[f"y_{s}"]), list(arrays["classes"]), f"dataset {name!r} ({s})")
+        check_arrays(np.asarray(arrays[f"x_{s}"]), np.asarray(arrays[f"y_{s}"]), list(arrays["classes"]), f"dataset {name!r} ({s})")
     return arrays
 
 def _registered_values(source: DatasetSource, split: str):
@@ -323,11 +323,11 @@ def _npz_values(name: str, split: str):
     "A user's file in the cache format, named 'npz:<path>'."
     path = Path(name.split(":", 1)[1]).expanduser()
     if not path.is_file():
-        raise DatasetNotFound(f"dataset {name!r}: no file {path}; 'npz:<path>' reads one .npz with the keys {sorted(_PACKAGE_KEYS)}")
+        raise DatasetNotFound(f"dataset {name!r}: no file {path}; 'npz:<path>' reads one .npz with the keys {sorted(PACKAGE_KEYS)}")
     key = _file_key(path, split)
     if (hit := _memo_get(key)) is not None: return hit
     if _npz_kind(path) != "package":
-        raise DatasetCorrupt(f"{path} is a WebP container: 'npz:<path>' reads the cache format {sorted(_PACKAGE_KEYS)}")
+        raise DatasetCorrupt(f"{path} is a WebP container: 'npz:<path>' reads the cache format {sorted(PACKAGE_KEYS)}")
     values = _read_split(path, split); _memo_put(key, values)
     return values
 

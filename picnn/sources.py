@@ -16,8 +16,9 @@ from tqdm import tqdm   # not tqdm.auto: in a kernel it wants ipywidgets (not a 
 from .config import atomic_write
 
 # %% auto #0
-__all__ = ['DOWNLOAD_TIMEOUT', 'STL10_CLASSES', 'VOC_ANIMALS', 'DatasetNotFound', 'DatasetCorrupt', 'save_npz',
-           'stratified_indices', 'decode_webp_container']
+__all__ = ['READ_ERRORS', 'PACKAGE_KEYS', 'DOWNLOAD_TIMEOUT', 'STL10_CLASSES', 'VOC_ANIMALS', 'DatasetNotFound', 'DatasetCorrupt',
+           'save_npz', 'check_arrays', 'stratified_indices', 'decode_files', 'build_digits', 'build_torchvision',
+           'how_to_get_torchvision', 'decode_webp_container', 'build_tinyimagenet', 'build_voc_part']
 
 # %% ../nbs/03_sources.ipynb #f7d10e2d
 class DatasetNotFound(FileNotFoundError):
@@ -26,7 +27,7 @@ class DatasetNotFound(FileNotFoundError):
 class DatasetCorrupt(ValueError):
     "A dataset file exists but cannot be read; the message names the file."
 
-_READ_ERRORS = (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError, zlib.error)
+READ_ERRORS = (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError, zlib.error)
 
 # %% ../nbs/03_sources.ipynb #990bf440
 def save_npz(path, arrays: dict) -> Path:
@@ -35,9 +36,9 @@ def save_npz(path, arrays: dict) -> Path:
         with open(tmp, "wb") as f: np.savez(f, **arrays)   # a file object: numpy adds no suffix
     return atomic_write(path, write)
 
-_PACKAGE_KEYS = {"x_train", "y_train", "x_test", "y_test", "classes"}
+PACKAGE_KEYS = {"x_train", "y_train", "x_test", "y_test", "classes"}
 
-def _check_arrays(x, y, classes, where) -> None:
+def check_arrays(x, y, classes, where) -> None:
     "Shape/dtype/label checks of one decoded split; DatasetCorrupt naming `where`."
     if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1] not in (1, 3):
         raise DatasetCorrupt(f"{where}: images must be uint8 (N, C, H, W) with C in (1, 3), got {x.dtype} {x.shape}")
@@ -61,7 +62,7 @@ def stratified_indices(y, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
 
 # %% ../nbs/03_sources.ipynb #914225c6
-def _decode_files(paths, size: tuple[int, int], mode: str = "RGB") -> np.ndarray:
+def decode_files(paths, size: tuple[int, int], mode: str = "RGB") -> np.ndarray:
     "Decode image files into uint8 (N, C, H, W), converted to `mode` and resized (bilinear) to `size` = (W, H) where needed."
     c = len(mode)
     out = np.empty((len(paths), c, size[1], size[0]), np.uint8)
@@ -85,7 +86,7 @@ def _labels(y, classes) -> np.ndarray:
     return np.asarray(y).astype(np.uint8 if len(classes) <= 256 else np.int32)
 
 # %% ../nbs/03_sources.ipynb #3bbd2f07
-def _build_digits(dirs, out_dir, download):
+def build_digits(dirs, out_dir, download):
     from sklearn.datasets import load_digits
     d = load_digits()
     x = np.round(d.images * (255 / 16)).astype(np.uint8)[:, None]
@@ -119,7 +120,7 @@ def _torchvision_url(name) -> str:
     import torchvision.datasets as tvd
     return getattr({"cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100, "stl10": tvd.STL10}[name], "url", _TORCHVISION[name][1])
 
-def _build_torchvision(name, dirs, out_dir, download):
+def build_torchvision(name, dirs, out_dir, download):
     folder, url = _TORCHVISION[name][0], _torchvision_url(name)
     roots = [d for d in dirs if (d / folder).is_dir()]
     if roots and name == "stl10": return _stl10_arrays(roots[0] / folder)
@@ -141,7 +142,7 @@ def _build_torchvision(name, dirs, out_dir, download):
     return dict(x_train=xtr, y_train=_labels(ytr, classes), x_test=xte, y_test=_labels(yte, classes),
                 classes=np.array(classes), note=np.array(f"torchvision {name}, official split"))
 
-def _how_to_get_torchvision(name: str, out_dir: Path) -> str:
+def how_to_get_torchvision(name: str, out_dir: Path) -> str:
     folder, url = _TORCHVISION[name]
     cls = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "stl10": "STL10"}[name]
     extra = f", or put the shared {name}.npz WebP container in one of them" if name != "stl10" else ""
@@ -211,7 +212,7 @@ def decode_webp_container(src, dst=None) -> dict:
                 out[f"y_{split}"] = _labels(d[f"y_{split}"], out["classes"])
                 if f"lossless_{split}" in files: out[f"lossless_{split}"] = d[f"lossless_{split}"].astype(bool)
     except DatasetCorrupt: raise
-    except _READ_ERRORS as e:
+    except READ_ERRORS as e:
         raise DatasetCorrupt(f"cannot read the WebP container {src} ({type(e).__name__}: {e}); replace it") from e
     note = str(d_note) if d_note is not None else _CONTAINER_NOTES.get(name, "shared WebP container, official split")
     if "lossless_train" in out:
@@ -219,7 +220,7 @@ def decode_webp_container(src, dst=None) -> dict:
         if sum(lossy): note += (f"; {sum(lossy)} images ({lossy[0]} train, {lossy[1]} test) are JPEG-decoded, "
                                 "not original pixels (lossless_train/lossless_test in the cache)")
     out["note"] = np.array(note)
-    for split in ("train", "test"): _check_arrays(out[f"x_{split}"], out[f"y_{split}"], out["classes"], f"{src} ({split})")
+    for split in ("train", "test"): check_arrays(out[f"x_{split}"], out[f"y_{split}"], out["classes"], f"{src} ({split})")
     if dst is not None: save_npz(dst, out)
     return out
 
@@ -229,7 +230,7 @@ def _find_tinyimagenet(dirs):
 
 _IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
 
-def _build_tinyimagenet(dirs, out_dir, download):
+def build_tinyimagenet(dirs, out_dir, download):
     root = _find_tinyimagenet(dirs)
     if root is None: return None
     wnids = sorted({w.strip() for w in (root / "wnids.txt").read_text().splitlines() if w.strip()})
@@ -253,8 +254,8 @@ def _build_tinyimagenet(dirs, out_dir, download):
         if len(parts) < 2: continue
         if parts[1] not in index: raise DatasetCorrupt(f"{ann}: {parts[0]} has wnid {parts[1]}, which is not in wnids.txt")
         test_paths.append(root / "val" / "images" / parts[0]); test_y.append(index[parts[1]])
-    return dict(x_train=_decode_files(train_paths, (64, 64)), y_train=_labels(train_y, classes),
-                x_test=_decode_files(test_paths, (64, 64)), y_test=_labels(test_y, classes), classes=np.array(classes),
+    return dict(x_train=decode_files(train_paths, (64, 64)), y_train=_labels(train_y, classes),
+                x_test=decode_files(test_paths, (64, 64)), y_test=_labels(test_y, classes), classes=np.array(classes),
                 note=np.array(f"Tiny ImageNet from {root}; test split = official val"))
 
 # %% ../nbs/03_sources.ipynb #a8e2aec3
@@ -291,7 +292,7 @@ def _voc_crops(jpg: Path, objs, size=128):
     except (OSError, ValueError) as e: raise DatasetCorrupt(f"cannot crop objects from {jpg} ({e})") from e
     return np.stack(crops)
 
-def _build_voc_part(dirs, out_dir, download, size=128, train_fraction=0.7, seed=0):
+def build_voc_part(dirs, out_dir, download, size=128, train_fraction=0.7, seed=0):
     root = _find_voc(dirs)
     if root is None: return None
     ids_file = root / "ImageSets" / "Main" / "trainval.txt"

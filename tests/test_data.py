@@ -228,7 +228,7 @@ def test_a_decoded_image_folder_is_cached_and_an_edit_decodes_again(tmp_path, mo
     assert len(list((tmp_path / "cache" / "imagefolder").glob("imagefolder-pets-train-*.npz"))) == 1
     assert not list(tmp_path.glob("data/**/*.npz"))   # nothing decoded is written where the data is read
     D._MEMO.clear()
-    monkeypatch.setattr(D, "_decode_files", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded again")))
+    monkeypatch.setattr(D, "decode_files", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded again")))
     again = load_dataset(name, split="train")
     assert (again.x == first.x).all() and again.classes == first.classes
     monkeypatch.undo(); monkeypatch.setenv("PICNN_CACHE", str(tmp_path / "cache")); monkeypatch.setenv("PICNN_DATA", str(tmp_path / "data"))
