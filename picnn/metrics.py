@@ -14,7 +14,7 @@ from sklearn.preprocessing import scale
 from sklearn.utils import check_random_state
 
 # %% auto #0
-__all__ = ['METHODS', 'mis_ceiling', 'sklearn_noisy_features', 'knn_radius_sorted', 'knn_radius_brute', 'count_in_run',
+__all__ = ['MIS_METHODS', 'mis_ceiling', 'sklearn_noisy_features', 'knn_radius_sorted', 'knn_radius_brute', 'count_in_run',
            'MutualInformation', 'mutual_information_matrix', 'mutual_information_score']
 
 # %% ../nbs/06_metrics.ipynb #261e7d88
@@ -227,13 +227,13 @@ class MutualInformation:
         return (f"MutualInformation(mis={self.mis:.4f}, normalized={self.normalized:.4f}, ceiling={self.ceiling:.4f}, "
                 f"matrix=<{C} classes x {K} filters>, method={self.method!r})")
 
-METHODS = ("sklearn", "fast")
+MIS_METHODS = ("sklearn", "fast")
 
 def mutual_information_matrix(features, labels, method: str = "sklearn", num_classes: int | None = None,
                               n_neighbors: int = 3, random_state: int = 0, device=None) -> np.ndarray:
     """(C, K) MI in nats between each filter's response (column of `features`, (N, K)) and each class's one-vs-rest
     label. method="sklearn": mutual_info_classif per class; "fast": the same estimator in torch on `device`."""
-    if method not in METHODS: raise ValueError(f"unknown method {method!r}: choose one of {METHODS}")
+    if method not in MIS_METHODS: raise ValueError(f"unknown method {method!r}: choose one of {MIS_METHODS}")
     X = _as_features(features)
     y, C = _as_labels(labels, len(X), num_classes)
     if method == "sklearn": return _mi_matrix_sklearn(X, y, C, n_neighbors, random_state)

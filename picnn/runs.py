@@ -19,7 +19,7 @@ from .models import list_models, architecture
 from .timm_models import TIMM_PREFIX
 from .datasets import list_datasets, is_dataset_name
 from .data import AUGMENTS
-from .metrics import METHODS
+from .metrics import MIS_METHODS
 
 # %% auto #0
 __all__ = ['RECIPES', 'NO_NUMBERS', 'RUN_FILES', 'setting', 'TrainConfig', 'recipe', 'config_problems', 'named_settings',
@@ -80,7 +80,7 @@ class TrainConfig:
     eval_seed: int = setting(0, "seed of the ACC2/ACC3 cluster draws")
     eval_draws: int = setting(10, "cluster draws averaged for ACC2/ACC3 on the test split")
     mis_method: str = setting("sklearn", "the test split's MIS estimator: scikit-learn's (the reference) or fast "
-                              "(the same numbers to 1e-6)", METHODS)
+                              "(the same numbers to 1e-6)", MIS_METHODS)
     mis_every: int = setting(0, "log the selection split's MIS every this many epochs; 0: never")
     data_root: str | None = setting(None, "a folder to read the data from; none: the folders of settings.ini")
 
