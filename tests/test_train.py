@@ -111,7 +111,7 @@ def test_run_dir_lock_names_its_holder_and_is_released(tmp_path):
 
 def test_every_expected_error_is_a_picnn_error_and_keeps_its_old_type():
     from picnn.config import PicnnError, ConfigError, UnknownSetting
-    from picnn import train as T
+    from picnn import runs as T
     for cls, old in [(ConfigError, ValueError), (UnknownSetting, KeyError), (T.RunNotFound, FileNotFoundError),
                      (T.RunMismatch, ValueError), (T.CorruptRunFile, ValueError), (T.NonFiniteLoss, FloatingPointError),
                      (T.DeviceUnavailable, RuntimeError), (T.RunDirError, OSError), (T.RunLocked, OSError)]:
@@ -123,7 +123,7 @@ def test_pretrained_backbones_get_their_weights_statistics(tmp_path, monkeypatch
     as the released code does) in training, selection, test and `evaluate_run`, and metrics.json says so; the same network
     from scratch keeps CIFAR-10's. Before, both got CIFAR-10's."""
     from torchvision.models import ResNet18_Weights, resnet18
-    from picnn import train as T
+    from picnn import runs as T
     from picnn.config import load_scale
     from picnn.datasets import ImageSplit, normalization
     from picnn.models import checkpoint_path
