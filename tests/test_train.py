@@ -123,7 +123,7 @@ def test_pretrained_backbones_get_their_weights_statistics(tmp_path, monkeypatch
     as the released code does) in training, selection, test and `evaluate_run`, and metrics.json says so; the same network
     from scratch keeps CIFAR-10's. Before, both got CIFAR-10's."""
     from torchvision.models import ResNet18_Weights, resnet18
-    from picnn import runs as T
+    from picnn import train as T
     from picnn.config import load_scale
     from picnn.datasets import ImageSplit, normalization
     from picnn.models import checkpoint_path
