@@ -30,15 +30,22 @@ class DatasetCorrupt(ValueError):
 READ_ERRORS = (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError, zlib.error)
 
 # %% ../nbs/03_sources.ipynb #990bf440
-def save_npz(path, arrays: dict) -> Path:
+def save_npz(path,          # where the .npz goes
+             arrays: dict,  # name: array
+            ) -> Path:
     "Write `arrays` as an uncompressed .npz at `path` atomically (`picnn.config.atomic_write`)."
     def write(tmp):
         with open(tmp, "wb") as f: np.savez(f, **arrays)   # a file object: numpy adds no suffix
     return atomic_write(path, write)
 
+# %% ../nbs/03_sources.ipynb #401ea09b
 PACKAGE_KEYS = {"x_train", "y_train", "x_test", "y_test", "classes"}
 
-def check_arrays(x, y, classes, where) -> None:
+def check_arrays(x,        # uint8 images (N, C, H, W)
+                 y,        # integer labels (N,)
+                 classes,  # the class names
+                 where,    # what the error message names
+                ) -> None:
     "Shape/dtype/label checks of one decoded split; DatasetCorrupt naming `where`."
     if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1] not in (1, 3):
         raise DatasetCorrupt(f"{where}: images must be uint8 (N, C, H, W) with C in (1, 3), got {x.dtype} {x.shape}")
@@ -48,7 +55,10 @@ def check_arrays(x, y, classes, where) -> None:
         raise DatasetCorrupt(f"{where}: labels span {y.min()}..{y.max()} but there are {len(classes)} classes")
 
 # %% ../nbs/03_sources.ipynb #7abd8d9d
-def stratified_indices(y, n: int, seed: int = 0) -> np.ndarray:
+def stratified_indices(y,              # the labels
+                       n: int,         # how many to pick
+                       seed: int = 0,  # of the random choice within each class
+                      ) -> np.ndarray:
     "Sorted indices of `n` items of labels `y`, allocated to classes in proportion to their counts, seeded."
     y = np.asarray(y)
     if not 0 <= n <= len(y): raise ValueError(f"cannot pick {n} of {len(y)} items: n must be in 0..{len(y)}")
@@ -62,7 +72,10 @@ def stratified_indices(y, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
 
 # %% ../nbs/03_sources.ipynb #914225c6
-def decode_files(paths, size: tuple[int, int], mode: str = "RGB") -> np.ndarray:
+def decode_files(paths,                  # image files
+                 size: tuple[int, int],  # (W, H) of the output
+                 mode: str = "RGB",      # PIL mode to convert to ("L": one channel)
+                ) -> np.ndarray:
     "Decode image files into uint8 (N, C, H, W), converted to `mode` and resized (bilinear) to `size` = (W, H) where needed."
     c = len(mode)
     out = np.empty((len(paths), c, size[1], size[0]), np.uint8)
@@ -81,12 +94,16 @@ def decode_files(paths, size: tuple[int, int], mode: str = "RGB") -> np.ndarray:
                   disable=len(paths) < 1000, mininterval=0.5 if sys.stderr.isatty() else 10, file=sys.stderr))
     return out
 
+# %% ../nbs/03_sources.ipynb #6f061b40
 def _labels(y, classes) -> np.ndarray:
     "Labels stored as uint8 (int32 beyond 256 classes)."
     return np.asarray(y).astype(np.uint8 if len(classes) <= 256 else np.int32)
 
 # %% ../nbs/03_sources.ipynb #3bbd2f07
-def build_digits(dirs, out_dir, download):
+def build_digits(dirs,      # the data directories to search for the raw files
+                 out_dir,   # the writable directory (where a download goes)
+                 download,  # whether a missing source may be downloaded
+                ):
     from sklearn.datasets import load_digits
     d = load_digits()
     x = np.round(d.images * (255 / 16)).astype(np.uint8)[:, None]
@@ -105,22 +122,30 @@ _TORCHVISION = {  # name: (folder torchvision reads, archive URL)
 }
 DOWNLOAD_TIMEOUT = 20  # seconds without an answer before a download gives up
 
+# %% ../nbs/03_sources.ipynb #4866b51f
 def _open_torchvision(name, root, train, download):
     import torchvision.datasets as tvd
     if name == "stl10": return tvd.STL10(str(root), split="train" if train else "test", download=download)
     return (tvd.CIFAR10 if name == "cifar10" else tvd.CIFAR100)(str(root), train=train, download=download)
 
+# %% ../nbs/03_sources.ipynb #25c41bd5
 def _torchvision_arrays(name, ds):
     if name == "stl10": x, y = np.asarray(ds.data), np.asarray(ds.labels)
     else: x, y = np.asarray(ds.data).transpose(0, 3, 1, 2), np.asarray(ds.targets)
     return np.ascontiguousarray(x, dtype=np.uint8), y
 
+# %% ../nbs/03_sources.ipynb #16798b9d
 def _torchvision_url(name) -> str:
     "The archive URL torchvision downloads for `name`."
     import torchvision.datasets as tvd
     return getattr({"cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100, "stl10": tvd.STL10}[name], "url", _TORCHVISION[name][1])
 
-def build_torchvision(name, dirs, out_dir, download):
+# %% ../nbs/03_sources.ipynb #fd06b082
+def build_torchvision(name,      # 'cifar10', 'cifar100' or 'stl10'
+                      dirs,      # the data directories to search for the raw files
+                      out_dir,   # the writable directory (where a download goes)
+                      download,  # whether a missing source may be downloaded
+                     ):
     folder, url = _TORCHVISION[name][0], _torchvision_url(name)
     roots = [d for d in dirs if (d / folder).is_dir()]
     if roots and name == "stl10": return _stl10_arrays(roots[0] / folder)
@@ -142,7 +167,10 @@ def build_torchvision(name, dirs, out_dir, download):
     return dict(x_train=xtr, y_train=_labels(ytr, classes), x_test=xte, y_test=_labels(yte, classes),
                 classes=np.array(classes), note=np.array(f"torchvision {name}, official split"))
 
-def how_to_get_torchvision(name: str, out_dir: Path) -> str:
+# %% ../nbs/03_sources.ipynb #6e03447c
+def how_to_get_torchvision(name: str,      # 'cifar10', 'cifar100' or 'stl10'
+                           out_dir: Path,  # the writable data directory
+                          ) -> str:
     folder, url = _TORCHVISION[name]
     cls = {"cifar10": "CIFAR10", "cifar100": "CIFAR100", "stl10": "STL10"}[name]
     extra = f", or put the shared {name}.npz WebP container in one of them" if name != "stl10" else ""
@@ -153,6 +181,7 @@ def how_to_get_torchvision(name: str, out_dir: Path) -> str:
 STL10_CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck")
 _STL10_IMAGE = (3, 96, 96)   # channels, then columns, then rows: the order of the bytes of one image
 
+# %% ../nbs/03_sources.ipynb #ca4ef4e4
 def _read_stl10_split(folder: Path, split: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     "(uint8 images (N, 3, 96, 96), 0-based labels) of STL-10's labelled `split` in its binary release `folder`."
     xf, yf = folder / f"{split}_X.bin", folder / f"{split}_y.bin"
@@ -170,6 +199,7 @@ def _read_stl10_split(folder: Path, split: str, num_classes: int) -> tuple[np.nd
     x = np.fromfile(xf, np.uint8).reshape(n, *_STL10_IMAGE).transpose(0, 1, 3, 2)   # columns -> rows
     return np.ascontiguousarray(x), y - 1
 
+# %% ../nbs/03_sources.ipynb #65bbc5ff
 def _stl10_arrays(folder: Path) -> dict:
     "STL-10's labelled train and test splits from its binary release `folder` (`stl10_binary/`), in the cache format."
     names = folder / "class_names.txt"
@@ -198,7 +228,10 @@ def _decode_webp(buf: np.ndarray, offsets: np.ndarray, where: str) -> np.ndarray
     if out is None: out = np.zeros((0, 1, 1, 3), np.uint8)
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
-def decode_webp_container(src, dst=None) -> dict:
+# %% ../nbs/03_sources.ipynb #d9d600ba
+def decode_webp_container(src,       # the shared container <name>.npz
+                          dst=None,  # where to write the decoded arrays, if anywhere
+                         ) -> dict:
     "Decode the shared lossless-WebP container `src` into package-format arrays; also write them atomically to `dst` when given."
     src = Path(src)
     name = src.stem
@@ -230,7 +263,11 @@ def _find_tinyimagenet(dirs):
 
 _IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
 
-def build_tinyimagenet(dirs, out_dir, download):
+# %% ../nbs/03_sources.ipynb #8c43d03f
+def build_tinyimagenet(dirs,      # the data directories to search for the raw files
+                       out_dir,   # the writable directory (where a download goes)
+                       download,  # whether a missing source may be downloaded
+                      ):
     root = _find_tinyimagenet(dirs)
     if root is None: return None
     wnids = sorted({w.strip() for w in (root / "wnids.txt").read_text().splitlines() if w.strip()})
@@ -264,6 +301,7 @@ VOC_ANIMALS = ("bird", "cat", "cow", "dog", "horse", "sheep")
 def _find_voc(dirs):
     return next((d / "VOCdevkit" / "VOC2010" for d in dirs if (d / "VOCdevkit" / "VOC2010" / "Annotations").is_dir()), None)
 
+# %% ../nbs/03_sources.ipynb #e6b97413
 def _voc_objects(xml_path: Path):
     "[(class index, (left, top, right, bottom))] of the animal objects in one VOC annotation."
     try: tree = ET.parse(xml_path)
@@ -279,6 +317,7 @@ def _voc_objects(xml_path: Path):
         objs.append((VOC_ANIMALS.index(name), (xmin - 1, ymin - 1, xmax, ymax)))
     return objs
 
+# %% ../nbs/03_sources.ipynb #e26e43eb
 def _voc_crops(jpg: Path, objs, size=128):
     "The objects' crops of one image, resized to size x size, as uint8 (n, 3, size, size)."
     try:
@@ -292,7 +331,13 @@ def _voc_crops(jpg: Path, objs, size=128):
     except (OSError, ValueError) as e: raise DatasetCorrupt(f"cannot crop objects from {jpg} ({e})") from e
     return np.stack(crops)
 
-def build_voc_part(dirs, out_dir, download, size=128, train_fraction=0.7, seed=0):
+# %% ../nbs/03_sources.ipynb #2287c0cc
+def build_voc_part(dirs,                # the data directories to search for the raw files
+                   out_dir,             # the writable directory (where a download goes)
+                   download,            # whether a missing source may be downloaded
+                   size=128,            # side of the square crops
+                   train_fraction=0.7,  # of the images (not crops) in train
+                   seed=0):             # of the image-level split
     root = _find_voc(dirs)
     if root is None: return None
     ids_file = root / "ImageSets" / "Main" / "trainval.txt"
