@@ -67,7 +67,10 @@ class ImageSplit:
         return self.take(stratified_indices(self.y.cpu().numpy(), n, seed))
 
 # %% ../nbs/04_datasets.ipynb #6d7323db
-def train_val_split(split: ImageSplit, val_size: float | int = 0.1, seed: int = 0) -> tuple[ImageSplit, ImageSplit]:
+def train_val_split(split: ImageSplit,            # the training split to divide
+                    val_size: float | int = 0.1,  # fraction in (0, 1) or count held out for validation
+                    seed: int = 0,                # of the stratified selection
+                   ) -> tuple[ImageSplit, ImageSplit]:
     "Split `split` into (train, val): `val_size` (fraction in (0, 1) or a count) held out, stratified by class, seeded."
     n = len(split)
     if isinstance(val_size, bool): raise TypeError("val_size must be a fraction in (0, 1) or a count, not a bool")
@@ -89,11 +92,16 @@ _STATS = {
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
 
-def normalization(name: str) -> tuple[tuple, tuple]:
+def normalization(name: str,  # a dataset name ('imagefolder:<path>' and 'npz:<path>' too)
+                 ) -> tuple[tuple, tuple]:
     "Per-channel (mean, std) in [0, 1] units for dataset `name`: CIFAR's for the CIFARs, the digits' own, ImageNet's for the others."
     return _STATS.get(str(name).split(":")[0], (IMAGENET_MEAN, IMAGENET_STD))
 
-def register_stats(name: str, mean, std) -> None:
+# %% ../nbs/04_datasets.ipynb #2548e4fd
+def register_stats(name: str,  # the dataset
+                   mean,       # per channel, in [0, 1] units
+                   std,        # per channel, in [0, 1] units
+                  ) -> None:
     "Use per-channel `mean`/`std` (in [0, 1] units) for dataset `name` (a registered or user dataset)."
     _STATS[str(name)] = (tuple(float(m) for m in mean), tuple(float(s) for s in std))
 
@@ -109,6 +117,7 @@ def _npz_kind(path: Path) -> str:
     raise DatasetCorrupt(f"{path} holds keys {sorted(keys)}: neither the package format {sorted(PACKAGE_KEYS)} "
                          f"nor a WebP container (webp_*, offsets_*); delete or replace it")
 
+# %% ../nbs/04_datasets.ipynb #fa92b1c4
 def _read_split(path: Path, split: str):
     "(x, y int64, classes, note) of one split of a package-format .npz."
     try:
@@ -133,14 +142,17 @@ def _memo_put(key, value):
     _MEMO[key] = value; _MEMO.move_to_end(key)
     while len(_MEMO) > _MEMO_SIZE: _MEMO.popitem(last=False)
 
+# %% ../nbs/04_datasets.ipynb #6216f448
 def clear_cache() -> None:
     "Forget the decoded splits kept in this process (files on disk stay)."
     _MEMO.clear()
 
+# %% ../nbs/04_datasets.ipynb #b88ae82d
 def _file_key(path: Path, split: str):
     st = path.stat()
     return ("file", str(path.resolve()), st.st_mtime_ns, st.st_size, split)
 
+# %% ../nbs/04_datasets.ipynb #20ebe250
 def _split_values(arrays: dict, split: str):
     classes = [str(c) for c in arrays["classes"]]
     note = str(arrays["note"]) if "note" in arrays else ""
@@ -161,6 +173,7 @@ def _imagefolder_samples(folder: Path, class_to_idx=None):
                              "add images or remove the folder")
     return samples, class_to_idx
 
+# %% ../nbs/04_datasets.ipynb #6af71564
 def _imagefolder_cache(root: Path, split: str, samples) -> Path:
     """The .npz that keeps a decoded ImageFolder split, in the user's cache folder (`picnn.config.cache_dir()`, never the
     checkout), named by a digest of its files (path, size, mtime): edits re-decode."""
@@ -169,6 +182,7 @@ def _imagefolder_cache(root: Path, split: str, samples) -> Path:
         st = os.stat(p); h.update(f"{p}|{c}|{st.st_size}|{st.st_mtime_ns}".encode())
     return cache_dir() / "imagefolder" / f"imagefolder-{root.name}-{split}-{h.hexdigest()[:10]}.npz"
 
+# %% ../nbs/04_datasets.ipynb #e0839e30
 def _load_imagefolder(name: str, split: str) -> ImageSplit:
     root = Path(name.split(":", 1)[1]).expanduser()
     layout = f"{root}/train/<class>/<image> and {root}/test/<class>/<image> (or val/ instead of test/)"
@@ -218,6 +232,7 @@ class DatasetSource:
     how_to_get: Callable      # out_dir -> how a user gets the data, for `DatasetNotFound`
     cached: bool = True       # look for <name>.npz in the data folders first, and keep what `build` returns there
 
+# %% ../nbs/04_datasets.ipynb #1f545b46
 DATASETS: dict[str, DatasetSource] = {}
 
 def _add_source(name: str, build: Callable, how_to_get: Callable, cached: bool = True) -> DatasetSource:
@@ -228,16 +243,19 @@ def _add_source(name: str, build: Callable, how_to_get: Callable, cached: bool =
     DATASETS[name] = DatasetSource(name, build, how_to_get, cached)
     return DATASETS[name]
 
+# %% ../nbs/04_datasets.ipynb #2e2765ed
 def list_datasets() -> list[str]:
     "The registered dataset names (`load_dataset` also takes 'imagefolder:<path>' and 'npz:<path>')."
     return list(DATASETS)
 
+# %% ../nbs/04_datasets.ipynb #aca15ea2
 PATH_DATASETS = ("imagefolder:", "npz:")   # prefixes of datasets named by a path
 
 def is_dataset_name(name: str) -> bool:
     "Whether `load_dataset` takes `name`: a registered dataset, or a path behind one of `PATH_DATASETS`."
     return name in DATASETS or (isinstance(name, str) and name.startswith(PATH_DATASETS))
 
+# %% ../nbs/04_datasets.ipynb #cd8337ae
 _how_tv = lambda name: (lambda out_dir: how_to_get_torchvision(name, out_dir))
 _add_source("digits", build_digits, lambda out_dir: "it is built from scikit-learn's digits; is scikit-learn installed?")
 for _name in ("cifar10", "cifar100", "stl10"):
@@ -252,7 +270,11 @@ _add_source("voc_part", build_voc_part, lambda out_dir: (
     "ImageSets/Main/trainval.txt} (no automatic download)"))
 
 # %% ../nbs/04_datasets.ipynb #e7cb9462
-def register_dataset(name: str, loader: Callable, how_to_get: str = "", stats=None) -> DatasetSource:
+def register_dataset(name: str,             # the new name (no ':' or '/')
+                     loader: Callable,      # () -> arrays of the cache format, or the path of such an .npz
+                     how_to_get: str = "",  # what `DatasetNotFound` tells a user
+                     stats=None,            # (mean, std) per channel, in [0, 1] units
+                    ) -> DatasetSource:
     """Add dataset `name`: `loader()` returns its arrays in the cache format (x_train, y_train, x_test, y_test,
     classes, optionally note) or the path of such an .npz. `stats`: its (mean, std) per channel. A name is registered once."""
     def build(dirs, out_dir, download):
@@ -271,6 +293,7 @@ def _not_found(name, dirs, out_dir) -> DatasetNotFound:
     return DatasetNotFound(f"dataset {name!r} not found. Searched for {name}.npz and the raw source in:\n{where}\n"
                            f"To get it: {DATASETS[name].how_to_get(out_dir)}")
 
+# %% ../nbs/04_datasets.ipynb #92f05997
 def _keep(arrays: dict, name: str, out_dir: Path, split: str, source_key=None):
     "Cache freshly built `arrays` on disk (atomically) and in memory; return the values of `split`."
     dst = out_dir / f"{name}.npz"
@@ -285,6 +308,7 @@ def _keep(arrays: dict, name: str, out_dir: Path, split: str, source_key=None):
         for k in keys: _memo_put(_file_key(Path(k[1]), s) if k[0] == "file" else (*k[:-1], s), _split_values(arrays, s))
     return _split_values(arrays, split)
 
+# %% ../nbs/04_datasets.ipynb #8ec86fea
 def _checked(arrays, name: str) -> dict:
     "Arrays a loader returned, checked like a cache file (keys, dtypes, shapes, labels)."
     missing = sorted(PACKAGE_KEYS - set(arrays))
@@ -293,6 +317,7 @@ def _checked(arrays, name: str) -> dict:
         check_arrays(np.asarray(arrays[f"x_{s}"]), np.asarray(arrays[f"y_{s}"]), list(arrays["classes"]), f"dataset {name!r} ({s})")
     return arrays
 
+# %% ../nbs/04_datasets.ipynb #e824fa77
 def _registered_values(source: DatasetSource, split: str):
     "A user's dataset: its loader, called once per process."
     key = ("registered", source.name, split)
@@ -301,6 +326,7 @@ def _registered_values(source: DatasetSource, split: str):
     for s in ("train", "test"): _memo_put(("registered", source.name, s), _split_values(arrays, s))
     return _memo_get(key)
 
+# %% ../nbs/04_datasets.ipynb #72c068d3
 def _dataset_values(name: str, root, split: str, download: bool):
     dirs = [Path(root).expanduser()] if root is not None else [Path(d) for d in data_dirs()]
     out_dir = dirs[0] if root is not None else Path(data_dir())
@@ -331,7 +357,12 @@ def _npz_values(name: str, split: str):
     values = _read_split(path, split); _memo_put(key, values)
     return values
 
-def load_dataset(name: str, root=None, split: str = "train", download: bool = False) -> ImageSplit:
+# %% ../nbs/04_datasets.ipynb #59342cb1
+def load_dataset(name: str,              # see `list_datasets()`, or 'imagefolder:<path>', 'npz:<path>'
+                 root=None,              # the one directory to search (default: `data_dirs()`)
+                 split: str = "train",   # "train" or "test"
+                 download: bool = False, # whether a missing torchvision dataset may be downloaded
+                ) -> ImageSplit:
     """One split ("train" or "test") of dataset `name` (see `list_datasets()`, or 'imagefolder:<path>', 'npz:<path>')
     as an `ImageSplit`. Searches `root` if given, else every directory of `picnn.config.data_dirs()`; caches into
     `root` or `data_dir()`."""
