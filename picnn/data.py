@@ -36,6 +36,7 @@ def _stats_for(split: ImageSplit, mean=None, std=None) -> tuple[tuple, tuple]:
         raise ValueError(f"mean/std have {len(mean)}/{len(std)} channels but {split.name} images have {c}")
     return mean, std
 
+# %% ../nbs/05_data.ipynb #9f9ebedb
 def _normalizer(split: ImageSplit, mean, std, device) -> tuple:
     "(mean, std) of `split`, and the fused normalisation's constants on `device`: x * scale + shift, for uint8 and [0, 1] x."
     mean, std = _stats_for(split, mean, std)
@@ -51,11 +52,19 @@ def _resize(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     down = hw[0] < x.shape[-2] or hw[1] < x.shape[-1]   # antialiasing changes nothing when enlarging, and costs time
     return F.interpolate(x.float(), size=tuple(hw), mode="bilinear", antialias=down, align_corners=False)
 
+# %% ../nbs/05_data.ipynb #9a3aaa2b
 def _short_side_size(h: int, w: int, short: int) -> tuple[int, int]:
     "torchvision's Resize(short) output size: the shorter side becomes `short`, the aspect ratio is kept."
     return (short, int(short * w / h)) if h <= w else (int(short * h / w), short)
 
-def crop_batch(x: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor, h: int, w: int, flip: torch.Tensor | None = None) -> torch.Tensor:
+# %% ../nbs/05_data.ipynb #2ec415bd
+def crop_batch(x: torch.Tensor,                  # a batch (B, C, H, W)
+               oy: torch.Tensor,                 # (B,) top row of each crop
+               ox: torch.Tensor,                 # (B,) left column of each crop
+               h: int,                           # crop height
+               w: int,                           # crop width
+               flip: torch.Tensor | None = None, # (B,) bool: flip that image left-right
+              ) -> torch.Tensor:
     "Per-image crops x[b, :, oy[b]:oy[b]+h, ox[b]:ox[b]+w], each flipped left-right where `flip[b]`, as one gather."
     b, c, dev = x.shape[0], x.shape[1], x.device
     rows = oy.to(dev)[:, None] + torch.arange(h, device=dev)
@@ -65,12 +74,21 @@ def crop_batch(x: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor, h: int, w: i
     return x[torch.arange(b, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
              rows[:, None, :, None], cols[:, None, None, :]]
 
-def pad_crop_flip(x: torch.Tensor, pad: int, oy, ox, flip) -> torch.Tensor:
+# %% ../nbs/05_data.ipynb #633ff575
+def pad_crop_flip(x: torch.Tensor,  # a batch (B, C, H, W)
+                  pad: int,         # zeros added on every side
+                  oy,               # (B,) crop offsets in 0..2*pad
+                  ox,               # (B,) crop offsets in 0..2*pad
+                  flip,             # (B,) bool: flip that image left-right
+                 ) -> torch.Tensor:
     "Random-crop-with-padding and flip of a batch: zero-pad by `pad`, crop the original size at offsets (oy, ox) in 0..2*pad."
     h, w = x.shape[-2:]
     return crop_batch(F.pad(x, (pad, pad, pad, pad)), oy, ox, h, w, flip)
 
-def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+# %% ../nbs/05_data.ipynb #30da3137
+def center_crop(x: torch.Tensor,  # a batch (..., H, W)
+                size: int,        # side of the square crop
+               ) -> torch.Tensor:
     "The centre size x size crop (torchvision's rounding)."
     h, w = x.shape[-2:]
     top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
@@ -80,6 +98,7 @@ def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
 def _gray(x):
     return (0.2989 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]) if x.shape[1] == 3 else x
 
+# %% ../nbs/05_data.ipynb #32c8a5c6
 def _rgb_to_hsv(x):
     r, g, b = x.unbind(1)
     maxc, minc = x.max(1).values, x.min(1).values
@@ -114,7 +133,11 @@ def _blend_coefficients(order: torch.Tensor, factors: torch.Tensor, rgb: bool) -
             if k == 2: coef[stage, on, 1] = 1 - f
     return coef
 
-def color_jitter_batch(x: torch.Tensor, factors: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+# %% ../nbs/05_data.ipynb #e539923d
+def color_jitter_batch(x: torch.Tensor,        # float batch (B, C, H, W) in [0, 1]
+                       factors: torch.Tensor,  # (B, 4): brightness, contrast, saturation factors, hue shift
+                       order: torch.Tensor,    # (B, 4): the order the four ops run in, per image
+                      ) -> torch.Tensor:
     """torchvision's ColorJitter on a float batch in [0, 1] with per-image parameters: `factors` (B, 4) = brightness,
     contrast, saturation factors and hue shift; `order` (B, 4) a permutation of 0..3 per image (the order the ops run in).
     Pass `factors` and `order` as CPU tensors to avoid a device synchronisation."""
@@ -146,18 +169,33 @@ def color_jitter_batch(x: torch.Tensor, factors: torch.Tensor, order: torch.Tens
 def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, np.uint64)[0])
 
-def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> tuple[torch.Tensor, torch.Generator]:
+def epoch_order(n: int,               # positions to order
+                seed: int,            # the run's seed
+                epoch: int,           # the epoch
+                shuffle: bool = True, # False: the stored order
+               ) -> tuple[torch.Tensor, torch.Generator]:
     "Epoch `epoch`'s permutation of `n` positions (without `shuffle`: the stored order), and the generator it was drawn from."
     gen = torch.Generator().manual_seed(_epoch_seed(seed, epoch))
     return (torch.randperm(n, generator=gen) if shuffle else torch.arange(n)), gen
 
-def shard_rows(i: int, n: int, batch_size: int, rank: int = 0, world_size: int = 1) -> tuple[int, int]:
+# %% ../nbs/05_data.ipynb #0c1a63bb
+def shard_rows(i: int,               # the global batch
+               n: int,               # positions in the epoch
+               batch_size: int,      # per rank
+               rank: int = 0,        # this rank
+               world_size: int = 1,  # number of ranks
+              ) -> tuple[int, int]:
     "Rank `rank`'s rows [start, stop) of global batch `i` in an epoch of `n` positions (the sharding rule above)."
     g = batch_size * world_size
     lo = i * g; r = min(g, n - lo)
     return lo + rank * r // world_size, lo + (rank + 1) * r // world_size
 
-def num_batches(n: int, batch_size: int, world_size: int = 1, drop_last: bool = False) -> int:
+# %% ../nbs/05_data.ipynb #e0901ab2
+def num_batches(n: int,                  # images in the epoch
+                batch_size: int,         # per rank
+                world_size: int = 1,     # number of ranks
+                drop_last: bool = False, # only whole global batches
+               ) -> int:
     "Batches per rank in an epoch of `n` images: the whole global batches with `drop_last`, else every one."
     g = batch_size * world_size
     return n // g if drop_last else math.ceil(n / g)
@@ -166,7 +204,12 @@ def num_batches(n: int, batch_size: int, world_size: int = 1, drop_last: bool = 
 AUGMENTS = (None, "crop_flip", "official")
 JITTER = (0.4, 0.4, 0.4, 0.1)  # brightness, contrast, saturation, hue of the official recipe
 
-def draw_augmentation(augment: str | None, n: int, image_size: int, resize_to, gen: torch.Generator) -> dict | None:
+def draw_augmentation(augment: str | None,    # one of AUGMENTS
+                      n: int,                 # positions in the epoch
+                      image_size: int,        # output side s
+                      resize_to,              # (H, W) before the crop ('official'), else unused
+                      gen: torch.Generator,   # the epoch's generator (from `epoch_order`)
+                     ) -> dict | None:
     "Per-position augmentation parameters of one epoch of `n` images, drawn on the CPU from `gen` (None: no augmentation)."
     if augment is None: return None
     flip = torch.rand(n, generator=gen) < 0.5
@@ -181,12 +224,19 @@ def draw_augmentation(augment: str | None, n: int, image_size: int, resize_to, g
     order = torch.rand(n, 4, generator=gen).argsort(1)
     return dict(oy=oy, ox=ox, flip=flip, factors=factors, order=order)
 
+# %% ../nbs/05_data.ipynb #25a7ccc8
 def _on_device(params: dict | None, device) -> dict | None:
     "An epoch's augmentation parameters on `device`, but the jitter's: they stay on the CPU (color_jitter_batch plans its work there)."
     if params is None: return None
     return {k: v if k in ("factors", "order") else v.to(device) for k, v in params.items()}
 
-def augment_batch(xb: torch.Tensor, augment: str | None, image_size: int, resize_to, params: dict | None) -> tuple[torch.Tensor, bool]:
+# %% ../nbs/05_data.ipynb #46e7ea73
+def augment_batch(xb: torch.Tensor,       # a uint8 batch (B, C, H, W)
+                  augment: str | None,    # one of AUGMENTS
+                  image_size: int,        # output side s
+                  resize_to,              # (H, W) before the crop ('official')
+                  params: dict | None,    # this batch's share of `draw_augmentation`'s; None: evaluation
+                 ) -> tuple[torch.Tensor, bool]:
     "A uint8 batch resized, and augmented with `params` (None: evaluation); True when it is already float in [0, 1]."
     s = image_size
     if augment != "official":
