@@ -18,7 +18,8 @@ __all__ = ['MIS_METHODS', 'mis_ceiling', 'sklearn_noisy_features', 'knn_radius_s
            'MutualInformation', 'mutual_information_matrix', 'mutual_information_score']
 
 # %% ../nbs/06_metrics.ipynb #261e7d88
-def mis_ceiling(num_classes: int) -> float:
+def mis_ceiling(num_classes: int,  # C >= 2
+               ) -> float:
     "Entropy in nats of a balanced one-vs-rest label over `num_classes` classes: the largest possible MI per filter."
     if int(num_classes) != num_classes or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2 (a one-vs-rest label needs two classes), got {num_classes!r}")
@@ -44,6 +45,7 @@ def _as_features(features) -> np.ndarray:
                          "MI is undefined for them; check the model's outputs (diverged training?) before measuring MIS")
     return X
 
+# %% ../nbs/06_metrics.ipynb #89a77bcf
 def _as_labels(labels, n: int, num_classes: int | None) -> tuple[np.ndarray, int]:
     "labels as a numpy (N,) int64 array in [0, num_classes), and num_classes, or a clear error."
     if isinstance(labels, torch.Tensor): labels = labels.detach().cpu().numpy()
@@ -69,7 +71,9 @@ def _mi_matrix_sklearn(X: np.ndarray, y: np.ndarray, num_classes: int, n_neighbo
                      for c in range(num_classes)])
 
 # %% ../nbs/06_metrics.ipynb #470406b5
-def sklearn_noisy_features(X: np.ndarray, random_state: int) -> np.ndarray:
+def sklearn_noisy_features(X: np.ndarray,     # (N, K) features
+                           random_state: int, # seed of the noise
+                          ) -> np.ndarray:
     "What `mutual_info_classif` estimates from: float64 copy, columns scaled to unit variance, 1e-10 noise (its own statements)."
     n_samples = X.shape[0]
     continuous_mask = np.ones(X.shape[1], dtype=bool)
@@ -81,12 +85,16 @@ def sklearn_noisy_features(X: np.ndarray, random_state: int) -> np.ndarray:
     X[:, continuous_mask] += 1e-10 * means * rng.standard_normal(size=(n_samples, np.sum(continuous_mask)))
     return X
 
+# %% ../nbs/06_metrics.ipynb #8f393796
 def _pad_run(v: torch.Tensor, k: int) -> torch.Tensor:
     "(K, M) sorted rows -> (K, k + M + k) with k -inf in front and k +inf behind."
     K = v.shape[0]
     return torch.cat([v.new_full((K, k), -math.inf), v, v.new_full((K, k), math.inf)], -1)
 
-def knn_radius_sorted(run: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+# %% ../nbs/06_metrics.ipynb #356eb1d6
+def knn_radius_sorted(run: torch.Tensor,  # (K, k + M + k): sorted rows, padded by `_pad_run`
+                      k: int,             # which neighbour
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """For every point of a padded sorted run (K, k + M + k): the radius nextafter(d_k, 0), d_k the distance to its
     k-th nearest other point (window lemma), and how many run points lie within it (self and the strictly nearer)."""
     m = run.shape[-1] - 2 * k
@@ -106,7 +114,10 @@ def knn_radius_sorted(run: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Te
         own = torch.where(zero, torch.searchsorted(run, x, right=True) - torch.searchsorted(run, x), own)
     return r, own
 
-def knn_radius_brute(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+# %% ../nbs/06_metrics.ipynb #f4598796
+def knn_radius_brute(x: torch.Tensor,  # (K, M) values of one small group
+                     k: int,           # which neighbour
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """`knn_radius_sorted` for the small groups where scikit-learn's NearestNeighbors uses brute force:
     distances sqrt(max(x_i^2 - 2 x_i x_j + x_j^2, 0)), rounded as it rounds them. x: (K, M) values."""
     dev, x = x.device, x.cpu().numpy()
@@ -126,6 +137,7 @@ def _first_flip(flat: torch.Tensor, pred, lo: torch.Tensor, hi: torch.Tensor, at
         same = pred(torch.take(flat, mid)) == at_lo
         lo, hi = torch.where(open_ & same, mid, lo), torch.where(open_ & ~same, mid, hi)
 
+# %% ../nbs/06_metrics.ipynb #8e998cf6
 def count_in_run(run, x, r, start, above, below, search: bool) -> torch.Tensor:
     """Points of the padded sorted run (K, L) within r of x (K, M) as KDTree.query_radius counts them, |fl(v - x)| <= r.
     `start`: index of the first run value placed after x in the global order (values before it are <= x, from it on
@@ -185,11 +197,13 @@ def _mi_one_vs_rest(vals: torch.Tensor, member: torch.Tensor, n_c: int, k: int, 
         const += s * (float(dg[kk]) - float(dg[s]))
     return (float(dg[n_kept]) + const / n_kept - sum_dg_m / n_kept).clamp_min(0.0)
 
+# %% ../nbs/06_metrics.ipynb #b51df0f7
 def _block_elements(device: torch.device) -> int:
     "Elements per (filters x samples) block: about one cache-sized piece per CPU thread, large on accelerators."
     # measured on a quiet 16-core host, 10,000 x 64 x 10: best at 2^16 on 1 thread, 2^18 on 4, 2^20 on 16
     return 2**16 * max(1, torch.get_num_threads()) if device.type == "cpu" else 2**25
 
+# %% ../nbs/06_metrics.ipynb #fabe7d41
 def _mi_matrix_fast(X: np.ndarray, y: np.ndarray, num_classes: int, n_neighbors: int, random_state, device=None) -> np.ndarray:
     "M[c, k], scikit-learn's estimator reproduced in torch (float64) for all filters at once."
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
@@ -227,10 +241,17 @@ class MutualInformation:
         return (f"MutualInformation(mis={self.mis:.4f}, normalized={self.normalized:.4f}, ceiling={self.ceiling:.4f}, "
                 f"matrix=<{C} classes x {K} filters>, method={self.method!r})")
 
+# %% ../nbs/06_metrics.ipynb #9f84c76a
 MIS_METHODS = ("sklearn", "fast")
 
-def mutual_information_matrix(features, labels, method: str = "sklearn", num_classes: int | None = None,
-                              n_neighbors: int = 3, random_state: int = 0, device=None) -> np.ndarray:
+def mutual_information_matrix(features,                        # (N, K): one value per sample and filter
+                              labels,                          # (N,) class indices
+                              method: str = "sklearn",         # one of MIS_METHODS
+                              num_classes: int | None = None,  # C (default: the largest label + 1)
+                              n_neighbors: int = 3,            # k of the estimator
+                              random_state: int = 0,           # seed of scikit-learn's noise
+                              device=None,                     # where method='fast' computes (default: CPU)
+                             ) -> np.ndarray:
     """(C, K) MI in nats between each filter's response (column of `features`, (N, K)) and each class's one-vs-rest
     label. method="sklearn": mutual_info_classif per class; "fast": the same estimator in torch on `device`."""
     if method not in MIS_METHODS: raise ValueError(f"unknown method {method!r}: choose one of {MIS_METHODS}")
@@ -239,8 +260,15 @@ def mutual_information_matrix(features, labels, method: str = "sklearn", num_cla
     if method == "sklearn": return _mi_matrix_sklearn(X, y, C, n_neighbors, random_state)
     return _mi_matrix_fast(X, y, C, n_neighbors, random_state, device)
 
-def mutual_information_score(features, labels, method: str = "sklearn", num_classes: int | None = None,
-                             n_neighbors: int = 3, random_state: int = 0, device=None) -> MutualInformation:
+# %% ../nbs/06_metrics.ipynb #98296097
+def mutual_information_score(features,                        # (N, K): one value per sample and filter
+                             labels,                          # (N,) class indices
+                             method: str = "sklearn",         # one of MIS_METHODS
+                             num_classes: int | None = None,  # C (default: the largest label + 1)
+                             n_neighbors: int = 3,            # k of the estimator
+                             random_state: int = 0,           # seed of scikit-learn's noise
+                             device=None,                     # where method='fast' computes (default: CPU)
+                            ) -> MutualInformation:
     "CSG's MIS of `features` (N, K; one value per filter and sample, e.g. spatial sums) against `labels` (N,)."
     M = mutual_information_matrix(features, labels, method, num_classes, n_neighbors, random_state, device)
     ceiling = mis_ceiling(M.shape[0])
