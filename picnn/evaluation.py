@@ -14,14 +14,19 @@ from .metrics import mutual_information_score
 __all__ = ['unwrap', 'collect_outputs', 'pathway_accuracy', 'reported_accuracy', 'evaluate']
 
 # %% ../nbs/06b_evaluation.ipynb #0a96ec94
-def unwrap(model) -> PathwayClassifier:
+def unwrap(model,  # a PathwayClassifier, possibly wrapped by DDP or torch.compile
+          ) -> PathwayClassifier:
     "The PathwayClassifier inside DDP / torch.compile wrappers."
     while hasattr(model, "module") or hasattr(model, "_orig_mod"):
         model = getattr(model, "module", None) or getattr(model, "_orig_mod")
     return model
 
+# %% ../nbs/06b_evaluation.ipynb #24023ba1
 @torch.no_grad()
-def collect_outputs(model, loader, amp: bool = False) -> dict:
+def collect_outputs(model,              # a (wrapped) PathwayClassifier
+                    loader,             # (x, y) batches of the split
+                    amp: bool = False,  # run the backbone under bf16 autocast
+                   ) -> dict:
     "Logits, pooled features, spatial-sum features and labels of a whole split (eval mode)."
     net = unwrap(model); was_training = net.training; net.eval()
     logits, pooled, labels, hw = [], [], [], None
@@ -35,8 +40,13 @@ def collect_outputs(model, loader, amp: bool = False) -> dict:
     pooled = torch.cat(pooled)
     return {"logits": torch.cat(logits), "pooled": pooled, "features": pooled * hw, "labels": torch.cat(labels)}
 
+# %% ../nbs/06b_evaluation.ipynb #d371c06d
 @torch.no_grad()
-def pathway_accuracy(model, outputs: dict, seed: int = 0, draws: int = 1) -> dict:
+def pathway_accuracy(model,          # a (wrapped) PathwayClassifier
+                     outputs: dict,  # `collect_outputs` of the split
+                     seed: int = 0,  # draw i uses seed + i
+                     draws: int = 1, # cluster draws for ACC2/ACC3
+                    ) -> dict:
     """ACC1, and ACC2/ACC3 as the mean over `draws` seeded cluster draws (the definitions of README and SUMMARY). With
     draws > 1 also `acc2_mean`/`acc3_mean` (the same means, the keys every metrics.json carries), `_std` over the draws and
     `acc2_draw0`/`acc3_draw0`, the first draw alone (in a metrics.json whose `acc2`/`acc3` hold the first draw,
@@ -56,12 +66,22 @@ def pathway_accuracy(model, outputs: dict, seed: int = 0, draws: int = 1) -> dic
     if draws > 1: res["draws"] = draws
     return res
 
-def reported_accuracy(t: dict, key: str) -> float:
+# %% ../nbs/06b_evaluation.ipynb #8b593d4e
+def reported_accuracy(t: dict,  # a metrics.json's `test`, or an evaluation.json
+                      key: str, # 'acc1', 'acc2' or 'acc3'
+                     ) -> float:
     """`key` ('acc1', 'acc2' or 'acc3') of a metrics.json's `test` (or an evaluation.json): ACC2/ACC3 as the mean of
     their draws, in runs of every version (older ones kept the first draw in `acc2` and the mean in `acc2_mean`)."""
     return t.get(f"{key}_mean", t[key])
 
-def evaluate(model, loader, seed: int = 0, draws: int = 1, mis: str | None = None, amp: bool = False) -> dict:
+# %% ../nbs/06b_evaluation.ipynb #2252295b
+def evaluate(model,                   # a (wrapped) PathwayClassifier
+             loader,                  # (x, y) batches of the split
+             seed: int = 0,           # draw i of ACC2/ACC3 uses seed + i
+             draws: int = 1,          # cluster draws for ACC2/ACC3
+             mis: str | None = None,  # MIS method ('sklearn' or 'fast'); None: no MIS
+             amp: bool = False,       # run the backbone under bf16 autocast
+            ) -> dict:
     "Accuracies (ACC1-3) on a split, and its MIS when `mis` names a method ('sklearn' or 'fast')."
     outputs = collect_outputs(model, loader, amp)
     res = pathway_accuracy(model, outputs, seed, draws)
