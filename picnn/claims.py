@@ -26,7 +26,9 @@ CLAIMS = {"mis": "PICNN's filters are more class-specific than STD's: higher MIS
           "clusters": "each class's cluster carries the class: ACC2 near ACC1, ACC3 far below",
           "breadth": "on ten architectures and five datasets"}
 
-def interval_verdict(diff: dict, margin: float = 0.0) -> str:
+def interval_verdict(diff: dict,          # a difference's interval: `mean`, `lo`, `hi` (`t_interval`)
+                     margin: float = 0.0, # how far below 0 still counts (`COMPARABLE` for accuracy)
+                    ) -> str:
     "Above `-margin` with 95 % confidence: supported; below it: not supported; else not resolved, naming the estimate's side."
     if math.isnan(diff["lo"]): return "not resolved (one seed, no interval)"
     if diff["lo"] > -margin: return "supported"
@@ -35,7 +37,12 @@ def interval_verdict(diff: dict, margin: float = 0.0) -> str:
     side = "beyond" if diff["mean"] < -margin else "within"
     return f"not resolved at this scale (estimate {side} the margin)"
 
-def cluster_verdict(acc1: float, acc2: float, acc3: float, classes: int) -> str:
+# %% ../nbs/09e_claims.ipynb #9c4e44aa
+def cluster_verdict(acc1: float,  # PICNN's mean ACC1 (all filters)
+                    acc2: float,  # its mean ACC2 (the class's own cluster only)
+                    acc3: float,  # its mean ACC3 (the class's cluster removed)
+                    classes: int, # the number of classes (chance is 1/classes)
+                   ) -> str:
     "Both rules: supported; one: partly. Near chance every accuracy is close to every other, so nothing is judged there."
     if acc1 < 2 / classes: return "not resolved (ACC1 below twice chance)"
     near, far = acc1 - acc2 <= NEAR, acc3 <= FAR * acc1
@@ -44,7 +51,9 @@ def cluster_verdict(acc1: float, acc2: float, acc3: float, classes: int) -> str:
 # %% ../nbs/09e_claims.ipynb #f8086b71
 def _signed(v: float, scale: float, digits: int) -> str: return f"{scale * v:+.{digits}f}"
 
-def describe_difference(d: dict, percent: bool) -> str:
+def describe_difference(d: dict,       # an entry of `paired_differences`
+                        percent: bool,  # an accuracy, in points (else a number such as MIS, in 4 decimals)
+                       ) -> str:
     "'PICNN − STD = +0.026 [+0.004, +0.048] (95% t, 3 seeds); STD 0.201 ± 0.006, PICNN 0.227 ± 0.004' (any two methods)."
     s, k, unit = (100, 2, " points") if percent else (1, 4, "")
     iv = d["diff"]
@@ -54,13 +63,16 @@ def describe_difference(d: dict, percent: bool) -> str:
     return (f"{other.upper()} − {base.upper()} = {_signed(iv['mean'], s, k)}{unit}{rng}, "
             f"{len(d['seeds'])} seed{'s' if len(d['seeds']) > 1 else ''}; {base.upper()} {each(d[base])}, {other.upper()} {each(d[other])}")
 
+# %% ../nbs/09e_claims.ipynb #b8991e4c
 def table_runs(entries: list[dict]) -> list[tuple[str, dict]]:
     "(scale, run) for every run listed by a table1/table2 notebook's metrics.json."
     return [(e["scale"], r) for e in entries if e["name"] in ("table1", "table2") for r in e["metrics"].get("runs", [])]
 
-
 # %% ../nbs/09e_claims.ipynb #c1a1ab01
-def cell_claims(scale: str, runs: list[dict], mis: dict) -> list[dict]:
+def cell_claims(scale: str,        # the scale the cell was measured at
+                runs: list[dict],  # the table's runs at that scale (`table_runs`)
+                mis: dict,         # the cell's paired MIS difference (`paired_differences`)
+               ) -> list[dict]:
     "The mis, accuracy and clusters rows of one measured cell (dataset x architecture) of a scale."
     where = (mis["dataset"], mis["arch"])
     epochs = sorted({str(r.get("epochs")) for r in runs if (r.get("dataset"), r.get("arch")) == where and r.get("epochs") not in (None, "")})
@@ -76,6 +88,7 @@ def cell_claims(scale: str, runs: list[dict], mis: dict) -> list[dict]:
              f"ACC3 {100 * pic['acc3']:.2f} % (STD's ACC3 {100 * std3:.2f} %)",
              "verdict": cluster_verdict(pic["acc1"], pic["acc2"], pic["acc3"], int(ok[0].get("classes") or 10))}]
 
+# %% ../nbs/09e_claims.ipynb #195280df
 def breadth_claim(cells: list[dict]) -> dict:
     "The breadth row: how many of the paper's architecture x dataset cells were measured, and which others."
     paper = sorted({(c["dataset"], c["arch"]) for c in cells if c["dataset"] in PAPER_DATASETS and c["arch"] in PAPER_ARCHS})
@@ -87,6 +100,7 @@ def breadth_claim(cells: list[dict]) -> dict:
                         f"{'; also ' + ', '.join(others) if others else ''}",
             "verdict": "not measured" if not paper else "supported" if len(paper) == total else "partly"}
 
+# %% ../nbs/09e_claims.ipynb #5eb23bf8
 def claim_rows(entries: list[dict]) -> list[dict]:
     "The claims table's rows: each claim beside each measured cell, with its measurement and verdict."
     rows = []
@@ -100,17 +114,18 @@ def claim_rows(entries: list[dict]) -> list[dict]:
     rows += [r for e in entries if e["name"] == "tradeoff" for r in tradeoff_claims(e)]
     return rows + [breadth_claim([r for r in rows if r["claim"] == "mis"])]
 
-
 # %% ../nbs/09e_claims.ipynb #81982f42
 def _difference_verdict(d: dict) -> str:
     return interval_verdict(d["diff"], COMPARABLE if d["metric"] == "acc1" else 0.0)
 
+# %% ../nbs/09e_claims.ipynb #9203be36
 def _unfinished(e: dict, schedule: str, setting: str, seeds: int) -> str:
     "'' when every planned seed of the setting and of STD finished, else 'unfinished (n of N seed pairs)'."
     runs = [r for r in e["metrics"].get("runs", []) if r.get("schedule") == schedule and r.get("setting") in (setting, "STD")]
     planned = len({r.get("seed") for r in runs})
     return "" if seeds >= planned else f"unfinished ({seeds} of {planned} seed pairs); "
 
+# %% ../nbs/09e_claims.ipynb #3d92f3ee
 def tradeoff_claims(e: dict) -> list[dict]:
     """Claims rows (mis, accuracy) of every PICNN setting of a trade-off notebook that Table 1 does not already hold:
     the frontier's other λ, and the longer schedules."""

@@ -44,19 +44,23 @@ def scale_overrides(parameters: dict) -> dict:
     "The notebook parameters that override fields of the scale (None: keep the preset)."
     return {k: v for k, v in parameters.items() if k in SCALE_KEYS and v is not None}
 
+# %% ../nbs/09a_experiment.ipynb #b1a93dc4
 def num_classes_of(dataset: str, data_dir=None) -> int:
     "The number of classes of `dataset`: the paper's datasets without loading anything, others from their test split."
     if dataset in KNOWN_CLASS_COUNTS: return KNOWN_CLASS_COUNTS[dataset]
     return load_dataset(dataset, root=data_dir, split="test").num_classes
 
+# %% ../nbs/09a_experiment.ipynb #c16ac697
 def filters_for(num_classes: int, base: int = 64) -> int:
     "K: `base` while it is at least the class count, else `picnn.models.default_num_filters` (100 -> 256, 200 -> 448)."
     return int(base) if int(base) >= int(num_classes) else default_num_filters(int(num_classes))
 
+# %% ../nbs/09a_experiment.ipynb #64693ebb
 def stem_for(arch: str, scale: Scale) -> str | None:
     "The preset's stem where the architecture offers a choice of stems; None (its only one) otherwise."
     return scale.stem if len(architecture(arch).stems) > 1 else None
 
+# %% ../nbs/09a_experiment.ipynb #c427467e
 def epochs_for(scale: Scale, dataset: str, data_dir=None) -> int:
     """The preset's `epochs`, or with `steps` set the epochs that reach that many optimizer steps on `dataset`'s training
     split (after its subset and validation hold-out; the last partial batch is dropped, as in training). A dataset
@@ -68,11 +72,19 @@ def epochs_for(scale: Scale, dataset: str, data_dir=None) -> int:
     if scale.val_size: n -= round(scale.val_size * n) if isinstance(scale.val_size, float) else int(scale.val_size)
     return max(1, math.ceil(scale.steps / max(1, n // scale.batch_size)))
 
+# %% ../nbs/09a_experiment.ipynb #22c63df1
 # Scale settings that only one method reads: the other methods' configs (and run names) never carry them.
 METHOD_SCALE_KEYS = {"csg": ("csg_warmup",)}
 
-def train_config(scale: Scale | str, dataset: str, arch: str, method: str = "picnn", seed: int = 0, device: str = "auto",
-                 data_dir=None, **overrides) -> TrainConfig:
+def train_config(scale: Scale | str,      # the preset (or its name)
+                 dataset: str,            # the dataset to train on
+                 arch: str,               # the architecture (`picnn.models.architecture`)
+                 method: str = "picnn",   # 'std', 'picnn' or 'csg'
+                 seed: int = 0,           # the run's seed
+                 device: str = "auto",    # where it trains
+                 data_dir=None,           # where the datasets are (None: the settings' data folders)
+                 **overrides,             # fields of the `TrainConfig` to set (None: keep the preset)
+                ) -> TrainConfig:
     "The `TrainConfig` of one run at `scale` (a `Scale` or a preset name), plus `overrides` (None values keep the preset)."
     if isinstance(scale, str): scale = load_scale(scale)
     scale = scale.section(dataset)
@@ -103,6 +115,7 @@ def table_datasets(scale: Scale, table: str, datasets=None) -> tuple[list, list]
     else: run = [d for d in scale.datasets if d not in TABLE2_DATASETS]
     return run, [d for d in paper if d not in run]
 
+# %% ../nbs/09a_experiment.ipynb #8853dbda
 def table_configs(scale: Scale, datasets: list, device: str = "auto", data_dir=None) -> list[TrainConfig]:
     "The runs of a table: every dataset x architecture x method x seed of `scale`, in the table's order."
     return [train_config(scale, d, a, m, seed, device, data_dir)
@@ -122,12 +135,12 @@ def ablation_grid(lambdas=(0, 0.5, 1, 2, 4), filters=(32, 64, 128), variants=tup
     grid += [("variant", VARIANT_LABELS[v], "picnn", VARIANTS[v]) for v in variants]
     return grid + [("baseline", "STD", "std", {})]
 
+# %% ../nbs/09a_experiment.ipynb #ed49f4e5
 def ablation_configs(scale: Scale, dataset: str, arch: str, seeds, lambdas=(0, 0.5, 1, 2, 4), filters=(32, 64, 128),
                      variants=tuple(VARIANTS), device: str = "auto", data_dir=None) -> list[tuple[str, str, TrainConfig]]:
     "(sweep, setting, config) of every run of the ablations notebook: each point of `ablation_grid` x `seeds`."
     return [(sweep, setting, train_config(scale, dataset, arch, method, seed, device, data_dir, **over))
             for sweep, setting, method, over in ablation_grid(lambdas, filters, variants) for seed in seeds]
-
 
 # %% ../nbs/09a_experiment.ipynb #0bcb7e4f
 def run_lock(cfg: TrainConfig, runs_root) -> FileLock:
@@ -137,6 +150,7 @@ def run_lock(cfg: TrainConfig, runs_root) -> FileLock:
     path.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(path)
 
+# %% ../nbs/09a_experiment.ipynb #2f64943a
 def _reusable(cfg: TrainConfig, reuse, model: bool) -> Path | None:
     "The finished run of `cfg` in the read-only runs folder `reuse` (with its best.pt when `model`), or None."
     if reuse is None: return None
@@ -144,6 +158,7 @@ def _reusable(cfg: TrainConfig, reuse, model: bool) -> Path | None:
     need = ("metrics.json", "analysis.npz", "log.jsonl") + (("best.pt",) if model else ())
     return d if all((d / f).is_file() for f in need) else None
 
+# %% ../nbs/09a_experiment.ipynb #825f3cd8
 def _training(cfg: TrainConfig, runs_root):
     "The run of `cfg` trained (or resumed) into `runs_root` now, one line per epoch in the cell's output."
     print(f"training {run_name(cfg)}: {cfg.epochs} epochs into {runs_root}", flush=True)
@@ -159,6 +174,7 @@ def cached_run(cfg: TrainConfig, runs_root, reuse=None):
         if (run_dir / "metrics.json").is_file() and (run_dir / "best.pt").is_file(): return read_result(run_dir, cfg.device)
         return _training(cfg, runs_root)
 
+# %% ../nbs/09a_experiment.ipynb #8990aa37
 def finished_run(cfg: TrainConfig, runs_root, reuse=None) -> tuple[Path, dict]:
     """(run folder, metrics) of the run of `cfg`: read from `reuse` (committed runs, read only) or `runs_root` when it
     finished, else trained into `runs_root` now (under the run's lock)."""
@@ -174,6 +190,7 @@ def missing_reason(error) -> str:
     what, _, how = str(error).partition("To get it:")
     return shorten(what, 220) + (" To get it: " + shorten(how, 330) if how else "")
 
+# %% ../nbs/09a_experiment.ipynb #6b6f67ca
 def split_label(note: str) -> str:
     "'NON-OFFICIAL' when a dataset's note says its split is not the official one, else 'official'."
     return "NON-OFFICIAL" if "non-official" in str(note).lower() else "official"
@@ -186,6 +203,7 @@ def cell_labels(cfg: TrainConfig, **labels) -> dict:
     return {**labels, "dataset": cfg.dataset, "arch": cfg.arch, "method": cfg.method, "seed": cfg.seed,
             "K": cfg.num_filters, **picnn_only, "epochs": cfg.epochs, "mis_method": cfg.mis_method, "config": asdict(cfg)}
 
+# %% ../nbs/09a_experiment.ipynb #f7843d43
 def run_precision(metrics: dict) -> str:
     """'bf16 autocast' or 'fp32': what a run's metrics.json records, or for a run from before it did, what its config's
     `amp` meant on the device it trained on (None: bf16 on CUDA only)."""
@@ -193,6 +211,7 @@ def run_precision(metrics: dict) -> str:
     amp, device = (metrics.get("config") or {}).get("amp"), str((metrics.get("environment") or {}).get("device", "cpu"))
     return "bf16 autocast" if amp or (amp is None and device.startswith("cuda")) else "fp32"
 
+# %% ../nbs/09a_experiment.ipynb #b9576205
 def run_row(cfg: TrainConfig, run_dir, metrics: dict, **labels) -> dict:
     "The row of a finished run: the cell, its test metrics, how it was selected and measured, and its folder."
     t, note = metrics["test"], metrics.get("split_note", "")
@@ -207,6 +226,7 @@ def run_row(cfg: TrainConfig, run_dir, metrics: dict, **labels) -> dict:
             "split": split_label(note), "dataset_note": shorten(note, 300), "precision": run_precision(metrics),
             "note": "NON-OFFICIAL split" if split_label(note) == "NON-OFFICIAL" else "", "run_dir": str(run_dir)}
 
+# %% ../nbs/09a_experiment.ipynb #e4f813e3
 def train_cell(cfg: TrainConfig, runs_root, reuse=None, **labels) -> dict:
     """Reuse the run of `cfg` from `reuse` (committed runs, read only) or `runs_root`, or train it into `runs_root`; its
     row (status 'ok', 'skipped' or 'failed'), with `labels`."""
@@ -250,6 +270,7 @@ def aggregate(rows: list[dict], keys=("dataset", "arch", "method")) -> list[dict
         out.append(row)
     return out
 
+# %% ../nbs/09a_experiment.ipynb #71d3a738
 def not_run_rows(datasets: list, scale: Scale, asked=None, **labels) -> list[dict]:
     "A visible row for each paper dataset left out: by the scale, or by the `datasets` asked for (`asked`)."
     why = (lambda d: f"not among the datasets asked for ({', '.join(as_list(asked))})") if asked is not None else \
@@ -266,12 +287,14 @@ def t_interval(values, level: float = 0.95) -> dict:
     sd = float(v.std(ddof=1)); half = float(student_t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return {"mean": mean, "std": sd, "n": n, "lo": mean - half, "hi": mean + half, "interval": f"{level:.0%} t"}
 
+# %% ../nbs/09a_experiment.ipynb #261f8325
 def binomial_difference(p_std: float, p_picnn: float, n_test: int, level: float = 0.95) -> dict:
     "p_picnn - p_std of two accuracies on the same `n_test` images, with the normal interval of their binomial errors."
     se = math.sqrt(p_std * (1 - p_std) / n_test + p_picnn * (1 - p_picnn) / n_test)
     d, z = p_picnn - p_std, float(normal.ppf(0.5 + level / 2))
     return {"mean": d, "std": math.nan, "n": 1, "lo": d - z * se, "hi": d + z * se, "interval": f"{level:.0%} binomial"}
 
+# %% ../nbs/09a_experiment.ipynb #ce7cbd31
 def paired_differences(runs: list[dict], metric: str, keys=("dataset", "arch"), methods=("std", "picnn")) -> list[dict]:
     """`methods[1]` minus `methods[0]` (PICNN minus STD by default) of `metric` for each cell (`keys`) measured with
     both, paired seed by seed: the t interval over seeds, or with one seed the binomial interval for an accuracy. Also

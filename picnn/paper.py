@@ -27,6 +27,7 @@ __all__ = ['PARAMETER_RULES', 'ParameterError', 'read_parameters', 'default_data
 class ParameterError(ValueError):
     "Paper notebook parameters that cannot be used: the message names each one, its value and what it accepts."
 
+# %% ../nbs/09b_paper.ipynb #44eeefb4
 def _at_least(low):
     "A check of a number: finite, and at least `low`."
     def check(x):
@@ -35,11 +36,13 @@ def _at_least(low):
         return x
     return check
 
+# %% ../nbs/09b_paper.ipynb #a51e2e21
 def _text(value) -> str:
     "A check of a name or a path: text that is not empty, or a path object (kept as it is)."
     if not isinstance(value, (str, os.PathLike)) or not str(value).strip(): raise ValueError("must be a non-empty name or path")
     return str(value).strip() if isinstance(value, str) else value
 
+# %% ../nbs/09b_paper.ipynb #b5f05822
 def _listed(item):
     "A check of a list whose items pass `item`; an empty list is refused."
     def check(items):
@@ -71,6 +74,7 @@ PARAMETER_RULES = {
     "train": (bool, None, "True (train what is missing) or False (read finished runs only)"),
 }
 
+# %% ../nbs/09b_paper.ipynb #02f8585f
 def read_parameters(parameters: dict, notebook: str | None = None) -> dict:
     "`parameters` as values: lists from JSON or comma-separated text, numbers from text, each checked (`PARAMETER_RULES`)."
     out, bad = {}, []
@@ -100,6 +104,7 @@ def default_dataset(scale: Scale | str) -> str:
     raise DatasetNotFound(f"none of the datasets of scale {scale.name!r} is present:\n" + "\n".join(missing) +
                           "\npass dataset=... or get one of them (see picnn.datasets.load_dataset)")
 
+# %% ../nbs/09b_paper.ipynb #5b49c248
 def arch_fits(arch: str, dataset: str, scale: Scale | str) -> bool:
     "Whether `arch`, built as `scale` builds it, takes `dataset`'s images: one forward pass on the meta device."
     if isinstance(scale, str): scale = load_scale(scale)
@@ -115,6 +120,7 @@ def arch_fits(arch: str, dataset: str, scale: Scale | str) -> bool:
     except (RuntimeError, ValueError):
         return False
 
+# %% ../nbs/09b_paper.ipynb #9190f1bf
 def default_arch(scale: Scale | str, dataset: str) -> str:
     "The scale's first architecture that fits `dataset`."
     if isinstance(scale, str): scale = load_scale(scale)
@@ -174,9 +180,18 @@ class FigureSetup:
 
 
 # %% ../nbs/09b_paper.ipynb #4e25636e
-def figure_setup(name: str, scale: str = "smoke", dataset: str | None = None, arch: str | None = None, seed: int = 0,
-                 device: str = "auto", output_dir=None, runs_root=None, settings=None, needs_models: bool = True,
-                 **scale_overrides) -> FigureSetup:
+def figure_setup(name: str,                  # the notebook's name (its output folder's)
+                 scale: str = "smoke",       # the preset
+                 dataset: str | None = None, # None: the scale's first dataset present here
+                 arch: str | None = None,    # None: the scale's first architecture that takes its images
+                 seed: int = 0,              # the seed of the figure's runs
+                 device: str = "auto",       # where missing runs train and models load
+                 output_dir=None,            # where it writes (`picnn.record.resolve_output_dir`)
+                 runs_root=None,             # the run cache (None: the scale's shared one)
+                 settings=None,              # the settings.ini to use
+                 needs_models: bool = True,  # resolve a dataset and an architecture
+                 **scale_overrides,          # fields of the scale to override (None: keep the preset)
+                ) -> FigureSetup:
     """Resolve a figure notebook's parameters and open its record. `runs_root`: None for the scale's shared runs folder.
     `scale_overrides`: fields of the scale such as `epochs`, `train_subset` (None: keep the preset). Without
     `needs_models`, no dataset or architecture is resolved. Bad parameters raise `ParameterError` before anything is written."""

@@ -29,7 +29,12 @@ def repo_root(settings=None) -> Path:
     "The picnn checkout: the folder of the `settings.ini` in use."
     return find_settings(settings).resolve().parent
 
-def resolve_output_dir(name: str, scale: str, output_dir=None, settings=None) -> Path:
+# %% ../nbs/08b_record.ipynb #f199b7c8
+def resolve_output_dir(name: str,         # the notebook's name
+                       scale: str,        # the scale it runs at
+                       output_dir=None,   # where to write; None: `$PICNN_OUTPUT`, else the scratch folder
+                       settings=None,     # the `settings.ini` to use (None: the nearest)
+                      ) -> Path:
     "The folder notebook `name` writes into at `scale` (created): `output_dir`, `$PICNN_OUTPUT`, or `<repo>/scratch/<scale>/<name>`."
     if output_dir: d = Path(output_dir).expanduser()
     elif os.environ.get("PICNN_OUTPUT"): d = Path(os.environ["PICNN_OUTPUT"]).expanduser()
@@ -37,12 +42,16 @@ def resolve_output_dir(name: str, scale: str, output_dir=None, settings=None) ->
     d.mkdir(parents=True, exist_ok=True)
     return d.resolve()
 
-def runs_root_of(output_dir, runs_root=None) -> Path:
+# %% ../nbs/08b_record.ipynb #6010a118
+def runs_root_of(output_dir,      # the notebook's output folder
+                 runs_root=None,  # the run cache the notebook was given, if any
+                ) -> Path:
     "The run cache of a notebook writing into `output_dir`: `runs_root`, else `$PICNN_RUNS`, else `runs` inside `output_dir`."
     if runs_root: return Path(runs_root).expanduser().resolve()
     if os.environ.get("PICNN_RUNS"): return Path(os.environ["PICNN_RUNS"]).expanduser().resolve()
     return Path(output_dir).resolve() / "runs"
 
+# %% ../nbs/08b_record.ipynb #81ad5d2c
 def committed_runs(scale: str, runs_root=None, settings=None) -> Path | None:
     """The committed runs of `scale` (`results/<scale>/runs` of the checkout), which a notebook run by plain papermill reads
     back before it trains anything: a run there with this very config (its name hashes every setting) is reused, one
@@ -73,11 +82,13 @@ def git_commit(repo=None) -> str:
     `$PICNN_GIT_COMMIT` as the sender recorded it; else 'unknown'."""
     return (_git(["rev-parse", "HEAD"], repo) or "").strip() or os.environ.get("PICNN_GIT_COMMIT", "").strip() or "unknown"
 
+# %% ../nbs/08b_record.ipynb #c4ea37c3
 def git_dirty(repo=None) -> bool | None:
     "Whether tracked files differ from the commit (None where unknown)."
     out = _git(["status", "--porcelain", "--untracked-files=no"], repo)
     return None if out is None else bool(out.strip())
 
+# %% ../nbs/08b_record.ipynb #146401f2
 def provenance(settings=None) -> dict:
     "picnn version, git commit (and whether the tree differs from it), and the machine (`hardware`)."
     try: repo = repo_root(settings)
@@ -88,11 +99,14 @@ def provenance(settings=None) -> dict:
 # %% ../nbs/08b_record.ipynb #1bd71a9d
 _ABS_PATH = re.compile(r"(?<![\w.~:/])/[^\s'\"`()\[\]{},;]+")   # not inside a word, a relative path or a URL
 
-def portable_path(path, root) -> str:
+def portable_path(path,  # a file or folder
+                  root,  # the checkout
+                 ) -> str:
     "`path` relative to the checkout `root` when the two share a folder below `/`, else absolute."
     p, root = os.path.abspath(path), os.path.abspath(root)
     return str(path) if os.path.commonpath([p, root]) == os.sep else os.path.relpath(p, root)
 
+# %% ../nbs/08b_record.ipynb #f820f6b1
 def portable_text(text: str, root) -> str:
     "`text` with every absolute path near the checkout `root` written relative to it (`portable_path`)."
     return _ABS_PATH.sub(lambda m: portable_path(m.group(0), root), text)
@@ -113,14 +127,17 @@ def write_csv(rows: list[dict], path, root=None) -> Path:
     w.writeheader(); w.writerows(rows)
     return atomic_write_text(portable_text(buf.getvalue(), root) if root else buf.getvalue(), path)
 
+# %% ../nbs/08b_record.ipynb #ecd861e7
 def write_json(obj: dict, path, root=None) -> Path:
     "`obj` as indented JSON; paths near the checkout `root` relative to it."
     text = json.dumps(obj, indent=2, default=str)
     return atomic_write_text(portable_text(text, root) if root else text, path)
 
+# %% ../nbs/08b_record.ipynb #0aead9bf
 def read_csv(path) -> list[dict]:
     with open(path, newline="") as f: return list(csv.DictReader(f))
 
+# %% ../nbs/08b_record.ipynb #25a3a5b1
 STAMP_KEYS = ("started", "wall_seconds", "finished", "commit", "hardware")   # the keys of `stamp`'s lines, in order
 _STAMP_LINE = re.compile(rf"^({'|'.join(STAMP_KEYS)}): ")   # a line `read_status` skips: a stamp, not a cause
 
@@ -136,7 +153,12 @@ def stamp(settings=None, **timing) -> str:
              "hardware": ", ".join(str(hw[k]) for k in ("cpu_model", "cpu_count", "gpu", "torch") if hw.get(k))}
     return "\n".join(f"{k}: {v}" for k, v in facts.items())
 
-def write_status(out_dir, status: str, detail: str = "", cause: str | None = None) -> Path:
+# %% ../nbs/08b_record.ipynb #76c5aa99
+def write_status(out_dir,                  # the notebook's output folder
+                 status: str,              # the status word of the first line
+                 detail: str = "",         # lines that follow (the stamp, the failed cells)
+                 cause: str | None = None, # the cause of a failure, written on one line
+                ) -> Path:
     """The `STATUS` file: the status word on the first line ('running', 'complete' or 'failed'), then
     `cause: <exception>: <message>` on one line when a cause is given, then `detail`."""
     lines = [status] + ([f"cause: {shorten(cause, 500)}"] if cause else []) + ([detail.strip()] if detail and detail.strip() else [])
@@ -149,6 +171,7 @@ def outputs_removed(out_dir, metrics: dict) -> str:
     missing = [f for f in expected if not (Path(out_dir) / f).is_file()]
     return f"output(s) removed after the notebook completed: {', '.join(missing)}" if missing else ""
 
+# %% ../nbs/08b_record.ipynb #e829f107
 def read_status(out_dir) -> tuple[str, str]:
     """(status, cause) of a notebook's output folder from its `STATUS`; a 'complete' folder whose outputs listed in
     its metrics.json (table.csv, figures) are gone reads 'incomplete', naming them."""
@@ -197,6 +220,7 @@ def claim_output_dir(out_dir: Path, name: str) -> ExitStack:
                                      "for it to end, or pass another output_dir"))
     return stack
 
+# %% ../nbs/08b_record.ipynb #8dde95d4
 def run_error(row: dict) -> dict:
     "A failed run's entry in metrics.json: its cell, the cause in one line, the full error (a traceback) kept apart."
     return {"cell": {k: row.get(k) for k in ("dataset", "arch", "method", "seed", "sweep", "setting") if k in row},

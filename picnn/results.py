@@ -29,6 +29,7 @@ def _scale_order(settings=None) -> list[str]:
     try: return list_scales(settings)
     except FileNotFoundError: return ["smoke", "cpu", "gpu", "paper"]
 
+# %% ../nbs/09d_results.ipynb #77c88a74
 def _status_of(d: Path) -> tuple[str, str]:
     """(status, detail) of a notebook folder: its STATUS, else (a clone: git ignores STATUS) its metrics.json; either way
     `incomplete` where outputs it lists are gone."""
@@ -40,6 +41,7 @@ def _status_of(d: Path) -> tuple[str, str]:
         return NotebookStatus.INCOMPLETE, removed
     return status, m.get("error") or ""
 
+# %% ../nbs/09d_results.ipynb #322f9328
 def collect_results(root) -> list[dict]:
     "Every notebook folder under `root/<scale>/` with its status, metrics, table rows and figures."
     root, found = Path(root), []
@@ -61,10 +63,13 @@ OFFICIAL_RECIPE = {"epochs": 200, "image_size": "224 px (resize 256, crop 224)",
                    "test_subset": "whole test split", "selection": "best epoch by TEST accuracy (released code)",
                    "mis_method": "sklearn", "seeds": "1 (seed 0)", "batch_size": 128}
 
-def mis_method_of(scale: dict, rows=()) -> str:
+def mis_method_of(scale: dict,  # the scale as its metrics.json records it
+                  rows=(),       # the notebook's table rows (for records that predate the key)
+                 ) -> str:
     "The test MIS estimator a scale (as recorded in metrics.json) used: its `mis_method`, else its rows', else 'sklearn'."
     return scale.get("mis_method") or next((r["mis_method"] for r in rows if r.get("mis_method")), "sklearn")
 
+# %% ../nbs/09d_results.ipynb #06ea0351
 def _sizes(rows, key: str) -> dict:
     "Dataset -> the number its measured rows report under `key` (train_size: images trained on, validation excluded)."
     return {r["dataset"]: int(float(r[key])) for r in rows
@@ -81,12 +86,14 @@ def _final_steps(folder) -> int | None:
         if steps is not None: return int(steps)
     return None
 
+# %% ../nbs/09d_results.ipynb #9612badc
 def precision_of(run: dict) -> str:
     """A run's training precision: its metrics.json's `precision`, else what its config's `amp` meant when it trained
     (true, or unset on CUDA: bf16 autocast; else fp32)."""
     m = run.get("run") or {}
     return run_precision({**m, "config": m.get("config") or run.get("config") or {}})
 
+# %% ../nbs/09d_results.ipynb #30218a68
 def run_records(e: dict) -> list[dict]:
     """The finished runs of a notebook (an entry of `collect_results`), each once, as its own folder under
     `<scale>/runs/` records it: the notebook's row with `run` (the run's metrics.json), `steps_run` (the optimizer
@@ -109,7 +116,10 @@ def _span(values) -> str:
     v = sorted(set(values))
     return f"{v[0]:,}" if len(v) == 1 else f"{v[0]:,}-{v[-1]:,}"
 
-def training_length(scale: dict, rows=(), runs=()) -> str:
+def training_length(scale: dict,  # the scale as its metrics.json records it (a `Scale` as a dict)
+                    rows=(),       # the notebook's table rows (their `epochs`)
+                    runs=(),       # its runs (`run_records`: the steps their logs end at)
+                   ) -> str:
     """How long a scale's runs trained: '30 epochs', or per dataset its optimizer steps (a `[<preset>.<dataset>]`
     section may set its own) and the epochs they came to in the measured rows. Given the runs (`run_records`), the
     steps their logs end at: an epoch is never cut short, so a schedule in steps ends with the epoch that reaches it."""
@@ -136,7 +146,11 @@ def selection_rule(tolerance: float) -> str:
     return (f"the latest epoch whose validation ACC1 is within {tolerance:g} of the best so far" if tolerance
             else "the epoch of best validation ACC1 (the first, on a tie)")
 
-def protocol_notes(scale: dict, rows=(), runs=()) -> list[str]:
+# %% ../nbs/09d_results.ipynb #85e87f84
+def protocol_notes(scale: dict,  # the scale as its metrics.json records it (a `Scale` as a dict)
+                   rows=(),       # the notebook's table rows
+                   runs=(),       # its runs (`run_records`)
+                  ) -> list[str]:
     """How a scale's protocol (a `Scale` as a dict) differs from the official recipe, in short phrases; given the runs
     (`run_records`), what they record: the steps they took, the images they trained on, their precision."""
     notes = []

@@ -29,8 +29,17 @@ def scaled(scale: Scale, factor: int) -> Scale:
     if factor == 1: return scale
     return scale.replace(steps=scale.steps * factor) if scale.steps else scale.replace(epochs=scale.epochs * factor)
 
-def tradeoff_configs(scale: Scale, dataset: str, arch: str, seeds, lambdas=LAMBDAS, schedules=SCHEDULES,
-                     long_lambdas=LONG_LAMBDAS, device: str = "auto", data_dir=None) -> list[tuple[str, str, TrainConfig]]:
+# %% ../nbs/09c_tradeoff.ipynb #246075c0
+def tradeoff_configs(scale: Scale,                # the preset (its 1x schedule)
+                     dataset: str,                # the cell of the trade-off: its dataset
+                     arch: str,                   # and its architecture
+                     seeds,                       # the seeds of every setting
+                     lambdas=LAMBDAS,             # PICNN's λ on the first schedule
+                     schedules=SCHEDULES,         # run lengths, multiples of the scale's
+                     long_lambdas=LONG_LAMBDAS,   # PICNN's λ on the longer schedules
+                     device: str = "auto",        # where the runs train
+                     data_dir=None,               # where the datasets are (None: the settings')
+                    ) -> list[tuple[str, str, TrainConfig]]:
     """(schedule, setting, config) of every run: STD and PICNN at each of `lambdas` on the first schedule, STD and PICNN
     at each of `long_lambdas` on the others, every seed."""
     out = []
@@ -49,6 +58,7 @@ def read_log(run_dir) -> list[dict]:
     path = Path(run_dir) / "log.jsonl"
     return [json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.is_file() else []
 
+# %% ../nbs/09c_tradeoff.ipynb #f9c4be64
 def reuse_cell(cfg: TrainConfig, runs_root, **labels) -> dict:
     "The row of `cfg`'s run when it has finished, else an 'unfinished' row saying how many epochs it has logged."
     run_dir = Path(runs_root) / run_name(cfg)
@@ -58,6 +68,7 @@ def reuse_cell(cfg: TrainConfig, runs_root, **labels) -> dict:
     return {**cell_labels(cfg, **labels), "status": RowStatus.UNFINISHED, "run_dir": str(run_dir),
             "note": f"UNFINISHED: {done} of {cfg.epochs} epochs" + (" logged" if done else " (not started)")}
 
+# %% ../nbs/09c_tradeoff.ipynb #f5ecf843
 def selected_val_acc1(row: dict) -> float:
     "Validation ACC1 of a finished run at the epoch it selected (what selection saw; the test split is not read)."
     log = {r["epoch"]: r for r in read_log(row["run_dir"])}
@@ -68,6 +79,7 @@ def setting_pairs(rows: list[dict], schedule: str, setting: str) -> list[dict]:
     "The finished rows of STD and of `setting` on `schedule`, as `paired_differences` reads them."
     return [r for r in rows if r.get("status") == RowStatus.OK and r["schedule"] == schedule and r["setting"] in ("STD", setting)]
 
+# %% ../nbs/09c_tradeoff.ipynb #2ce71641
 def tradeoff_differences(rows: list[dict], metrics=("acc1", "mis")) -> list[dict]:
     "PICNN - STD of each metric for each (schedule, setting) with at least one finished seed pair."
     out = []
@@ -77,6 +89,7 @@ def tradeoff_differences(rows: list[dict], metrics=("acc1", "mis")) -> list[dict
                 out.append({"schedule": schedule, "setting": setting, **d})
     return out
 
+# %% ../nbs/09c_tradeoff.ipynb #f111f6f1
 def recommended_lambda(rows: list[dict], schedule: str, margin: float) -> dict:
     """The largest λ on `schedule` whose mean paired validation-ACC1 difference from STD is at least `-margin`
     (None when none is), with every λ's difference; only λ settings finished on all of STD's seeds take part."""
@@ -128,6 +141,7 @@ def plot_frontier(rows: list[dict], title: str = "") -> Figure:
     fig.tight_layout()
     return fig
 
+# %% ../nbs/09c_tradeoff.ipynb #970085b0
 def gap_curves(rows: list[dict], key: str) -> dict:
     """(schedule, setting) -> (steps, mean PICNN - STD of validation `key` over the seed pairs logged at those epochs,
     number of pairs), read from the runs' logs, unfinished ones included."""
@@ -147,6 +161,7 @@ def gap_curves(rows: list[dict], key: str) -> dict:
                                         [len(by_epoch[e][1]) for e in epochs])
     return out
 
+# %% ../nbs/09c_tradeoff.ipynb #2bfb4a5b
 def plot_gaps(rows: list[dict], title: str = "") -> Figure:
     "Validation ACC1 and MIS gaps (PICNN - STD, mean over seed pairs) against optimizer steps, per setting and schedule."
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
