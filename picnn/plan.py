@@ -33,6 +33,7 @@ FIGURE_SEEDS = {"fig_cams": "figure", "fig_matrices": "figure", "fig_curves": "a
 # the methods each figure draws: the matrices set every method the scale trains side by side (CSG's gates beside P)
 FIGURE_METHODS = {"fig_cams": METHODS, "fig_matrices": "scale", "fig_curves": METHODS}
 
+# %% ../nbs/10b_plan.ipynb #ff0a3d88
 def figure_subject(scale: Scale) -> tuple[str, str, str]:
     "(dataset, arch, note) a figure notebook left to its defaults draws; a guess, said in `note`, when no dataset is here."
     try:
@@ -41,6 +42,7 @@ def figure_subject(scale: Scale) -> tuple[str, str, str]:
     except DatasetNotFound:
         return scale.datasets[0], scale.archs[0], "no dataset of the scale is here: the figures' subject is taken to be its first dataset and architecture"
 
+# %% ../nbs/10b_plan.ipynb #b28044a8
 def notebook_configs(name: str, scale: Scale, data_dir=None, runs_root=None) -> list[TrainConfig]:
     """The training runs paper notebook `name` asks for at `scale`, its parameters left to their defaults (`runs_root`:
     where finished runs are, for the runs a notebook chooses from earlier results: the trade-off's recommended λ)."""
@@ -60,6 +62,7 @@ def notebook_configs(name: str, scale: Scale, data_dir=None, runs_root=None) -> 
         return [train_config(scale, dataset, arch, m, s, data_dir=data_dir) for m in methods for s in seeds]
     return []   # a notebook that trains nothing (fig_pathway)
 
+# %% ../nbs/10b_plan.ipynb #e0abe9d5
 @dataclass
 class PlannedRun:
     "One training run of a reproduction and the notebooks that ask for it."
@@ -68,6 +71,7 @@ class PlannedRun:
     @property
     def name(self) -> str: return run_name(self.config)
 
+# %% ../nbs/10b_plan.ipynb #8fbe14c0
 def planned_runs(scale: Scale, notebooks, data_dir=None, runs_root=None) -> list[PlannedRun]:
     "Every run `notebooks` ask for at `scale`, once each (by run name), in the notebooks' order."
     runs: dict[str, PlannedRun] = {}
@@ -91,6 +95,7 @@ class DataStatus:
     side: int | None
     how: str = ""
 
+# %% ../nbs/10b_plan.ipynb #4b487b73
 def data_status(dataset: str, data_dir=None) -> DataStatus:
     "Whether `dataset` is here, as training would find it, with its sizes (the published ones when it is not here)."
     try:
@@ -99,18 +104,21 @@ def data_status(dataset: str, data_dir=None) -> DataStatus:
     except DatasetNotFound as e:
         return DataStatus(False, *PUBLISHED_SIZES.get(dataset, (None, None, None)), missing_reason(e))
 
+# %% ../nbs/10b_plan.ipynb #674adbc0
 def weights_status(cfg: TrainConfig) -> tuple[bool, str]:
     "(ready, what): no weights needed, the weights found in the torch hub cache, or what is missing and how to get it."
     if not cfg.pretrained: return True, "none (trained from scratch)"
     try: return True, f"{cached_weights(cfg.arch, cfg.pretrained)} in the torch hub cache"
     except (FileNotFoundError, ValueError) as e: return False, " ".join(str(e).split())
 
+# %% ../nbs/10b_plan.ipynb #b11a5000
 def epochs_done(cfg: TrainConfig, runs_root) -> int:
     "The epochs an unfinished run of `cfg` has checkpointed (it resumes after them); 0 when it has not started."
     d = Path(runs_root) / run_name(cfg)
     if not (d / "last.pt").is_file() or not (d / "log.jsonl").is_file(): return 0
     return len((d / "log.jsonl").read_text().splitlines())   # one line an epoch, written with the epoch's checkpoint
 
+# %% ../nbs/10b_plan.ipynb #70ee1db5
 def run_state(cfg: TrainConfig, runs_root) -> str:
     "'cached' (finished: the notebooks read it back), 'partial (k/n epochs)' (resumes), or 'to train'."
     d = Path(runs_root) / run_name(cfg)
@@ -127,8 +135,10 @@ class Rate:
     basis: str
     extrapolated: bool
 
+# %% ../nbs/10b_plan.ipynb #4104089f
 def throughput_dir(settings=None) -> Path: return repo_root(settings) / "benchmarks" / "results"
 
+# %% ../nbs/10b_plan.ipynb #5316c5a1
 def load_throughput(folder) -> list[dict]:
     "Every row of the `throughput-*.json` tables in `folder`, with its table's hardware and file name."
     rows = []
@@ -137,11 +147,13 @@ def load_throughput(folder) -> list[dict]:
         rows += [{**r, "hardware": table["hardware"], "device": table["device"], "file": p.name} for r in table["rows"]]
     return rows
 
+# %% ../nbs/10b_plan.ipynb #8a6a3efc
 def this_hardware() -> str:
     "The name of the device this process would train on: the GPU's, else the CPU model's."
     if torch.cuda.is_available(): return torch.cuda.get_device_name(0)
     return environment_info(torch.device("cpu")).get("cpu_model", "cpu")
 
+# %% ../nbs/10b_plan.ipynb #1b8641e3
 def match_hardware(rows: list[dict], name: str | None) -> str:
     "The measured hardware that `name` denotes (a case-insensitive part of its name; None: this machine's)."
     wanted = name or this_hardware()
@@ -189,11 +201,13 @@ def run_images(cfg: TrainConfig, data: DataStatus) -> tuple[int, int] | None:
     test = min(data.test, cfg.test_subset) if cfg.test_subset else data.test
     return cfg.epochs * ((n - val) // cfg.batch_size) * cfg.batch_size, cfg.epochs * val + test
 
+# %% ../nbs/10b_plan.ipynb #21249a7f
 def run_hours(images: tuple[int, int] | None, rate: Rate) -> float | None:
     "Device-hours of a run processing `images` at `rate` (None when either is unknown)."
     if images is None or rate.train is None: return None
     return (images[0] / rate.train + images[1] / (rate.eval or EVAL_SPEEDUP * rate.train)) / 3600
 
+# %% ../nbs/10b_plan.ipynb #c067f4df
 def input_size(cfg: TrainConfig, data: DataStatus) -> int | None:
     "The side of the images the network sees: the configured size, else the dataset's own."
     return cfg.image_size or data.side
@@ -215,6 +229,7 @@ class Plan:
         return sum(r["hours"] for r in self.rows if r["hours"] is not None and r["state"] != "cached"
                    and (extrapolated is None or r["extrapolated"] == extrapolated))
 
+# %% ../nbs/10b_plan.ipynb #c91808bf
 def _plan_row(run: PlannedRun, data: DataStatus, weights: tuple[bool, str], state: str, rate: Rate, done: int = 0) -> dict:
     cfg = run.config
     images = run_images(cfg, data)
@@ -226,6 +241,7 @@ def _plan_row(run: PlannedRun, data: DataStatus, weights: tuple[bool, str], stat
                 train_images=images[0] if images else None, hours=hours, basis=rate.basis,
                 extrapolated=rate.extrapolated, config=run.config)
 
+# %% ../nbs/10b_plan.ipynb #f5f5352f
 def make_plan(scale: Scale, notebooks, runs_root, hardware: str | None = None, data_dir=None, throughput=None) -> Plan:
     "The plan of `notebooks` at `scale` with the run cache `runs_root`, costed on `hardware` from the `throughput` folder's tables."
     rows_tp = load_throughput(throughput or throughput_dir())
@@ -280,6 +296,7 @@ def train_command(cfg: TrainConfig, run_dir, gpus: int = 1) -> str:
     launcher = ["torchrun", "--standalone", f"--nproc_per_node={gpus}", "-m", "picnn.cli"] if gpus > 1 else ["picnn"]
     return shlex.join([*launcher, "train", "--recipe", "paper", "--progress", "lines", "--run-dir", str(run_dir), *options])
 
+# %% ../nbs/10b_plan.ipynb #2d2b5c1c
 def dispatch_commands(plan: Plan, gpus: int = 1) -> list[str]:
     "One command per run still to train (cached runs are skipped), each writing where the notebooks' cache looks."
     return [train_command(r["config"], plan.runs_root / r["name"], gpus) for r in plan.rows if r["state"] != "cached"]
