@@ -35,6 +35,7 @@ def notebooks_dir_of(settings=None) -> Path:
                                 f"checkout (git clone the repository, then run `picnn reproduce` inside it)")
     return d
 
+# %% ../nbs/11_reproduce.ipynb #afcf5528
 def find_notebooks(notebooks_dir=None, settings=None) -> dict[str, Path]:
     "The reproduction notebooks by name (file stem), in running order: tables, then other non-figure notebooks, then figures."
     d = Path(notebooks_dir) if notebooks_dir is not None else notebooks_dir_of(settings)
@@ -43,6 +44,7 @@ def find_notebooks(notebooks_dir=None, settings=None) -> dict[str, Path]:
     order = lambda p: (p.stem.startswith("fig"), not p.stem.startswith("table"), p.stem)
     return {p.stem: p for p in sorted(nbs, key=order)}
 
+# %% ../nbs/11_reproduce.ipynb #c4c101a9
 def select_notebooks(available: dict, only=None) -> list[str]:
     "The names in `only` (all when None), in running order whatever the order asked; an unknown name is an error."
     names = list(available) if not only else as_list(only)
@@ -50,6 +52,7 @@ def select_notebooks(available: dict, only=None) -> list[str]:
     if unknown: raise KeyError(f"unknown notebook(s) {unknown}; the reproduction notebooks are {list(available)}")
     return [n for n in available if n in names]
 
+# %% ../nbs/11_reproduce.ipynb #99502ba9
 def stages_of(names) -> list[list[str]]:
     "The notebooks in stages that run in order: non-figure notebooks, then `fig*` notebooks."
     first = [n for n in names if not n.startswith("fig")]
@@ -58,6 +61,7 @@ def stages_of(names) -> list[list[str]]:
 # %% ../nbs/11_reproduce.ipynb #9a629ba0
 RUNNER_PARAMETERS = ("scale", "output_dir", "runs_root", "device", "settings")
 
+# %% ../nbs/11_reproduce.ipynb #a61863a1
 def notebook_parameters(path) -> dict | None:
     "The parameters a notebook declares, name -> default value, by papermill's inspection (None: no `parameters` cell)."
     from papermill.iorw import load_notebook_node     # the runner's own dependency: the package imports without it
@@ -68,6 +72,7 @@ def notebook_parameters(path) -> dict | None:
     if i < 0: return None
     return {p.name: parse_value(p.default) for p in PythonTranslator.inspect(nb.cells[i])}
 
+# %% ../nbs/11_reproduce.ipynb #34582794
 def check_parameters(available: dict, names: list, params: dict) -> dict:
     "Each notebook's declared parameters; raises, naming the notebook or parameter, for anything papermill cannot pass."
     declared = {n: notebook_parameters(available[n]) for n in names}
@@ -98,6 +103,7 @@ def kernel_name() -> str:
     except Exception: pass
     return "python3"
 
+# %% ../nbs/11_reproduce.ipynb #b394af60
 @contextmanager
 def _kernel_env(runs_root):
     "Kernels started inside see `PICNN_RUNS=runs_root`."
@@ -108,6 +114,7 @@ def _kernel_env(runs_root):
         if saved is None: os.environ.pop("PICNN_RUNS", None)
         else: os.environ["PICNN_RUNS"] = saved
 
+# %% ../nbs/11_reproduce.ipynb #72a49dca
 def _merge_metrics(out_dir: Path, root, **fields) -> dict:
     "metrics.json updated with `fields` (written if missing); paths near the checkout `root` relative to it."
     path = out_dir / "metrics.json"
@@ -197,6 +204,7 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     return {"name": name, "status": NotebookStatus.FAILED, "error": error, "wall_seconds": wall,
             "out_dir": str(out_dir)}
 
+# %% ../nbs/11_reproduce.ipynb #b6bd00af
 def _interrupt(signum, frame): raise KeyboardInterrupt
 
 def _execute_spec(spec: dict, worker: bool = False) -> dict:
@@ -268,11 +276,13 @@ def reproduction_plan(scale: str = "smoke", only=None, output="results", setting
     runs_root = Path(output).expanduser().resolve() / scale / "runs"
     return make_plan(sc, names, runs_root, hardware, data_dir=params.get("data_dir"), throughput=throughput_dir(settings))
 
+# %% ../nbs/11_reproduce.ipynb #55049e31
 def _write_option_file(text: str, path, option: str):
     "Write the file an option names; a path that cannot be written (a folder, no permission) is one line naming the option."
     try: atomic_write_text(text, Path(path))
     except OSError as e: raise ConfigError(f"{option} {path}: cannot write it ({e.strerror or e}); give a file path in a writable folder") from None
 
+# %% ../nbs/11_reproduce.ipynb #b4c6d281
 def write_dispatch(plan: Plan, commands=None, slurm=None, gpus: int = 1) -> list[str]:
     "Write the plan's commands (one line a run to train) and a SLURM job-array script over them; what was written, said."
     lines, said = dispatch_commands(plan, gpus), []
