@@ -28,7 +28,10 @@ __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'PROTOCOL_RO
            'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
-def fmt_value(row: dict, key: str, percent: bool = False) -> str:
+def fmt_value(row: dict,  # a table row, fresh or read back from table.csv (strings)
+              key: str,  # the column: acc1, mis, ...
+              percent: bool = False,  # in percent with 2 decimals (else as is, 4 decimals)
+              ) -> str:
     "`row[key]` (± its `_std` when present): percent with 2 decimals, or 4 decimals."
     v = _num(row.get(key))
     if v is None: return ""
@@ -61,7 +64,8 @@ TRADEOFF_COLUMNS = [("schedule", "schedule"), ("setting", "setting"), ("dataset"
                    [("note", "note")]
 
 # %% ../nbs/10_report.ipynb #3d45ee3c
-def dataset_notes(rows: list[dict]) -> str:
+def dataset_notes(rows: list[dict],  # a table's rows
+                  ) -> str:
     "One line per measured dataset with its provenance note (a NON-OFFICIAL split said first), as markdown."
     notes = {}
     for r in rows:
@@ -70,7 +74,9 @@ def dataset_notes(rows: list[dict]) -> str:
     return "\n".join(f"- **{d}**{flag}: {_md_escape(n)}" for d, (flag, n) in notes.items())
 
 # %% ../nbs/10_report.ipynb #84bcae88
-def markdown_table(rows: list[dict], columns=None) -> str:
+def markdown_table(rows: list[dict],  # a table's rows, fresh or read back from table.csv
+                   columns=None,  # (header, key or function of the row) pairs; None: chosen from the rows' keys
+                   ) -> str:
     "Rows as a markdown table (`columns`: (header, key or function) pairs; default: chosen from the rows' keys)."
     if columns is None:
         keys = set(k for r in rows for k in r)
@@ -109,7 +115,9 @@ def _protocol_cell(sc: dict, key: str, rows=(), runs=()) -> str:
     return str(sc.get(key, ""))
 
 # %% ../nbs/10_report.ipynb #927d862a
-def protocol_table(entries: list[dict], order: list[str]) -> list[str]:
+def protocol_table(entries: list[dict],  # the entries of `picnn.results.collect_results`
+                   order: list[str],  # the scales in the order settings.ini names them
+                   ) -> list[str]:
     "The lines of the summary's table of each scale's protocol beside the official recipe."
     scales, rows, runs = {}, {}, {}
     for e in entries:
@@ -127,7 +135,8 @@ def protocol_table(entries: list[dict], order: list[str]) -> list[str]:
     return out + [""]
 
 # %% ../nbs/10_report.ipynb #c1a1ab02
-def claims_markdown(entries: list[dict]) -> str:
+def claims_markdown(entries: list[dict],  # the entries of `picnn.results.collect_results`
+                    ) -> str:
     "The claims table as markdown: claim, where it was measured, what was measured, the verdict."
     rows = claim_rows(entries)
     out = ["| claim (paper) | scale | cell | measured | verdict |", "|---|---|---|---|---|"]
@@ -143,7 +152,8 @@ def claims_markdown(entries: list[dict]) -> str:
 # %% ../nbs/10_report.ipynb #b0d4b0c9
 def _points(v: float) -> str: return f"{abs(100 * v):.2f} points {'below' if v < 0 else 'above'}"
 
-def accuracy_in_words(entries: list[dict]) -> str:
+def accuracy_in_words(entries: list[dict],  # the entries of `picnn.results.collect_results`
+                      ) -> str:
     "The accuracy claim in plain words, a line per measured cell: how far PICNN's ACC1 lies from STD's, and what that means."
     lines = []
     for r in (r for r in claim_rows(entries) if r["claim"] == "accuracy"):
@@ -164,7 +174,8 @@ def accuracy_in_words(entries: list[dict]) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/10_report.ipynb #1633660b
-def tradeoff_markdown(diffs: list[dict]) -> str:
+def tradeoff_markdown(diffs: list[dict],  # a trade-off notebook's paired differences (its metrics.json `differences`)
+                      ) -> str:
     "The trade-off's paired differences as a table: schedule, setting, metric, PICNN − STD with its interval, verdict."
     out = ["| schedule | PICNN setting | metric | PICNN − STD (95 % t over seed pairs) | seed pairs | verdict |",
            "|---|---|---|---|---|---|"]
@@ -177,7 +188,8 @@ def tradeoff_markdown(diffs: list[dict]) -> str:
     return "\n".join(out)
 
 # %% ../nbs/10_report.ipynb #4c3295f6
-def comparisons_markdown(comparisons: list[dict]) -> str:
+def comparisons_markdown(comparisons: list[dict],  # the method comparisons of `picnn.claims.method_comparisons`
+                         ) -> str:
     "The method comparisons as a table: scale, cell, pair, metric, the paired difference, verdict, L1-densities."
     out = ["| scale | cell | comparison | metric | measured | verdict | L1-density of G / P |", "|---|---|---|---|---|---|---|"]
     for d in comparisons:
@@ -203,7 +215,9 @@ def _banner(e) -> str:
            f"{'The rows below are incomplete.' if e['rows'] else 'No table was written.'}\n"
 
 # %% ../nbs/10_report.ipynb #6146380b
-def status_table(entries: list[dict], root: Path) -> list[str]:
+def status_table(entries: list[dict],  # the entries of `picnn.results.collect_results`
+                 root: Path,  # the results folder the notebooks' links are relative to
+                 ) -> list[str]:
     """One line per notebook: its status, its runs and their training time, as the runs recorded it (a notebook's own
     wall time, commit and machine vary from run to run: they are in its `STATUS`, which git ignores)."""
     out = ["## Status", "", "| scale | notebook | status | runs | training time of its runs |", "|---|---|---|---|---|"]
@@ -216,7 +230,8 @@ def status_table(entries: list[dict], root: Path) -> list[str]:
     return out + [""]
 
 # %% ../nbs/10_report.ipynb #b3b6a4a5
-def reference_comparisons(rows: list[dict]) -> list[str]:
+def reference_comparisons(rows: list[dict],  # a table's rows, with their published `ref_acc1` and `ref_mis`
+                          ) -> list[str]:
     "One sentence per measured row that has a published counterpart: our numbers, theirs, and the differences."
     out = []
     for r in rows:
@@ -227,7 +242,8 @@ def reference_comparisons(rows: list[dict]) -> list[str]:
     return out
 
 # %% ../nbs/10_report.ipynb #9815b5fb
-def seed_table(e: dict) -> list[str]:
+def seed_table(e: dict,  # an entry of `picnn.results.collect_results`: one notebook at one scale
+               ) -> list[str]:
     "Every seed of the cells measured with more than one: the numbers behind each mean ± std, and the run folder each came from."
     setting = lambda r: tuple(str(r.get(k, "")) for k in ("dataset", "arch", "method", "K", "lam", "cluster", "mask", "epochs"))
     # an ablation lists a shared run once per sweep (λ = 2 is also K = 64 and the default variant): once is enough
@@ -248,7 +264,8 @@ def seed_table(e: dict) -> list[str]:
 def _listed(counts: dict) -> str:
     return ", ".join(f"{k} ({n})" if len(counts) > 1 else k for k, n in counts.items())
 
-def runs_provenance(e: dict) -> str:
+def runs_provenance(e: dict,  # an entry of `picnn.results.collect_results`: one notebook at one scale
+                    ) -> str:
     """Where and how a notebook's runs trained, from their own metrics.json: the machine, torch and Python, the
     precision, whether they record the instruction set and a commit, whether a best.pt is committed, and runs whose
     data is not what their config says (a subset container). A note the notebook carries about its runs is quoted."""
@@ -277,7 +294,8 @@ def runs_provenance(e: dict) -> str:
     return text
 
 # %% ../nbs/10_report.ipynb #9719ade2
-def table_section(e: dict) -> list[str]:
+def table_section(e: dict,  # an entry of `picnn.results.collect_results`: one notebook at one scale
+                  ) -> list[str]:
     "One table notebook at one scale: banner, protocol, the table, its datasets, the published comparison, figures."
     sc = e["metrics"].get("scale") or {}
     out = [f"### scale `{e['scale']}`" + (f": {sc['description']}" if sc.get("description") else ""), ""]
@@ -300,7 +318,8 @@ def table_section(e: dict) -> list[str]:
 # ResNet-20 on CIFAR-10 as published: He et al. 2016 (8.75 % error) and the STD row of CSG's Table 1
 RESNET20_CIFAR10 = (("He et al. 2016", 0.9125), ("CSG's STD", 0.9169))
 
-def tradeoff_lines(e: dict) -> list[str]:
+def tradeoff_lines(e: dict,  # a trade-off notebook's entry of `picnn.results.collect_results`
+                   ) -> list[str]:
     "A trade-off notebook's paired differences, its recommended λ, STD's distance to the published accuracy, figures."
     m = e["metrics"]
     out = ["PICNN − STD, seed by seed:", "", tradeoff_markdown(m.get("differences", [])), ""]
@@ -320,7 +339,8 @@ def tradeoff_lines(e: dict) -> list[str]:
     return out + [f"![{Path(f).stem}]({f})" for f in e["figures"]] + [""]
 
 # %% ../nbs/10_report.ipynb #71d501a2
-def figure_section(e: dict) -> list[str]:
+def figure_section(e: dict,  # a figure notebook's entry of `picnn.results.collect_results`
+                   ) -> list[str]:
     "One figure notebook: its images, or a banner saying why there are none."
     out = [f"### `{e['name']}` (scale `{e['scale']}`)", ""]
     if e["status"] != NotebookStatus.COMPLETE: out.append(_banner(e))
@@ -339,7 +359,8 @@ def _one_or_each(values: dict, fmt) -> str:
     return fmt(next(iter(kinds))) if len(kinds) == 1 else ", ".join(f"`{s}` {fmt(v)}" for s, v in values.items())
 
 # %% ../nbs/10_report.ipynb #bebf2a00
-def definitions(entries=()) -> str:
+def definitions(entries=(),  # the entries of `picnn.results.collect_results` (none: `TrainConfig`'s defaults)
+                ) -> str:
     """'How to read the numbers': the evaluation draws and seed the runs of `entries` record in their configs, the
     validation share and selection rule their scales record (without entries: `TrainConfig`'s defaults)."""
     default = SimpleNamespace(**{f.name: f.default for f in fields(TrainConfig)})
@@ -391,7 +412,9 @@ def _header(settings=None, entries=()) -> list[str]:
             "us, so none are shown. CIFAR-100 from the shared data is a NON-OFFICIAL split.", "", definitions(entries), ""]
 
 # %% ../nbs/10_report.ipynb #610c0a9f
-def summary_markdown(root, settings=None) -> str:
+def summary_markdown(root,  # the results folder (`<root>/<scale>/<notebook>/`)
+                     settings=None,  # the settings.ini whose scales give the order (None: found from here)
+                     ) -> str:
     "The text of SUMMARY.md for the results under `root`."
     root, order = Path(root), _scale_order(settings)
     skey = lambda e: (order.index(e["scale"]) if e["scale"] in order else len(order), e["scale"])
@@ -417,6 +440,8 @@ def summary_markdown(root, settings=None) -> str:
     return "\n".join(out + protocol_table(entries, order))
 
 # %% ../nbs/10_report.ipynb #f8c947e7
-def write_summary(root, settings=None) -> Path:
+def write_summary(root,  # the results folder; SUMMARY.md is written there
+                  settings=None,  # the settings.ini whose scales give the order (None: found from here)
+                  ) -> Path:
     "Write `root/SUMMARY.md` (atomically) from the results under `root`."
     return atomic_write_text(summary_markdown(root, settings), Path(root) / "SUMMARY.md")
