@@ -49,7 +49,9 @@ def _help_of(f, hint, recipes: dict) -> tuple[str, str | None]:
     return f"{f.metadata.get('help', '')}{listed} ({default})", metavar
 
 # %% ../nbs/12_cli.ipynb #d89d2a9c
-def add_config_options(parser: argparse.ArgumentParser, recipes: dict = RECIPES):
+def add_config_options(parser: argparse.ArgumentParser,  # the parser of `picnn train`
+                       recipes: dict = RECIPES,  # the recipes whose defaults the help names
+                       ):
     "One option per TrainConfig field; an option not given is absent from the parsed arguments."
     group = parser.add_argument_group("training settings (the fields of picnn.train.TrainConfig)")
     hints = field_types(TrainConfig)
@@ -85,7 +87,8 @@ REGISTER_HELP = ("import MODULE (from the current folder or the Python path) and
                  "own datasets or models (picnn.datasets.register_dataset, picnn.models.register) before the "
                  "run; repeatable")
 
-def load_registrations(specs) -> None:
+def load_registrations(specs,  # the `--register` values, `MODULE[:FUNCTION]` each
+                       ) -> None:
     """`--register MODULE[:FUNCTION]`: import each module, as `python -m` would from the current folder, and call its
     function when one is named. What it registers (`register_dataset`, ...) is then known to the command."""
     import importlib
@@ -152,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/12_cli.ipynb #7ce1f30e
-def train_config(args):
+def train_config(args,  # the parsed arguments of `picnn train`
+                 ):
     "The configuration of `picnn train`: the recipe (or, with --resume, the run's config.json), then the options given."
     from picnn.runs import TrainConfig, read_config
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
@@ -164,7 +168,8 @@ def train_config(args):
     return TrainConfig.from_dict({**base, **given})
 
 # %% ../nbs/12_cli.ipynb #e168b047
-def test_summary(t: dict) -> str:
+def test_summary(t: dict,  # the `test` entry of a run's metrics.json
+                 ) -> str:
     "The test numbers of a metrics.json (of any version): ACC2/ACC3 as the mean (and spread) of their draws."
     from picnn.evaluation import reported_accuracy
     def acc(k):
@@ -173,7 +178,8 @@ def test_summary(t: dict) -> str:
     return f"test ACC1 {t['acc1']:.4f}  ACC2 {acc('acc2')}  ACC3 {acc('acc3')}{draws}  MIS {t['mis']:.4f} ({t['mis_method']})"
 
 # %% ../nbs/12_cli.ipynb #96e0120d
-def cmd_train(args) -> int:
+def cmd_train(args,  # the parsed arguments of `picnn train`
+              ) -> int:
     from picnn.train import fit, default_run_dir, resolve_device
     cfg = train_config(args)
     resolve_device(cfg.device)                      # no GPU here: say so before anything else
@@ -191,7 +197,8 @@ def cmd_train(args) -> int:
     return 0
 
 # %% ../nbs/12_cli.ipynb #2d063da7
-def cmd_evaluate(args) -> int:
+def cmd_evaluate(args,  # the parsed arguments of `picnn evaluate`
+                 ) -> int:
     "The numbers first (a folder that cannot be written still shows them), then evaluation.json (or --output)."
     from picnn.runs import atomic_write_text; from picnn.train import evaluate_run
     res = evaluate_run(args.run_dir, which=args.which, device=args.device, mis_method=args.mis_method, output=False)
@@ -208,7 +215,8 @@ def cmd_evaluate(args) -> int:
     return 0
 
 # %% ../nbs/12_cli.ipynb #e56a0507
-def cmd_demo(args) -> int:
+def cmd_demo(args,  # the parsed arguments of `picnn demo`
+             ) -> int:
     import tempfile
     from picnn.runs import recipe; from picnn.evaluation import reported_accuracy; from picnn.train import fit
     root = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="picnn-demo-"))
@@ -224,7 +232,11 @@ def cmd_demo(args) -> int:
     return 0
 
 # %% ../nbs/12_cli.ipynb #3c2936d3
-def demo_note(acc1: float, acc3: float, epochs: int, steps: int | None) -> str:
+def demo_note(acc1: float,  # PICNN's test ACC1
+              acc3: float,  # its ACC3
+              epochs: int,  # the epochs it trained
+              steps: int | None,  # the optimizer steps they came to (None: not said)
+              ) -> str:
     "What the demo's PICNN row shows: clusters when its ACC3 is far below its ACC1 (the claims table's rule), else why not."
     from picnn.claims import FAR
     if acc3 <= FAR * acc1: return "PICNN's ACC3 is far below its ACC1: each class's cluster of filters carries the class."
@@ -234,7 +246,8 @@ def demo_note(acc1: float, acc3: float, epochs: int, steps: int | None) -> str:
             "They show with ResNet-20 on CIFAR-10 at the cpu scale.")
 
 # %% ../nbs/12_cli.ipynb #2c3d4e06
-def cmd_reproduce(args) -> int:
+def cmd_reproduce(args,  # the parsed arguments of `picnn reproduce`
+                  ) -> int:
     from picnn.reproduce import reproduce
     params = {}
     for kv in args.param:
@@ -248,7 +261,9 @@ def cmd_reproduce(args) -> int:
     return 0 if ok else 1
 
 # %% ../nbs/12_cli.ipynb #1c363b50
-def cmd_plan(args, params: dict) -> int:
+def cmd_plan(args,  # the parsed arguments of `picnn reproduce --plan`
+             params: dict,  # the `--param` values, name -> text
+             ) -> int:
     from picnn.plan import plan_text
     from picnn.reproduce import reproduction_plan, write_dispatch
     if args.gpus_per_run < 1: raise ConfigError(f"--gpus-per-run must be at least 1, got {args.gpus_per_run}")
@@ -269,7 +284,8 @@ class Terminated(KeyboardInterrupt):
 def _terminate(signum, frame): raise Terminated()
 
 # %% ../nbs/12_cli.ipynb #cf707082
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None,  # the command line without the program's name (None: `sys.argv[1:]`)
+         ) -> int:
     "Entry point of the `picnn` console script."
     args = build_parser().parse_args(argv)
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo, "reproduce": cmd_reproduce}
