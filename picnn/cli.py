@@ -20,6 +20,7 @@ __all__ = ['TRAIN_HELP', 'TRAIN_EXAMPLES', 'REGISTER_HELP', 'add_config_options'
 # the starting points of `picnn train` (options override them): the same as `fit()`'s, which starts from "quick"
 from .runs import RECIPES, TrainConfig
 
+# %% ../nbs/12_cli.ipynb #58ca9d13
 def _parser_of(name: str, hint):
     """The argparse type of the TrainConfig field `name` of type `hint`: `picnn.config.coerce`, so 'none' is None where
     allowed and `--val-size 30` the count 30 ('0.1' or '30.0' a fraction); a bad value is the coercer's one line."""
@@ -29,6 +30,7 @@ def _parser_of(name: str, hint):
     parse.__name__ = name
     return parse
 
+# %% ../nbs/12_cli.ipynb #ca2e8c0b
 def _registries():
     from picnn.models import list_models
     from picnn.datasets import list_datasets
@@ -46,7 +48,10 @@ def _help_of(f, hint, recipes: dict) -> tuple[str, str | None]:
     listed = f"; one of {', '.join(known)}" if known else ""
     return f"{f.metadata.get('help', '')}{listed} ({default})", metavar
 
-def add_config_options(parser: argparse.ArgumentParser, recipes: dict = RECIPES):
+# %% ../nbs/12_cli.ipynb #d89d2a9c
+def add_config_options(parser: argparse.ArgumentParser,  # the parser of `picnn train`
+                       recipes: dict = RECIPES,  # the recipes whose defaults the help names
+                       ):
     "One option per TrainConfig field; an option not given is absent from the parsed arguments."
     group = parser.add_argument_group("training settings (the fields of picnn.train.TrainConfig)")
     hints = field_types(TrainConfig)
@@ -61,6 +66,7 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+# %% ../nbs/12_cli.ipynb #05abf7b0
 TRAIN_HELP = """\
 Train one STD or PICNN model into a run directory (config.json, log.jsonl, best.pt, last.pt, metrics.json).
 
@@ -76,13 +82,13 @@ examples:
   picnn train --run-dir runs/std-digits --resume        # continue a killed run where it stopped
   picnn train --register mydata:setup --dataset mine    # a dataset mydata.py's setup() registers (register_dataset)"""
 
-
 # %% ../nbs/12_cli.ipynb #b86c7e59
 REGISTER_HELP = ("import MODULE (from the current folder or the Python path) and call its FUNCTION, to register your "
                  "own datasets or models (picnn.datasets.register_dataset, picnn.models.register) before the "
                  "run; repeatable")
 
-def load_registrations(specs) -> None:
+def load_registrations(specs,  # the `--register` values, `MODULE[:FUNCTION]` each
+                       ) -> None:
     """`--register MODULE[:FUNCTION]`: import each module, as `python -m` would from the current folder, and call its
     function when one is named. What it registers (`register_dataset`, ...) is then known to the command."""
     import importlib
@@ -98,6 +104,7 @@ def load_registrations(specs) -> None:
             if not callable(f): raise ConfigError(f"--register {spec}: module {module!r} has no function {func!r}")
             f()
 
+# %% ../nbs/12_cli.ipynb #ba5b2efe
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="picnn", allow_abbrev=False, description="PICNN: train, evaluate and reproduce the paper's tables.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -148,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/12_cli.ipynb #7ce1f30e
-def train_config(args):
+def train_config(args,  # the parsed arguments of `picnn train`
+                 ):
     "The configuration of `picnn train`: the recipe (or, with --resume, the run's config.json), then the options given."
     from picnn.runs import TrainConfig, read_config
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
@@ -159,7 +167,9 @@ def train_config(args):
     else: base = {**dataclasses.asdict(TrainConfig()), **RECIPES[args.recipe or "quick"]}
     return TrainConfig.from_dict({**base, **given})
 
-def test_summary(t: dict) -> str:
+# %% ../nbs/12_cli.ipynb #e168b047
+def test_summary(t: dict,  # the `test` entry of a run's metrics.json
+                 ) -> str:
     "The test numbers of a metrics.json (of any version): ACC2/ACC3 as the mean (and spread) of their draws."
     from picnn.evaluation import reported_accuracy
     def acc(k):
@@ -167,7 +177,9 @@ def test_summary(t: dict) -> str:
     draws = f" (mean±sd of {t['draws']} draws)" if "draws" in t else ""
     return f"test ACC1 {t['acc1']:.4f}  ACC2 {acc('acc2')}  ACC3 {acc('acc3')}{draws}  MIS {t['mis']:.4f} ({t['mis_method']})"
 
-def cmd_train(args) -> int:
+# %% ../nbs/12_cli.ipynb #96e0120d
+def cmd_train(args,  # the parsed arguments of `picnn train`
+              ) -> int:
     from picnn.train import fit, default_run_dir, resolve_device
     cfg = train_config(args)
     resolve_device(cfg.device)                      # no GPU here: say so before anything else
@@ -184,7 +196,9 @@ def cmd_train(args) -> int:
         print(f"results in {run_dir} (metrics.json, log.jsonl, best.pt, last.pt)")
     return 0
 
-def cmd_evaluate(args) -> int:
+# %% ../nbs/12_cli.ipynb #2d063da7
+def cmd_evaluate(args,  # the parsed arguments of `picnn evaluate`
+                 ) -> int:
     "The numbers first (a folder that cannot be written still shows them), then evaluation.json (or --output)."
     from picnn.runs import atomic_write_text; from picnn.train import evaluate_run
     res = evaluate_run(args.run_dir, which=args.which, device=args.device, mis_method=args.mis_method, output=False)
@@ -200,7 +214,9 @@ def cmd_evaluate(args) -> int:
     print(f"written to {path}")
     return 0
 
-def cmd_demo(args) -> int:
+# %% ../nbs/12_cli.ipynb #e56a0507
+def cmd_demo(args,  # the parsed arguments of `picnn demo`
+             ) -> int:
     import tempfile
     from picnn.runs import recipe; from picnn.evaluation import reported_accuracy; from picnn.train import fit
     root = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="picnn-demo-"))
@@ -215,7 +231,12 @@ def cmd_demo(args) -> int:
     print(f"runs in {root}")
     return 0
 
-def demo_note(acc1: float, acc3: float, epochs: int, steps: int | None) -> str:
+# %% ../nbs/12_cli.ipynb #3c2936d3
+def demo_note(acc1: float,  # PICNN's test ACC1
+              acc3: float,  # its ACC3
+              epochs: int,  # the epochs it trained
+              steps: int | None,  # the optimizer steps they came to (None: not said)
+              ) -> str:
     "What the demo's PICNN row shows: clusters when its ACC3 is far below its ACC1 (the claims table's rule), else why not."
     from picnn.claims import FAR
     if acc3 <= FAR * acc1: return "PICNN's ACC3 is far below its ACC1: each class's cluster of filters carries the class."
@@ -225,7 +246,8 @@ def demo_note(acc1: float, acc3: float, epochs: int, steps: int | None) -> str:
             "They show with ResNet-20 on CIFAR-10 at the cpu scale.")
 
 # %% ../nbs/12_cli.ipynb #2c3d4e06
-def cmd_reproduce(args) -> int:
+def cmd_reproduce(args,  # the parsed arguments of `picnn reproduce`
+                  ) -> int:
     from picnn.reproduce import reproduce
     params = {}
     for kv in args.param:
@@ -238,7 +260,10 @@ def cmd_reproduce(args) -> int:
                    output=args.output, settings=args.settings, device=args.device, params=params)
     return 0 if ok else 1
 
-def cmd_plan(args, params: dict) -> int:
+# %% ../nbs/12_cli.ipynb #1c363b50
+def cmd_plan(args,  # the parsed arguments of `picnn reproduce --plan`
+             params: dict,  # the `--param` values, name -> text
+             ) -> int:
     from picnn.plan import plan_text
     from picnn.reproduce import reproduction_plan, write_dispatch
     if args.gpus_per_run < 1: raise ConfigError(f"--gpus-per-run must be at least 1, got {args.gpus_per_run}")
@@ -247,16 +272,20 @@ def cmd_plan(args, params: dict) -> int:
     for line in write_dispatch(plan, args.commands, args.slurm, args.gpus_per_run): print(line)
     return 0
 
+# %% ../nbs/12_cli.ipynb #5d6dcbcf
 def _one_line(e: BaseException) -> str:
     text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)   # KeyError's str() quotes its message
     return " ".join(str(text).split())
 
+# %% ../nbs/12_cli.ipynb #b77c4eea
 class Terminated(KeyboardInterrupt):
     "SIGTERM, raised where the program stands: it unwinds like Ctrl-C (locks released, what was written kept)."
 
 def _terminate(signum, frame): raise Terminated()
 
-def main(argv: list[str] | None = None) -> int:
+# %% ../nbs/12_cli.ipynb #cf707082
+def main(argv: list[str] | None = None,  # the command line without the program's name (None: `sys.argv[1:]`)
+         ) -> int:
     "Entry point of the `picnn` console script."
     args = build_parser().parse_args(argv)
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo, "reproduce": cmd_reproduce}

@@ -33,7 +33,9 @@ FIGURE_SEEDS = {"fig_cams": "figure", "fig_matrices": "figure", "fig_curves": "a
 # the methods each figure draws: the matrices set every method the scale trains side by side (CSG's gates beside P)
 FIGURE_METHODS = {"fig_cams": METHODS, "fig_matrices": "scale", "fig_curves": METHODS}
 
-def figure_subject(scale: Scale) -> tuple[str, str, str]:
+# %% ../nbs/10b_plan.ipynb #ff0a3d88
+def figure_subject(scale: Scale,  # the scale (a preset of settings.ini, loaded)
+                   ) -> tuple[str, str, str]:
     "(dataset, arch, note) a figure notebook left to its defaults draws; a guess, said in `note`, when no dataset is here."
     try:
         dataset = default_dataset(scale)
@@ -41,7 +43,12 @@ def figure_subject(scale: Scale) -> tuple[str, str, str]:
     except DatasetNotFound:
         return scale.datasets[0], scale.archs[0], "no dataset of the scale is here: the figures' subject is taken to be its first dataset and architecture"
 
-def notebook_configs(name: str, scale: Scale, data_dir=None, runs_root=None) -> list[TrainConfig]:
+# %% ../nbs/10b_plan.ipynb #b28044a8
+def notebook_configs(name: str,  # a paper notebook's name: table1, tradeoff, ablations, fig_cams, ...
+                     scale: Scale,  # the scale (a preset of settings.ini, loaded)
+                     data_dir=None,  # where the datasets are (None: picnn's data folder)
+                     runs_root=None,  # the scale's run cache, where finished runs are (None: no earlier results)
+                     ) -> list[TrainConfig]:
     """The training runs paper notebook `name` asks for at `scale`, its parameters left to their defaults (`runs_root`:
     where finished runs are, for the runs a notebook chooses from earlier results: the trade-off's recommended λ)."""
     if name in ("table1", "table2"): return table_configs(scale, table_datasets(scale, name)[0], data_dir=data_dir)
@@ -60,6 +67,7 @@ def notebook_configs(name: str, scale: Scale, data_dir=None, runs_root=None) -> 
         return [train_config(scale, dataset, arch, m, s, data_dir=data_dir) for m in methods for s in seeds]
     return []   # a notebook that trains nothing (fig_pathway)
 
+# %% ../nbs/10b_plan.ipynb #e0abe9d5
 @dataclass
 class PlannedRun:
     "One training run of a reproduction and the notebooks that ask for it."
@@ -68,7 +76,12 @@ class PlannedRun:
     @property
     def name(self) -> str: return run_name(self.config)
 
-def planned_runs(scale: Scale, notebooks, data_dir=None, runs_root=None) -> list[PlannedRun]:
+# %% ../nbs/10b_plan.ipynb #8fbe14c0
+def planned_runs(scale: Scale,  # the scale (a preset of settings.ini, loaded)
+                 notebooks,  # the paper notebooks' names, in running order
+                 data_dir=None,  # where the datasets are (None: picnn's data folder)
+                 runs_root=None,  # the scale's run cache, where finished runs are (None: no earlier results)
+                 ) -> list[PlannedRun]:
     "Every run `notebooks` ask for at `scale`, once each (by run name), in the notebooks' order."
     runs: dict[str, PlannedRun] = {}
     for nb in notebooks:
@@ -91,7 +104,10 @@ class DataStatus:
     side: int | None
     how: str = ""
 
-def data_status(dataset: str, data_dir=None) -> DataStatus:
+# %% ../nbs/10b_plan.ipynb #4b487b73
+def data_status(dataset: str,  # a dataset's name: cifar10, stl10, ...
+                data_dir=None,  # where the datasets are (None: picnn's data folder)
+                ) -> DataStatus:
     "Whether `dataset` is here, as training would find it, with its sizes (the published ones when it is not here)."
     try:
         train, test = (load_dataset(dataset, root=data_dir, split=s) for s in ("train", "test"))
@@ -99,19 +115,27 @@ def data_status(dataset: str, data_dir=None) -> DataStatus:
     except DatasetNotFound as e:
         return DataStatus(False, *PUBLISHED_SIZES.get(dataset, (None, None, None)), missing_reason(e))
 
-def weights_status(cfg: TrainConfig) -> tuple[bool, str]:
+# %% ../nbs/10b_plan.ipynb #674adbc0
+def weights_status(cfg: TrainConfig,  # the run's configuration (its arch and pretrained)
+                   ) -> tuple[bool, str]:
     "(ready, what): no weights needed, the weights found in the torch hub cache, or what is missing and how to get it."
     if not cfg.pretrained: return True, "none (trained from scratch)"
     try: return True, f"{cached_weights(cfg.arch, cfg.pretrained)} in the torch hub cache"
     except (FileNotFoundError, ValueError) as e: return False, " ".join(str(e).split())
 
-def epochs_done(cfg: TrainConfig, runs_root) -> int:
+# %% ../nbs/10b_plan.ipynb #b11a5000
+def epochs_done(cfg: TrainConfig,  # the run's configuration (its run name)
+                runs_root,  # the run cache
+                ) -> int:
     "The epochs an unfinished run of `cfg` has checkpointed (it resumes after them); 0 when it has not started."
     d = Path(runs_root) / run_name(cfg)
     if not (d / "last.pt").is_file() or not (d / "log.jsonl").is_file(): return 0
     return len((d / "log.jsonl").read_text().splitlines())   # one line an epoch, written with the epoch's checkpoint
 
-def run_state(cfg: TrainConfig, runs_root) -> str:
+# %% ../nbs/10b_plan.ipynb #70ee1db5
+def run_state(cfg: TrainConfig,  # the run's configuration (its run name)
+              runs_root,  # the run cache
+              ) -> str:
     "'cached' (finished: the notebooks read it back), 'partial (k/n epochs)' (resumes), or 'to train'."
     d = Path(runs_root) / run_name(cfg)
     if (d / "metrics.json").is_file() and (d / "best.pt").is_file(): return "cached"
@@ -127,9 +151,12 @@ class Rate:
     basis: str
     extrapolated: bool
 
+# %% ../nbs/10b_plan.ipynb #4104089f
 def throughput_dir(settings=None) -> Path: return repo_root(settings) / "benchmarks" / "results"
 
-def load_throughput(folder) -> list[dict]:
+# %% ../nbs/10b_plan.ipynb #5316c5a1
+def load_throughput(folder,  # a folder of `throughput-*.json` tables (benchmarks/results)
+                    ) -> list[dict]:
     "Every row of the `throughput-*.json` tables in `folder`, with its table's hardware and file name."
     rows = []
     for p in sorted(Path(folder).glob("throughput-*.json")):
@@ -137,12 +164,16 @@ def load_throughput(folder) -> list[dict]:
         rows += [{**r, "hardware": table["hardware"], "device": table["device"], "file": p.name} for r in table["rows"]]
     return rows
 
+# %% ../nbs/10b_plan.ipynb #8a6a3efc
 def this_hardware() -> str:
     "The name of the device this process would train on: the GPU's, else the CPU model's."
     if torch.cuda.is_available(): return torch.cuda.get_device_name(0)
     return environment_info(torch.device("cpu")).get("cpu_model", "cpu")
 
-def match_hardware(rows: list[dict], name: str | None) -> str:
+# %% ../nbs/10b_plan.ipynb #1b8641e3
+def match_hardware(rows: list[dict],  # the rows of `load_throughput`
+                   name: str | None,  # a case-insensitive part of a measured hardware's name; None: this machine's
+                   ) -> str:
     "The measured hardware that `name` denotes (a case-insensitive part of its name; None: this machine's)."
     wanted = name or this_hardware()
     found = list(dict.fromkeys(r["hardware"] for r in rows if wanted.lower() in r["hardware"].lower()
@@ -158,7 +189,12 @@ def _rate(r: dict, scale: float, basis: str, extrapolated: bool) -> Rate:
     ev = r.get("eval_img_s")
     return Rate(r["train_img_s"] * scale, ev * scale if ev else None, basis, extrapolated)
 
-def rate_for(rows: list[dict], hardware: str, arch: str, size: int, method: str) -> Rate:
+def rate_for(rows: list[dict],  # the rows of `load_throughput`
+             hardware: str,  # a measured hardware's full name (`match_hardware`)
+             arch: str,  # the architecture
+             size: int,  # the side of the input images, px
+             method: str,  # std, picnn or csg
+             ) -> Rate:
     "The training and evaluation images/s of `arch` at `size` px on `hardware`: measured, extrapolated (said how), or unknown."
     mine = [r for r in rows if r["hardware"] == hardware and r["arch"] == arch]
     exact = sorted((r for r in mine if r["image_size"] == size), key=lambda r: r["method"] != method)
@@ -181,7 +217,9 @@ def rate_for(rows: list[dict], hardware: str, arch: str, size: int, method: str)
 # %% ../nbs/10b_plan.ipynb #7f7508e3
 EVAL_SPEEDUP = 3.0   # evaluation images/s per training images/s where a table has no evaluation rate
 
-def run_images(cfg: TrainConfig, data: DataStatus) -> tuple[int, int] | None:
+def run_images(cfg: TrainConfig,  # the run's configuration
+               data: DataStatus,  # its dataset's sizes
+               ) -> tuple[int, int] | None:
     "(training images, evaluation images) the run processes: steps x batch and a validation pass per epoch, the test pass; None: sizes unknown."
     if data.train is None or data.test is None: return None
     n = min(data.train, cfg.train_subset) if cfg.train_subset else data.train
@@ -189,12 +227,18 @@ def run_images(cfg: TrainConfig, data: DataStatus) -> tuple[int, int] | None:
     test = min(data.test, cfg.test_subset) if cfg.test_subset else data.test
     return cfg.epochs * ((n - val) // cfg.batch_size) * cfg.batch_size, cfg.epochs * val + test
 
-def run_hours(images: tuple[int, int] | None, rate: Rate) -> float | None:
+# %% ../nbs/10b_plan.ipynb #21249a7f
+def run_hours(images: tuple[int, int] | None,  # (training, evaluation) images of `run_images`; None: unknown
+              rate: Rate,  # images/s of `rate_for`
+              ) -> float | None:
     "Device-hours of a run processing `images` at `rate` (None when either is unknown)."
     if images is None or rate.train is None: return None
     return (images[0] / rate.train + images[1] / (rate.eval or EVAL_SPEEDUP * rate.train)) / 3600
 
-def input_size(cfg: TrainConfig, data: DataStatus) -> int | None:
+# %% ../nbs/10b_plan.ipynb #c067f4df
+def input_size(cfg: TrainConfig,  # the run's configuration
+               data: DataStatus,  # its dataset's native side
+               ) -> int | None:
     "The side of the images the network sees: the configured size, else the dataset's own."
     return cfg.image_size or data.side
 
@@ -215,6 +259,7 @@ class Plan:
         return sum(r["hours"] for r in self.rows if r["hours"] is not None and r["state"] != "cached"
                    and (extrapolated is None or r["extrapolated"] == extrapolated))
 
+# %% ../nbs/10b_plan.ipynb #c91808bf
 def _plan_row(run: PlannedRun, data: DataStatus, weights: tuple[bool, str], state: str, rate: Rate, done: int = 0) -> dict:
     cfg = run.config
     images = run_images(cfg, data)
@@ -226,7 +271,14 @@ def _plan_row(run: PlannedRun, data: DataStatus, weights: tuple[bool, str], stat
                 train_images=images[0] if images else None, hours=hours, basis=rate.basis,
                 extrapolated=rate.extrapolated, config=run.config)
 
-def make_plan(scale: Scale, notebooks, runs_root, hardware: str | None = None, data_dir=None, throughput=None) -> Plan:
+# %% ../nbs/10b_plan.ipynb #f5f5352f
+def make_plan(scale: Scale,  # the scale (a preset of settings.ini, loaded)
+              notebooks,  # the paper notebooks' names, in running order
+              runs_root,  # the scale's run cache: cached runs cost nothing, partial ones their remaining epochs
+              hardware: str | None = None,  # a part of a measured hardware's name; None: this machine's
+              data_dir=None,  # where the datasets are (None: picnn's data folder)
+              throughput=None,  # the folder of `throughput-*.json` tables (None: benchmarks/results)
+              ) -> Plan:
     "The plan of `notebooks` at `scale` with the run cache `runs_root`, costed on `hardware` from the `throughput` folder's tables."
     rows_tp = load_throughput(throughput or throughput_dir())
     hw = match_hardware(rows_tp, hardware)
@@ -246,7 +298,8 @@ def make_plan(scale: Scale, notebooks, runs_root, hardware: str | None = None, d
 # %% ../nbs/10b_plan.ipynb #2d72ba1b
 def _hours(h: float | None) -> str: return "?" if h is None else f"{h:.2f}" if h < 10 else f"{h:.0f}"
 
-def plan_text(plan: Plan) -> str:
+def plan_text(plan: Plan,  # the plan of `make_plan`
+              ) -> str:
     "The plan as a reader takes it in: one line per run, then the totals, then what is missing and how to get it."
     device_hours = "GPU-hours" if plan.device == "cuda" else "CPU-hours"
     head = f"{'run':46s} {'notebooks':24s} {'px':>4s} {'epochs':>6s} {'data':7s} {'weights':7s} {'state':20s} {'hours':>6s}  estimate"
@@ -271,7 +324,10 @@ _NOT_PASSED = ("device",)   # left to the node the job lands on (`auto`)
 
 def _cli_value(v) -> str: return "none" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
 
-def train_command(cfg: TrainConfig, run_dir, gpus: int = 1) -> str:
+def train_command(cfg: TrainConfig,  # the run's configuration
+                  run_dir,  # where it trains: `<runs_root>/<run name>`
+                  gpus: int = 1,  # GPUs of the run (torchrun when more than 1; they must divide the batch)
+                  ) -> str:
     "The shell command that trains `cfg` into `run_dir`: `picnn train`, under `torchrun` with `gpus` > 1."
     if gpus > 1 and cfg.batch_size % gpus:
         raise ConfigError(f"batch_size {cfg.batch_size} of {run_name(cfg)} is not divisible by {gpus} GPUs: choose a --gpus-per-run that divides it")
@@ -280,12 +336,21 @@ def train_command(cfg: TrainConfig, run_dir, gpus: int = 1) -> str:
     launcher = ["torchrun", "--standalone", f"--nproc_per_node={gpus}", "-m", "picnn.cli"] if gpus > 1 else ["picnn"]
     return shlex.join([*launcher, "train", "--recipe", "paper", "--progress", "lines", "--run-dir", str(run_dir), *options])
 
-def dispatch_commands(plan: Plan, gpus: int = 1) -> list[str]:
+# %% ../nbs/10b_plan.ipynb #2d2b5c1c
+def dispatch_commands(plan: Plan,  # the plan of `make_plan`
+                      gpus: int = 1,  # GPUs per run
+                      ) -> list[str]:
     "One command per run still to train (cached runs are skipped), each writing where the notebooks' cache looks."
     return [train_command(r["config"], plan.runs_root / r["name"], gpus) for r in plan.rows if r["state"] != "cached"]
 
 # %% ../nbs/10b_plan.ipynb #0116eede
-def slurm_script(commands_file, count: int, gpus: int = 1, hours: float = 24.0, name: str = "picnn", workdir=None) -> str:
+def slurm_script(commands_file,  # the file of `dispatch_commands`, one line a run
+                 count: int,  # its number of lines
+                 gpus: int = 1,  # GPUs per task
+                 hours: float = 24.0,  # the time limit, rounded up to whole hours
+                 name: str = "picnn",  # the job's name
+                 workdir=None,  # where the tasks run (None: the current folder)
+                 ) -> str:
     "A SLURM job-array script whose task i runs line i + 1 of `commands_file` on `gpus` GPUs, within `hours`."
     limit = max(1, math.ceil(hours))
     return "\n".join([

@@ -28,7 +28,10 @@ __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'PROTOCOL_RO
            'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
-def fmt_value(row: dict, key: str, percent: bool = False) -> str:
+def fmt_value(row: dict,  # a table row, fresh or read back from table.csv (strings)
+              key: str,  # the column: acc1, mis, ...
+              percent: bool = False,  # in percent with 2 decimals (else as is, 4 decimals)
+              ) -> str:
     "`row[key]` (± its `_std` when present): percent with 2 decimals, or 4 decimals."
     v = _num(row.get(key))
     if v is None: return ""
@@ -36,6 +39,7 @@ def fmt_value(row: dict, key: str, percent: bool = False) -> str:
     s = _num(row.get(f"{key}_std"))
     return f"{v * f:.{d}f}" + (f" ± {s * f:.{d}f}" if s is not None else "")
 
+# %% ../nbs/10_report.ipynb #a4ee5f02
 def _dataset_cell(row) -> str:
     d = str(row.get("dataset", ""))
     return d + (" (NON-OFFICIAL split)" if row.get("split") == "NON-OFFICIAL" else "")
@@ -44,8 +48,10 @@ def _reference_cell(row) -> str:
     a, m = _num(row.get("ref_acc1")), _num(row.get("ref_mis"))
     return f"{a * 100:.2f} / {m:.4f} (CSG)" if a is not None else ""
 
+# %% ../nbs/10_report.ipynb #2e90b6e2
 def _md_escape(s) -> str: return str(s).replace("|", "\\|").replace("\n", " ")
 
+# %% ../nbs/10_report.ipynb #807184a2
 TABLE_COLUMNS = [("dataset", _dataset_cell), ("arch", "arch"), ("method", "method"), ("K", "K"), ("seeds", "seeds"),
                  ("ACC1 %", lambda r: fmt_value(r, "acc1", True)), ("ACC2 %", lambda r: fmt_value(r, "acc2", True)),
                  ("ACC3 %", lambda r: fmt_value(r, "acc3", True)), ("MIS", lambda r: fmt_value(r, "mis")),
@@ -58,7 +64,8 @@ TRADEOFF_COLUMNS = [("schedule", "schedule"), ("setting", "setting"), ("dataset"
                    [("note", "note")]
 
 # %% ../nbs/10_report.ipynb #3d45ee3c
-def dataset_notes(rows: list[dict]) -> str:
+def dataset_notes(rows: list[dict],  # a table's rows
+                  ) -> str:
     "One line per measured dataset with its provenance note (a NON-OFFICIAL split said first), as markdown."
     notes = {}
     for r in rows:
@@ -66,7 +73,10 @@ def dataset_notes(rows: list[dict]) -> str:
             notes[r["dataset"]] = (" (NON-OFFICIAL split)" if r.get("split") == "NON-OFFICIAL" else "", r["dataset_note"])
     return "\n".join(f"- **{d}**{flag}: {_md_escape(n)}" for d, (flag, n) in notes.items())
 
-def markdown_table(rows: list[dict], columns=None) -> str:
+# %% ../nbs/10_report.ipynb #84bcae88
+def markdown_table(rows: list[dict],  # a table's rows, fresh or read back from table.csv
+                   columns=None,  # (header, key or function of the row) pairs; None: chosen from the rows' keys
+                   ) -> str:
     "Rows as a markdown table (`columns`: (header, key or function) pairs; default: chosen from the rows' keys)."
     if columns is None:
         keys = set(k for r in rows for k in r)
@@ -104,7 +114,10 @@ def _protocol_cell(sc: dict, key: str, rows=(), runs=()) -> str:
     if key == "seeds": return f"{len(sc.get(key) or [])} (seed {', '.join(map(str, sc.get(key) or []))})"
     return str(sc.get(key, ""))
 
-def protocol_table(entries: list[dict], order: list[str]) -> list[str]:
+# %% ../nbs/10_report.ipynb #927d862a
+def protocol_table(entries: list[dict],  # the entries of `picnn.results.collect_results`
+                   order: list[str],  # the scales in the order settings.ini names them
+                   ) -> list[str]:
     "The lines of the summary's table of each scale's protocol beside the official recipe."
     scales, rows, runs = {}, {}, {}
     for e in entries:
@@ -122,7 +135,8 @@ def protocol_table(entries: list[dict], order: list[str]) -> list[str]:
     return out + [""]
 
 # %% ../nbs/10_report.ipynb #c1a1ab02
-def claims_markdown(entries: list[dict]) -> str:
+def claims_markdown(entries: list[dict],  # the entries of `picnn.results.collect_results`
+                    ) -> str:
     "The claims table as markdown: claim, where it was measured, what was measured, the verdict."
     rows = claim_rows(entries)
     out = ["| claim (paper) | scale | cell | measured | verdict |", "|---|---|---|---|---|"]
@@ -135,9 +149,11 @@ def claims_markdown(entries: list[dict]) -> str:
         out.append(f"| {CLAIMS[r['claim']]} | {r['scale']} | {cell} | {_md_escape(r['measured'])} | **{r['verdict']}**{flag} |")
     return "\n".join(out)
 
+# %% ../nbs/10_report.ipynb #b0d4b0c9
 def _points(v: float) -> str: return f"{abs(100 * v):.2f} points {'below' if v < 0 else 'above'}"
 
-def accuracy_in_words(entries: list[dict]) -> str:
+def accuracy_in_words(entries: list[dict],  # the entries of `picnn.results.collect_results`
+                      ) -> str:
     "The accuracy claim in plain words, a line per measured cell: how far PICNN's ACC1 lies from STD's, and what that means."
     lines = []
     for r in (r for r in claim_rows(entries) if r["claim"] == "accuracy"):
@@ -158,7 +174,8 @@ def accuracy_in_words(entries: list[dict]) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/10_report.ipynb #1633660b
-def tradeoff_markdown(diffs: list[dict]) -> str:
+def tradeoff_markdown(diffs: list[dict],  # a trade-off notebook's paired differences (its metrics.json `differences`)
+                      ) -> str:
     "The trade-off's paired differences as a table: schedule, setting, metric, PICNN − STD with its interval, verdict."
     out = ["| schedule | PICNN setting | metric | PICNN − STD (95 % t over seed pairs) | seed pairs | verdict |",
            "|---|---|---|---|---|---|"]
@@ -170,7 +187,9 @@ def tradeoff_markdown(diffs: list[dict]) -> str:
                    f"{len(d['seeds'])} | **{_difference_verdict(d)}** |")
     return "\n".join(out)
 
-def comparisons_markdown(comparisons: list[dict]) -> str:
+# %% ../nbs/10_report.ipynb #4c3295f6
+def comparisons_markdown(comparisons: list[dict],  # the method comparisons of `picnn.claims.method_comparisons`
+                         ) -> str:
     "The method comparisons as a table: scale, cell, pair, metric, the paired difference, verdict, L1-densities."
     out = ["| scale | cell | comparison | metric | measured | verdict | L1-density of G / P |", "|---|---|---|---|---|---|---|"]
     for d in comparisons:
@@ -187,6 +206,7 @@ def _fmt_seconds(s) -> str:
     if s is None: return ""
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
 
+# %% ../nbs/10_report.ipynb #4a1f4cb7
 def _banner(e) -> str:
     if e["status"] == NotebookStatus.COMPLETE: return ""
     word = {NotebookStatus.FAILED: "FAILED", NotebookStatus.RUNNING: "INCOMPLETE (running, or interrupted)"}
@@ -194,7 +214,10 @@ def _banner(e) -> str:
     return f"> **{word}**{': ' + _md_escape(e['detail']) if e['detail'] else ''}. " \
            f"{'The rows below are incomplete.' if e['rows'] else 'No table was written.'}\n"
 
-def status_table(entries: list[dict], root: Path) -> list[str]:
+# %% ../nbs/10_report.ipynb #6146380b
+def status_table(entries: list[dict],  # the entries of `picnn.results.collect_results`
+                 root: Path,  # the results folder the notebooks' links are relative to
+                 ) -> list[str]:
     """One line per notebook: its status, its runs and their training time, as the runs recorded it (a notebook's own
     wall time, commit and machine vary from run to run: they are in its `STATUS`, which git ignores)."""
     out = ["## Status", "", "| scale | notebook | status | runs | training time of its runs |", "|---|---|---|---|---|"]
@@ -207,7 +230,8 @@ def status_table(entries: list[dict], root: Path) -> list[str]:
     return out + [""]
 
 # %% ../nbs/10_report.ipynb #b3b6a4a5
-def reference_comparisons(rows: list[dict]) -> list[str]:
+def reference_comparisons(rows: list[dict],  # a table's rows, with their published `ref_acc1` and `ref_mis`
+                          ) -> list[str]:
     "One sentence per measured row that has a published counterpart: our numbers, theirs, and the differences."
     out = []
     for r in rows:
@@ -217,7 +241,9 @@ def reference_comparisons(rows: list[dict]) -> list[str]:
                    f"{ra * 100:.2f} % ({(a - ra) * 100:+.2f} points), MIS {m:.4f} against {rm:.4f} ({m - rm:+.4f}).")
     return out
 
-def seed_table(e: dict) -> list[str]:
+# %% ../nbs/10_report.ipynb #9815b5fb
+def seed_table(e: dict,  # an entry of `picnn.results.collect_results`: one notebook at one scale
+               ) -> list[str]:
     "Every seed of the cells measured with more than one: the numbers behind each mean ± std, and the run folder each came from."
     setting = lambda r: tuple(str(r.get(k, "")) for k in ("dataset", "arch", "method", "K", "lam", "cluster", "mask", "epochs"))
     # an ablation lists a shared run once per sweep (λ = 2 is also K = 64 and the default variant): once is enough
@@ -234,10 +260,12 @@ def seed_table(e: dict) -> list[str]:
                    f"{100 * r['acc3']:.2f} | {r['mis']:.4f} | {r.get('selected_epoch', '')} | [{run}]({e['scale']}/runs/{run}/) |")
     return out + [""]
 
+# %% ../nbs/10_report.ipynb #e86650a2
 def _listed(counts: dict) -> str:
     return ", ".join(f"{k} ({n})" if len(counts) > 1 else k for k, n in counts.items())
 
-def runs_provenance(e: dict) -> str:
+def runs_provenance(e: dict,  # an entry of `picnn.results.collect_results`: one notebook at one scale
+                    ) -> str:
     """Where and how a notebook's runs trained, from their own metrics.json: the machine, torch and Python, the
     precision, whether they record the instruction set and a commit, whether a best.pt is committed, and runs whose
     data is not what their config says (a subset container). A note the notebook carries about its runs is quoted."""
@@ -265,7 +293,9 @@ def runs_provenance(e: dict) -> str:
     if note: text += f" The notebook's note on these runs, written when the table was assembled after training: \"{note}\"."
     return text
 
-def table_section(e: dict) -> list[str]:
+# %% ../nbs/10_report.ipynb #9719ade2
+def table_section(e: dict,  # an entry of `picnn.results.collect_results`: one notebook at one scale
+                  ) -> list[str]:
     "One table notebook at one scale: banner, protocol, the table, its datasets, the published comparison, figures."
     sc = e["metrics"].get("scale") or {}
     out = [f"### scale `{e['scale']}`" + (f": {sc['description']}" if sc.get("description") else ""), ""]
@@ -284,10 +314,12 @@ def table_section(e: dict) -> list[str]:
     elif e["figures"]: out += ["Figures: " + ", ".join(f"[{Path(f).name}]({f})" for f in e["figures"]), ""]
     return out
 
+# %% ../nbs/10_report.ipynb #f2472aec
 # ResNet-20 on CIFAR-10 as published: He et al. 2016 (8.75 % error) and the STD row of CSG's Table 1
 RESNET20_CIFAR10 = (("He et al. 2016", 0.9125), ("CSG's STD", 0.9169))
 
-def tradeoff_lines(e: dict) -> list[str]:
+def tradeoff_lines(e: dict,  # a trade-off notebook's entry of `picnn.results.collect_results`
+                   ) -> list[str]:
     "A trade-off notebook's paired differences, its recommended λ, STD's distance to the published accuracy, figures."
     m = e["metrics"]
     out = ["PICNN − STD, seed by seed:", "", tradeoff_markdown(m.get("differences", [])), ""]
@@ -306,7 +338,9 @@ def tradeoff_lines(e: dict) -> list[str]:
     if std: out.append("")
     return out + [f"![{Path(f).stem}]({f})" for f in e["figures"]] + [""]
 
-def figure_section(e: dict) -> list[str]:
+# %% ../nbs/10_report.ipynb #71d501a2
+def figure_section(e: dict,  # a figure notebook's entry of `picnn.results.collect_results`
+                   ) -> list[str]:
     "One figure notebook: its images, or a banner saying why there are none."
     out = [f"### `{e['name']}` (scale `{e['scale']}`)", ""]
     if e["status"] != NotebookStatus.COMPLETE: out.append(_banner(e))
@@ -318,12 +352,15 @@ TITLES = {"table1": "Table 1: CIFAR-10, STL-10 and VOC Part, STD vs PICNN",
           "table2": "Table 2: CIFAR-100 and Tiny ImageNet, STD vs PICNN",
           "ablations": "Ablations: λ, K and the variants of the pathway"}
 
+# %% ../nbs/10_report.ipynb #f9701775
 def _one_or_each(values: dict, fmt) -> str:
     "'10' when every scale has the same value, else 'smoke 10, cpu 5'."
     kinds = set(values.values())
     return fmt(next(iter(kinds))) if len(kinds) == 1 else ", ".join(f"`{s}` {fmt(v)}" for s, v in values.items())
 
-def definitions(entries=()) -> str:
+# %% ../nbs/10_report.ipynb #bebf2a00
+def definitions(entries=(),  # the entries of `picnn.results.collect_results` (none: `TrainConfig`'s defaults)
+                ) -> str:
     """'How to read the numbers': the evaluation draws and seed the runs of `entries` record in their configs, the
     validation share and selection rule their scales record (without entries: `TrainConfig`'s defaults)."""
     default = SimpleNamespace(**{f.name: f.default for f in fields(TrainConfig)})
@@ -363,6 +400,7 @@ def definitions(entries=()) -> str:
         "*Hardware*: each run's metrics.json records the CPU or GPU, "
         "the torch version and the torch thread count; results change in their last digits with the thread count.")
 
+# %% ../nbs/10_report.ipynb #4725af3f
 def _header(settings=None, entries=()) -> list[str]:
     return ["# Reproduction summary", "",
             f"Written by `picnn reproduce` (picnn {picnn.__version__}) from the results beside it; when, from which commit "
@@ -373,7 +411,10 @@ def _header(settings=None, entries=()) -> list[str]:
             "paper reports, set beside ours and never measured here; PICNN's own table values are not available to "
             "us, so none are shown. CIFAR-100 from the shared data is a NON-OFFICIAL split.", "", definitions(entries), ""]
 
-def summary_markdown(root, settings=None) -> str:
+# %% ../nbs/10_report.ipynb #610c0a9f
+def summary_markdown(root,  # the results folder (`<root>/<scale>/<notebook>/`)
+                     settings=None,  # the settings.ini whose scales give the order (None: found from here)
+                     ) -> str:
     "The text of SUMMARY.md for the results under `root`."
     root, order = Path(root), _scale_order(settings)
     skey = lambda e: (order.index(e["scale"]) if e["scale"] in order else len(order), e["scale"])
@@ -398,6 +439,9 @@ def summary_markdown(root, settings=None) -> str:
     if figs: out += ["## Figures", ""] + [line for e in figs for line in figure_section(e)]
     return "\n".join(out + protocol_table(entries, order))
 
-def write_summary(root, settings=None) -> Path:
+# %% ../nbs/10_report.ipynb #f8c947e7
+def write_summary(root,  # the results folder; SUMMARY.md is written there
+                  settings=None,  # the settings.ini whose scales give the order (None: found from here)
+                  ) -> Path:
     "Write `root/SUMMARY.md` (atomically) from the results under `root`."
     return atomic_write_text(summary_markdown(root, settings), Path(root) / "SUMMARY.md")

@@ -24,7 +24,8 @@ __all__ = ['RUNNER_PARAMETERS', 'KERNEL_CONFIG', 'KERNEL_DIED_AT_START', 'notebo
            'execute_notebook', 'run_stage', 'reproduce', 'reproduction_plan', 'write_dispatch']
 
 # %% ../nbs/11_reproduce.ipynb #918f140b
-def notebooks_dir_of(settings=None) -> Path:
+def notebooks_dir_of(settings=None,  # the settings.ini to use (None: found from the current folder)
+                     ) -> Path:
     "`nbs/paper` of the picnn checkout (next to its settings.ini)."
     try: root = repo_root(settings)
     except FileNotFoundError as e:
@@ -35,7 +36,10 @@ def notebooks_dir_of(settings=None) -> Path:
                                 f"checkout (git clone the repository, then run `picnn reproduce` inside it)")
     return d
 
-def find_notebooks(notebooks_dir=None, settings=None) -> dict[str, Path]:
+# %% ../nbs/11_reproduce.ipynb #afcf5528
+def find_notebooks(notebooks_dir=None,  # the folder of the notebooks (None: nbs/paper of the checkout)
+                   settings=None,  # the settings.ini to use (None: found from the current folder)
+                   ) -> dict[str, Path]:
     "The reproduction notebooks by name (file stem), in running order: tables, then other non-figure notebooks, then figures."
     d = Path(notebooks_dir) if notebooks_dir is not None else notebooks_dir_of(settings)
     if not d.is_dir(): raise FileNotFoundError(f"notebook folder {d} does not exist")
@@ -43,14 +47,19 @@ def find_notebooks(notebooks_dir=None, settings=None) -> dict[str, Path]:
     order = lambda p: (p.stem.startswith("fig"), not p.stem.startswith("table"), p.stem)
     return {p.stem: p for p in sorted(nbs, key=order)}
 
-def select_notebooks(available: dict, only=None) -> list[str]:
+# %% ../nbs/11_reproduce.ipynb #c4c101a9
+def select_notebooks(available: dict,  # the notebooks by name, in running order (`find_notebooks`)
+                     only=None,  # the names to run, a list or 'a,b' (None: all)
+                     ) -> list[str]:
     "The names in `only` (all when None), in running order whatever the order asked; an unknown name is an error."
     names = list(available) if not only else as_list(only)
     unknown = [n for n in names if n not in available]
     if unknown: raise KeyError(f"unknown notebook(s) {unknown}; the reproduction notebooks are {list(available)}")
     return [n for n in available if n in names]
 
-def stages_of(names) -> list[list[str]]:
+# %% ../nbs/11_reproduce.ipynb #99502ba9
+def stages_of(names,  # the notebooks' names
+              ) -> list[list[str]]:
     "The notebooks in stages that run in order: non-figure notebooks, then `fig*` notebooks."
     first = [n for n in names if not n.startswith("fig")]
     return [s for s in (first, [n for n in names if n.startswith("fig")]) if s]
@@ -58,7 +67,9 @@ def stages_of(names) -> list[list[str]]:
 # %% ../nbs/11_reproduce.ipynb #9a629ba0
 RUNNER_PARAMETERS = ("scale", "output_dir", "runs_root", "device", "settings")
 
-def notebook_parameters(path) -> dict | None:
+# %% ../nbs/11_reproduce.ipynb #a61863a1
+def notebook_parameters(path,  # the notebook
+                        ) -> dict | None:
     "The parameters a notebook declares, name -> default value, by papermill's inspection (None: no `parameters` cell)."
     from papermill.iorw import load_notebook_node     # the runner's own dependency: the package imports without it
     from papermill.translators import PythonTranslator
@@ -68,7 +79,11 @@ def notebook_parameters(path) -> dict | None:
     if i < 0: return None
     return {p.name: parse_value(p.default) for p in PythonTranslator.inspect(nb.cells[i])}
 
-def check_parameters(available: dict, names: list, params: dict) -> dict:
+# %% ../nbs/11_reproduce.ipynb #34582794
+def check_parameters(available: dict,  # the notebooks by name (`find_notebooks`)
+                     names: list,  # the notebooks that will run
+                     params: dict,  # the parameters given to them, name -> value
+                     ) -> dict:
     "Each notebook's declared parameters; raises, naming the notebook or parameter, for anything papermill cannot pass."
     declared = {n: notebook_parameters(available[n]) for n in names}
     refused = [f"{available[n]}: no cell tagged 'parameters'" for n in names if declared[n] is None]
@@ -98,6 +113,7 @@ def kernel_name() -> str:
     except Exception: pass
     return "python3"
 
+# %% ../nbs/11_reproduce.ipynb #b394af60
 @contextmanager
 def _kernel_env(runs_root):
     "Kernels started inside see `PICNN_RUNS=runs_root`."
@@ -108,6 +124,7 @@ def _kernel_env(runs_root):
         if saved is None: os.environ.pop("PICNN_RUNS", None)
         else: os.environ["PICNN_RUNS"] = saved
 
+# %% ../nbs/11_reproduce.ipynb #72a49dca
 def _merge_metrics(out_dir: Path, root, **fields) -> dict:
     "metrics.json updated with `fields` (written if missing); paths near the checkout `root` relative to it."
     path = out_dir / "metrics.json"
@@ -120,7 +137,12 @@ def _merge_metrics(out_dir: Path, root, **fields) -> dict:
 # %% ../nbs/11_reproduce.ipynb #c17cb245
 KERNEL_DIED_AT_START = "Kernel died before replying to kernel_info"   # jupyter_client's words for a failed start
 
-def run_papermill(path, executed, parameters: dict, kernel: str, runs) -> tuple[str | None, dict | None, str | None]:
+def run_papermill(path,  # the notebook
+                  executed,  # where the executed notebook is written
+                  parameters: dict,  # the parameters papermill injects
+                  kernel: str,  # the kernel's name (`kernel_name`)
+                  runs,  # the run cache, `$PICNN_RUNS` of the kernel
+                  ) -> tuple[str | None, dict | None, str | None]:
     """(error, failed cell, cause) of one papermill execution, all None when it completed. A kernel that died before
     it was ready ran nothing (two kernels starting at once can race for a port): it is started once more."""
     import papermill as pm
@@ -149,7 +171,9 @@ def _portable(obj, root):
     if isinstance(obj, dict): return {k: v if k.startswith("image/") else _portable(v, root) for k, v in obj.items()}
     return obj
 
-def settle_notebook(path, root) -> Path:
+def settle_notebook(path,  # the executed notebook, rewritten in place
+                    root,  # the checkout
+                    ) -> Path:
     "The executed notebook at `path` without its run's timestamps and random ids, its paths relative to the checkout `root`."
     import nbformat
     nb = nbformat.read(str(path), as_version=4)
@@ -161,7 +185,13 @@ def settle_notebook(path, root) -> Path:
     return atomic_write_text(nbformat.writes(nbformat.from_dict(_portable(nb, root))) + "\n", path)
 
 # %% ../nbs/11_reproduce.ipynb #635dc2d6
-def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, settings=None) -> dict:
+def execute_notebook(name: str,  # the notebook's name
+                     path,  # the notebook
+                     out_dir,  # its output folder (`<output>/<scale>/<name>`)
+                     parameters: dict,  # the parameters papermill injects
+                     kernel: str,  # the kernel's name (`kernel_name`)
+                     settings=None,  # the settings.ini to use (None: found from the current folder)
+                     ) -> dict:
     "Execute one notebook with papermill into `out_dir`; a dict with its status, error and wall time (never raises)."
     path, out_dir = Path(path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -197,6 +227,7 @@ def execute_notebook(name: str, path, out_dir, parameters: dict, kernel: str, se
     return {"name": name, "status": NotebookStatus.FAILED, "error": error, "wall_seconds": wall,
             "out_dir": str(out_dir)}
 
+# %% ../nbs/11_reproduce.ipynb #b6bd00af
 def _interrupt(signum, frame): raise KeyboardInterrupt
 
 def _execute_spec(spec: dict, worker: bool = False) -> dict:
@@ -215,7 +246,9 @@ def _report(r: dict) -> dict:
     print(line + (f"\n    {r['error']}" if r["error"] else ""), flush=True)
     return r
 
-def run_stage(specs: list[dict], jobs: int = 1) -> list[dict]:
+def run_stage(specs: list[dict],  # `execute_notebook`'s arguments, a dict a notebook
+              jobs: int = 1,  # notebooks executed at once
+              ) -> list[dict]:
     "Execute the notebooks of one stage, `jobs` at a time in spawned processes; their results, reported as they end."
     if jobs <= 1 or len(specs) <= 1: return [_report(_execute_spec(s)) for s in specs]
     with ProcessPoolExecutor(min(jobs, len(specs)), mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -229,8 +262,16 @@ def run_stage(specs: list[dict], jobs: int = 1) -> list[dict]:
             raise
 
 # %% ../nbs/11_reproduce.ipynb #b16cdf03
-def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", settings=None, device: str = "auto",
-              params: dict | None = None, notebooks_dir=None) -> bool:
+def reproduce(
+    scale: str = "smoke",  # a preset of settings.ini: smoke, cpu, gpu, paper
+    only=None,  # the notebooks to run, a list or 'a,b' (None: all)
+    jobs: int = 1,  # notebooks executed at once
+    output="results",  # the results folder
+    settings=None,  # the settings.ini to use (None: found from the current folder)
+    device: str = "auto",  # the device the notebooks train on: auto, cpu, cuda, ...
+    params: dict | None = None,  # notebook parameters, name -> value (a string is parsed, as from the command line)
+    notebooks_dir=None,  # the folder of the notebooks (None: nbs/paper of the checkout)
+) -> bool:
     """Execute the reproduction notebooks (all of `nbs/paper`, or the names in `only`) at `scale` into
     `output/<scale>/<name>/`, then write `output/SUMMARY.md`. True when every notebook completed."""
     available = find_notebooks(notebooks_dir, settings)
@@ -259,8 +300,15 @@ def reproduce(scale: str = "smoke", only=None, jobs: int = 1, output="results", 
     return not failed
 
 # %% ../nbs/11_reproduce.ipynb #9a1b2c02
-def reproduction_plan(scale: str = "smoke", only=None, output="results", settings=None, params: dict | None = None,
-                      hardware: str | None = None, notebooks_dir=None) -> Plan:
+def reproduction_plan(
+    scale: str = "smoke",  # a preset of settings.ini: smoke, cpu, gpu, paper
+    only=None,  # the notebooks, a list or 'a,b' (None: all)
+    output="results",  # the results folder: its `<scale>/runs` is the run cache
+    settings=None,  # the settings.ini to use (None: found from the current folder)
+    params: dict | None = None,  # notebook parameters, name -> value (those that change the scale change the plan)
+    hardware: str | None = None,  # a part of a measured hardware's name; None: this machine's
+    notebooks_dir=None,  # the folder of the notebooks (None: nbs/paper of the checkout)
+) -> Plan:
     "What `reproduce` with these arguments would train: every run, what is missing, and its cost on `hardware`."
     names = select_notebooks(find_notebooks(notebooks_dir, settings), only)
     params = read_parameters({k: parse_value(v) for k, v in (params or {}).items()})
@@ -268,12 +316,18 @@ def reproduction_plan(scale: str = "smoke", only=None, output="results", setting
     runs_root = Path(output).expanduser().resolve() / scale / "runs"
     return make_plan(sc, names, runs_root, hardware, data_dir=params.get("data_dir"), throughput=throughput_dir(settings))
 
+# %% ../nbs/11_reproduce.ipynb #55049e31
 def _write_option_file(text: str, path, option: str):
     "Write the file an option names; a path that cannot be written (a folder, no permission) is one line naming the option."
     try: atomic_write_text(text, Path(path))
     except OSError as e: raise ConfigError(f"{option} {path}: cannot write it ({e.strerror or e}); give a file path in a writable folder") from None
 
-def write_dispatch(plan: Plan, commands=None, slurm=None, gpus: int = 1) -> list[str]:
+# %% ../nbs/11_reproduce.ipynb #b4c6d281
+def write_dispatch(plan: Plan,  # the plan of `reproduction_plan`
+                   commands=None,  # the file of commands (None: not written)
+                   slurm=None,  # the SLURM script (None: not written; needs `commands`)
+                   gpus: int = 1,  # GPUs per run
+                   ) -> list[str]:
     "Write the plan's commands (one line a run to train) and a SLURM job-array script over them; what was written, said."
     lines, said = dispatch_commands(plan, gpus), []
     if commands:
