@@ -26,7 +26,9 @@ __all__ = ['ARCHITECTURES', 'PREFIXES', 'METHOD_MODELS', 'default_num_filters', 
            'cluster_scores', 'cluster_cam', 'ClusterTarget', 'cluster_targets']
 
 # %% ../nbs/02a_models.ipynb #fa29263d
-def default_num_filters(num_classes: int) -> int:
+def default_num_filters(
+    num_classes: int,  # C, the dataset's classes
+) -> int:
     "K for C classes: 64 when C <= 32, else the smallest multiple of 64 >= 2C."
     if num_classes <= 32: return 64
     return 64 * -(-2 * num_classes // 64)
@@ -72,7 +74,9 @@ def list_models() -> list[str]:
     return list(ARCHITECTURES)
 
 # %% ../nbs/02a_models.ipynb #57cede7b
-def architecture(name: str) -> Architecture:
+def architecture(
+    name: str,  # a registered name (any case), or a registered prefix's (`timm:<name>`)
+) -> Architecture:
     "The registered architecture `name`, one of a registered prefix (`timm:<name>`), or a clear error listing the known ones."
     key = str(name).lower()
     for prefix, (resolve, _) in PREFIXES.items():
@@ -88,7 +92,10 @@ def checkpoint_path(weights) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
 
 # %% ../nbs/02a_models.ipynb #65c2b649
-def torchvision_weights(arch: str, pretrained: bool | str = True):
+def torchvision_weights(
+    arch: str,  # a registered architecture with torchvision weights
+    pretrained: bool | str = True,  # True: DEFAULT; a str: that member (`"IMAGENET1K_V2"`)
+):
     "The torchvision weights entry of `arch` that `pretrained` names (True: DEFAULT; a str: that member); reads no file."
     spec = architecture(arch)
     if spec.torchvision is None:
@@ -102,7 +109,10 @@ def torchvision_weights(arch: str, pretrained: bool | str = True):
                          f"{', '.join(w.name for w in enum)}") from None
 
 # %% ../nbs/02a_models.ipynb #8c813a40
-def cached_weights(arch: str, pretrained: bool | str = True):
+def cached_weights(
+    arch: str,  # a registered architecture, or `timm:<name>`
+    pretrained: bool | str = True,  # True: the default weights; a str: that member (timm: that tag)
+):
     "The torchvision weights of `arch` (True: DEFAULT; a str: that member), checked to be in the local cache (timm models: their own)."
     spec = architecture(arch)
     if spec.weights is not None: return spec.weights(pretrained)   # its own cache (timm's: the Hugging Face hub's)
@@ -118,7 +128,10 @@ def cached_weights(arch: str, pretrained: bool | str = True):
     return weights
 
 # %% ../nbs/02a_models.ipynb #4db7fd28
-def weights_normalization(arch: str, pretrained: bool | str) -> tuple[tuple, tuple] | None:
+def weights_normalization(
+    arch: str,  # a registered architecture, or `timm:<name>`
+    pretrained: bool | str,  # False: none; True: the default weights; a str: that member or tag
+) -> tuple[tuple, tuple] | None:
     """The per-channel (mean, std), in [0, 1] units, that `arch`'s pretrained weights expect: the mean/std of the torchvision
     weights entry's own transforms (no file is read), or what the architecture's own `normalization` says (timm's
     pretrained config). None without pretrained weights: then the dataset's statistics apply."""
@@ -333,7 +346,10 @@ class CifarBasicBlock(nn.Module):
         return F.relu(out + self.shortcut(x))
 
 # %% ../nbs/02a_models.ipynb #dcff5882
-def cifar_resnet(depth: int = 20, in_channels: int = 3) -> nn.Sequential:
+def cifar_resnet(
+    depth: int = 20,  # 6n+2: 20, 32, 44, 56, 110
+    in_channels: int = 3,  # image channels
+) -> nn.Sequential:
     "He et al.'s CIFAR ResNet of depth 6n+2 without its head: (B, 64, H/4, W/4)."
     if (depth - 2) % 6: raise ValueError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110), got {depth}")
     n, layers, in_planes = (depth - 2) // 6, OrderedDict(), 16
@@ -395,7 +411,10 @@ def build_model(arch: str, num_classes: int, num_filters: int | None = None, met
     return model
 
 # %% ../nbs/02a_models.ipynb #28149555
-def cluster_scores(model: PathwayClassifier, x: torch.Tensor) -> torch.Tensor:
+def cluster_scores(
+    model: PathwayClassifier,  # a model with a filter-class matrix (PICNN's P, CSG's G)
+    x: torch.Tensor,  # a batch of images
+) -> torch.Tensor:
     "Every class's cluster logit (B, C): class c scored from its own cluster only, `W[c, S_c] . GAP(F)[S_c] + b_c`."
     pooled = model.feature_maps(x).mean((2, 3))
     return _cluster_logits(model, pooled)
