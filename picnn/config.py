@@ -28,7 +28,9 @@ class UnknownSetting(ConfigError, KeyError):
 # %% ../nbs/00_config.ipynb #13b40f61
 SETTINGS_FILE = "settings.ini"
 
-def find_settings(path: str | os.PathLike | None = None) -> Path:
+def find_settings(
+    path: str | os.PathLike | None = None,  # a settings.ini or its folder; None: search for one
+) -> Path:
     "The `settings.ini` to use: `path`, else `$PICNN_SETTINGS`, else the nearest one above the working directory or the package."
     if path is None: path = os.environ.get("PICNN_SETTINGS")
     if path is not None:
@@ -52,7 +54,10 @@ def _is_picnn_settings(p: Path) -> bool:
     except configparser.Error: return "[smoke]" in p.read_text(errors="replace")
     return cp.has_section("data") and cp.has_section("smoke")
 
-def read_settings(path: Path) -> configparser.ConfigParser:
+# %% ../nbs/00_config.ipynb #d62113ba
+def read_settings(
+    path: Path,  # the settings.ini to parse
+) -> configparser.ConfigParser:
     "Parse `path`; a duplicate key or section, or a line that is not `key = value`, is an error naming the file and line."
     cp = configparser.ConfigParser()   # strict: a key given twice is an error, not a silent "last one wins"
     try: cp.read(path)
@@ -70,7 +75,9 @@ def read_settings(path: Path) -> configparser.ConfigParser:
     return cp
 
 # %% ../nbs/00_config.ipynb #17a7877e
-def parse_value(value):
+def parse_value(
+    value,  # text to read as Python (anything else is returned as it is)
+):
     "A value written as text, as Python: None, booleans, numbers and lists literally; anything else stays a string."
     if not isinstance(value, str): return value
     s = value.strip()
@@ -79,7 +86,11 @@ def parse_value(value):
     try: return ast.literal_eval(s)
     except (ValueError, SyntaxError): return s
 
-def as_list(value, cast=str) -> list | None:
+# %% ../nbs/00_config.ipynb #41b4bfdc
+def as_list(
+    value,  # None, a list, a single value or text: a JSON or Python list, or comma-separated
+    cast=str,  # applied to each item
+) -> list | None:
     """A list from `None`, a list, a single value, a JSON or Python list written as text (`'["a", "b"]'`, as papermill
     passes `-p datasets '["a","b"]'`), or comma-separated text (`'a, b'`), each item through `cast`."""
     if value is None: return None
@@ -110,12 +121,18 @@ def _words(hint) -> list[str]:
     return {type(None): ["none"], bool: ["true", "false"], int: ["a whole number"], float: ["a number"],
             str: ["text"]}.get(hint, [getattr(hint, "__name__", str(hint))])
 
-def accepts(hint) -> str:
+def accepts(
+    hint,  # a type: int, float, bool, str, None, a Literal, a union or a tuple/list of one
+) -> str:
     "What a value of type `hint` may be, in words for an error message: `a whole number`, `true or false`, ..."
     words = _words(hint)
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
-def has_type(value, hint) -> bool:
+# %% ../nbs/00_config.ipynb #6856ab95
+def has_type(
+    value,  # the value to check, as it is (text is not read)
+    hint,  # the type, as `accepts` knows them
+) -> bool:
     "Whether `value` is of type `hint` as it is (a bool is no int, an int no float; items of a tuple or list checked too)."
     origin, args = get_origin(hint), get_args(hint)
     if origin in _UNIONS: return any(has_type(value, a) for a in args)
@@ -162,7 +179,11 @@ def _convert(value, hint):
         if items is not None: return (origin or hint)(_convert(v, args[0]) if args else v for v in items)
     raise ValueError(value)
 
-def coerce(value, hint, name: str = "value"):
+def coerce(
+    value,  # the value, often text from settings.ini, a command line or papermill
+    hint,  # its type: int, float, bool, str, None, a Literal, a union or a tuple/list of one
+    name: str = "value",  # the setting, named in the error
+):
     """`value` as type `hint`: int, float, bool, str, None, a `Literal`, a union of them (`X | None`) or a tuple or list
     of one. Text (from `settings.ini`, a command line, papermill) is read: '3', '0.1', 'true'/'no', 'none', 'a, b' or
     '["a", "b"]'. A value that already has one of the types stays as it is, so an int stays an int where `int | float`
@@ -174,7 +195,9 @@ def coerce(value, hint, name: str = "value"):
 @functools.cache   # a class's hints never change, and a TrainConfig reads them each time it is built
 def _hints(cls) -> dict: return get_type_hints(cls)
 
-def field_types(cls) -> dict:
+def field_types(
+    cls,  # a dataclass or an instance of one
+) -> dict:
     """The real type of each field of the dataclass `cls` (a class or an instance), from `typing.get_type_hints`: under
     postponed evaluation a field's `type` is only the text of its annotation."""
     hints = _hints(cls if isinstance(cls, type) else type(cls))
@@ -250,7 +273,11 @@ def _coerce_all(raw: dict, where: str) -> dict:
     return out
 
 # %% ../nbs/00_config.ipynb #65f82b9e
-def load_scale(name: str = "smoke", settings: str | os.PathLike | None = None, **overrides) -> Scale:
+def load_scale(
+    name: str = "smoke",  # the preset: a section of settings.ini
+    settings: str | os.PathLike | None = None,  # the settings.ini or its folder; None: `find_settings()`
+    **overrides,  # settings that replace the preset's (papermill parameters; None keeps the preset's)
+) -> Scale:
     "The preset `name` from `settings.ini`, with `overrides` (papermill parameters) applied."
     path = find_settings(settings)
     cp = read_settings(path)
@@ -265,7 +292,10 @@ def _presets(cp) -> list[str]:
     "The preset sections: all but [data] and the per-dataset [<preset>.<dataset>] ones."
     return [s for s in cp.sections() if s != "data" and "." not in s]
 
-def list_scales(settings: str | os.PathLike | None = None) -> list[str]:
+# %% ../nbs/00_config.ipynb #aefc9ebb
+def list_scales(
+    settings: str | os.PathLike | None = None,  # the settings.ini or its folder; None: `find_settings()`
+) -> list[str]:
     "The preset names in `settings.ini`."
     return _presets(read_settings(find_settings(settings)))
 
@@ -276,7 +306,10 @@ def cache_dir() -> Path:
     if os.environ.get("PICNN_CACHE"): return Path(os.environ["PICNN_CACHE"]).expanduser()
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "picnn"
 
-def data_dir(settings: str | os.PathLike | None = None) -> Path:
+# %% ../nbs/00_config.ipynb #f4cc1a7a
+def data_dir(
+    settings: str | os.PathLike | None = None,  # the settings.ini or its folder; None: `find_settings()`
+) -> Path:
     "The writable data directory: `$PICNN_DATA`, else `[data] dir` of `settings.ini`, else `cache_dir()`."
     if os.environ.get("PICNN_DATA"): return Path(os.environ["PICNN_DATA"]).expanduser()
     try: path = find_settings(settings)
@@ -284,7 +317,10 @@ def data_dir(settings: str | os.PathLike | None = None) -> Path:
     cp = read_settings(path)
     return (path.parent / cp.get("data", "dir", fallback="data")).resolve()
 
-def data_dirs(settings: str | os.PathLike | None = None) -> list[Path]:
+# %% ../nbs/00_config.ipynb #5375c7a3
+def data_dirs(
+    settings: str | os.PathLike | None = None,  # the settings.ini or its folder; None: `find_settings()`
+) -> list[Path]:
     "Every directory searched for data, the writable one first; the read-only extras only where they exist."
     dirs = [data_dir(settings)]
     try: path = find_settings(settings)
@@ -297,12 +333,18 @@ def data_dirs(settings: str | os.PathLike | None = None) -> list[Path]:
     return dirs
 
 # %% ../nbs/00_config.ipynb #bb133730
-def temporary_path(path: Path) -> Path:
+def temporary_path(
+    path: Path,  # the file that will be written
+) -> Path:
     """A hidden name beside `path` that no other writer uses: two writers of one file (two runs filling one dataset
     cache) never share a temporary file. Named, not created, so the writer creates it with the usual permissions."""
     return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
 
-def atomic_write(path, write) -> Path:
+# %% ../nbs/00_config.ipynb #b0a46169
+def atomic_write(
+    path,  # the file to write
+    write,  # called with a temporary path beside `path`; writes the file there
+) -> Path:
     "Call `write(tmp)` on a temporary path beside `path`, then rename it to `path` (the temporary file never stays)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
@@ -313,12 +355,19 @@ def atomic_write(path, write) -> Path:
         if tmp.exists(): tmp.unlink()
     return path
 
-def atomic_write_text(text: str, path) -> Path:
+# %% ../nbs/00_config.ipynb #7ce3381e
+def atomic_write_text(
+    text: str,  # the file's new content
+    path,  # the file to write
+) -> Path:
     "Write `text` to `path` atomically."
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 # %% ../nbs/00_config.ipynb #f6e3867a
-def moved_names(module: str, homes: dict[types.ModuleType, tuple]) -> Callable[[str], object]:
+def moved_names(
+    module: str,  # the old module's name
+    homes: dict[types.ModuleType, tuple],  # each new module and the names that moved there
+) -> Callable[[str], object]:
     "A module `__getattr__` resolving the names that moved from `module` (`{new module: names}`) with a DeprecationWarning."
     home = {name: new for new, names in homes.items() for name in names}
     def __getattr__(name: str):

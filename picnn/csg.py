@@ -15,7 +15,10 @@ __all__ = ['Gate', 'GatedClassifier', 'gate_penalty', 'csg_loss', 'csg_epoch', '
 # %% ../nbs/01b_csg.ipynb #4fe82f11
 class Gate(nn.Module):
     "CSG's gate matrix `G` (C x K) in [0, 1]: how much each filter serves each class."
-    def __init__(self, num_classes: int, num_filters: int, init: float = 0.5):
+    def __init__(self,
+                 num_classes: int,  # C
+                 num_filters: int,  # K (K >= C)
+                 init: float = 0.5):  # every gate's first value (the released code's 0.5)
         super().__init__()
         if num_classes < 2: raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         if num_filters < num_classes:
@@ -61,8 +64,12 @@ class Gate(nn.Module):
 class GatedClassifier(LateConvClassifier):
     "A backbone + late conv (K filters) + GAP + Linear(K, C), with CSG's class-specific gates beside it."
     method = "csg"
-    def __init__(self, backbone: nn.Module, in_channels: int, num_classes: int, num_filters: int = 64,
-                 gate_init: float = 0.5):
+    def __init__(self,
+                 backbone: nn.Module,  # returns feature maps (B x in_channels x H x W)
+                 in_channels: int,  # the backbone's output channels
+                 num_classes: int,  # C
+                 num_filters: int = 64,  # K, the new late conv's filters
+                 gate_init: float = 0.5):  # every gate's first value
         super().__init__(backbone, in_channels, num_classes, num_filters)
         self.gate = Gate(num_classes, num_filters, gate_init)
 
@@ -86,24 +93,40 @@ class GatedClassifier(LateConvClassifier):
         positive = cls == y if y is not None else torch.zeros_like(cls, dtype=torch.bool)
         return PathwayOutput(logits, cluster_logits, complement_logits, pooled, positive, cls, m)
 
-
-
 # %% ../nbs/01b_csg.ipynb #81da3d5b
-def gate_penalty(G: torch.Tensor, density: float = 0.2) -> torch.Tensor:
+def gate_penalty(
+    G: torch.Tensor,  # the gate matrix (C x K)
+    density: float = 0.2,  # the L1-density below which there is no penalty (the released 0.2)
+) -> torch.Tensor:
     "CSG's sparsity hinge: `max(0, ||G||_1 - density * C * K)`, zero while G's L1-density is at most `density`."
     return torch.relu(G.abs().sum() - density * G.numel())
 
-def csg_loss(out: PathwayOutput, y: torch.Tensor, G: torch.Tensor, weight: float = 1e-3, density: float = 0.2) -> LossParts:
+# %% ../nbs/01b_csg.ipynb #fbf108df
+def csg_loss(
+    out: PathwayOutput,  # the gated pathway of a batch (training mode: the label's gates)
+    y: torch.Tensor,  # the labels (B,)
+    G: torch.Tensor,  # the gate matrix (C x K)
+    weight: float = 1e-3,  # lambda_G, the sparsity hinge's weight (the released lambda_reg)
+    density: float = 0.2,  # the hinge's target L1-density
+) -> LossParts:
     "The CSG path: CE(gated logits, y) + weight * gate_penalty(G); `ce` reports the all-filter CE (not trained on)."
     gated = F.cross_entropy(out.cluster_logits, y)
     ce = F.cross_entropy(out.logits.detach(), y)
     return LossParts(gated + weight * gate_penalty(G, density), ce, gated, out.positive.sum())
 
-def csg_epoch(epoch: int, warmup: int = 10, period: int = 3, phase: int = 2) -> bool:
+# %% ../nbs/01b_csg.ipynb #4a9b88e0
+def csg_epoch(
+    epoch: int,  # 0-based
+    warmup: int = 10,  # plain epochs first
+    period: int = 3,  # T, the alternation's period in epochs
+    phase: int = 2,  # e_min: an epoch trains CSG when `epoch % period >= phase`
+) -> bool:
     "Whether 0-based `epoch` trains the CSG path: after `warmup` plain epochs, when `epoch % period >= phase`."
     return epoch >= warmup and epoch % period >= phase
 
 # %% ../nbs/01b_csg.ipynb #f8cff9fa
-def l1_density(matrix: torch.Tensor) -> float:
+def l1_density(
+    matrix: torch.Tensor,  # a filter-class matrix (C x K): CSG's G or PICNN's P
+) -> float:
     "L1-density `||M||_1 / numel` of a filter-class matrix (CSG's G; for PICNN's P it is 1/C by construction)."
     return matrix.detach().abs().mean().item()

@@ -26,7 +26,9 @@ __all__ = ['ARCHITECTURES', 'PREFIXES', 'METHOD_MODELS', 'default_num_filters', 
            'cluster_scores', 'cluster_cam', 'ClusterTarget', 'cluster_targets']
 
 # %% ../nbs/02a_models.ipynb #fa29263d
-def default_num_filters(num_classes: int) -> int:
+def default_num_filters(
+    num_classes: int,  # C, the dataset's classes
+) -> int:
     "K for C classes: 64 when C <= 32, else the smallest multiple of 64 >= 2C."
     if num_classes <= 32: return 64
     return 64 * -(-2 * num_classes // 64)
@@ -45,6 +47,7 @@ class Architecture:
     builds_channels: bool = False    # `build` takes `in_channels` itself (timm adapts a pretrained first conv)
     normalization: Callable | None = None  # (pretrained) -> the (mean, std) its weights expect; None: torchvision's entry's
 
+# %% ../nbs/02a_models.ipynb #71f80143
 ARCHITECTURES: dict[str, Architecture] = {}
 PREFIXES: dict[str, tuple[Callable, str]] = {}   # prefix -> (resolve(name) -> Architecture, what the names are)
 
@@ -59,16 +62,21 @@ def register(name: str, stems=("imagenet", "cifar"), torchvision: str | None = N
         return build
     return deco
 
+# %% ../nbs/02a_models.ipynb #327c47d6
 def register_prefix(prefix: str, resolve: Callable, what: str):
     "Resolve every architecture name `prefix<name>` with `resolve(name) -> Architecture`; `what` the names are, for errors."
     if not prefix.endswith(":"): raise ValueError(f"an architecture prefix ends with ':', got {prefix!r}")
     PREFIXES[prefix] = (resolve, what)
 
+# %% ../nbs/02a_models.ipynb #aff66695
 def list_models() -> list[str]:
     "The registered architecture names."
     return list(ARCHITECTURES)
 
-def architecture(name: str) -> Architecture:
+# %% ../nbs/02a_models.ipynb #57cede7b
+def architecture(
+    name: str,  # a registered name (any case), or a registered prefix's (`timm:<name>`)
+) -> Architecture:
     "The registered architecture `name`, one of a registered prefix (`timm:<name>`), or a clear error listing the known ones."
     key = str(name).lower()
     for prefix, (resolve, _) in PREFIXES.items():
@@ -83,7 +91,11 @@ def checkpoint_path(weights) -> Path:
     "Where torch hub caches the file of torchvision `weights`: `torch.hub.get_dir()/checkpoints/<file name>`."
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
 
-def torchvision_weights(arch: str, pretrained: bool | str = True):
+# %% ../nbs/02a_models.ipynb #65c2b649
+def torchvision_weights(
+    arch: str,  # a registered architecture with torchvision weights
+    pretrained: bool | str = True,  # True: DEFAULT; a str: that member (`"IMAGENET1K_V2"`)
+):
     "The torchvision weights entry of `arch` that `pretrained` names (True: DEFAULT; a str: that member); reads no file."
     spec = architecture(arch)
     if spec.torchvision is None:
@@ -96,7 +108,11 @@ def torchvision_weights(arch: str, pretrained: bool | str = True):
         raise ValueError(f"unknown weights {name!r} for {spec.name}: choose True (DEFAULT) or one of "
                          f"{', '.join(w.name for w in enum)}") from None
 
-def cached_weights(arch: str, pretrained: bool | str = True):
+# %% ../nbs/02a_models.ipynb #8c813a40
+def cached_weights(
+    arch: str,  # a registered architecture, or `timm:<name>`
+    pretrained: bool | str = True,  # True: the default weights; a str: that member (timm: that tag)
+):
     "The torchvision weights of `arch` (True: DEFAULT; a str: that member), checked to be in the local cache (timm models: their own)."
     spec = architecture(arch)
     if spec.weights is not None: return spec.weights(pretrained)   # its own cache (timm's: the Hugging Face hub's)
@@ -111,7 +127,11 @@ def cached_weights(arch: str, pretrained: bool | str = True):
             f"or pass pretrained=False to train from scratch.")
     return weights
 
-def weights_normalization(arch: str, pretrained: bool | str) -> tuple[tuple, tuple] | None:
+# %% ../nbs/02a_models.ipynb #4db7fd28
+def weights_normalization(
+    arch: str,  # a registered architecture, or `timm:<name>`
+    pretrained: bool | str,  # False: none; True: the default weights; a str: that member or tag
+) -> tuple[tuple, tuple] | None:
     """The per-channel (mean, std), in [0, 1] units, that `arch`'s pretrained weights expect: the mean/std of the torchvision
     weights entry's own transforms (no file is read), or what the architecture's own `normalization` says (timm's
     pretrained config). None without pretrained weights: then the dataset's statistics apply."""
@@ -128,6 +148,7 @@ def set_module(root: nn.Module, name: str, module: nn.Module):
     parent, _, child = name.rpartition(".")
     setattr(root.get_submodule(parent) if parent else root, child, module)
 
+# %% ../nbs/02a_models.ipynb #a4bbdebe
 def fresh_conv(old: nn.Conv2d, init: str = "kaiming", **changes) -> nn.Conv2d:
     "A new, freshly initialised conv like `old` with some of its hyper-parameters changed (kernel_size, stride, padding, in_channels)."
     kw = dict(in_channels=old.in_channels, out_channels=old.out_channels, kernel_size=old.kernel_size, stride=old.stride,
@@ -142,6 +163,7 @@ def fresh_conv(old: nn.Conv2d, init: str = "kaiming", **changes) -> nn.Conv2d:
     if new.bias is not None: nn.init.zeros_(new.bias)
     return new
 
+# %% ../nbs/02a_models.ipynb #917ff995
 def first_conv(backbone: nn.Module) -> tuple[str, nn.Conv2d]:
     "The name and module of the first conv a backbone applies to the image."
     for name, m in backbone.named_modules():
@@ -156,12 +178,14 @@ def adapt_input_channels(backbone: nn.Module, in_channels: int):
                                                in_channels=in_channels))
     return backbone
 
+# %% ../nbs/02a_models.ipynb #09cf6c49
 def unstride(module: nn.Module):
     "Set every stride-2 conv inside `module` to stride 1, keeping its weights."
     for m in module.modules():
         if isinstance(m, nn.Conv2d) and m.stride == (2, 2): m.stride = (1, 1)
     return module
 
+# %% ../nbs/02a_models.ipynb #c885f31e
 def _tv_model(name: str, weights, **kwargs) -> nn.Module:
     "A torchvision model, random or with (already cached) weights."
     from torchvision.models import get_model
@@ -176,6 +200,7 @@ def _alexnet(stem, weights, image_size=None):
         features[12] = nn.Identity()   # the final max-pool: keeps a 7x7 map at 32 px
     return features, 256
 
+# %% ../nbs/02a_models.ipynb #5aa5d76f
 @register("vgg16_bn", torchvision="vgg16_bn", note="features; cifar: last two max-pools removed")
 def _vgg16_bn(stem, weights, image_size=None):
     features = _tv_model("vgg16_bn", weights).features
@@ -184,6 +209,7 @@ def _vgg16_bn(stem, weights, image_size=None):
         for i in pools[-2:]: features[i] = nn.Identity()   # Identity keeps the indices: pretrained keys still match
     return features, 512
 
+# %% ../nbs/02a_models.ipynb #c4864f3b
 def _resnet(name, stem, weights):
     m = _tv_model(name, weights)
     if stem == "cifar":
@@ -197,6 +223,7 @@ def _resnet18(stem, weights, image_size=None): return _resnet("resnet18", stem, 
 @register("resnet50", torchvision="resnet50", note="conv1..layer4; cifar: 3x3/1 conv1, no max-pool")
 def _resnet50(stem, weights, image_size=None): return _resnet("resnet50", stem, weights)
 
+# %% ../nbs/02a_models.ipynb #41213381
 @register("densenet121", torchvision="densenet121", note="features + ReLU; cifar: 3x3/1 conv0, no pool0")
 def _densenet121(stem, weights, image_size=None):
     m = _tv_model("densenet121", weights)
@@ -215,6 +242,7 @@ def _mobilenet_v2(stem, weights, image_size=None):
         unstride(m.features[2])       # the first stride-2 inverted residual (16 -> 24 channels)
     return m.features, m.last_channel
 
+# %% ../nbs/02a_models.ipynb #05995e43
 @register("shufflenet_v2_x1_0", torchvision="shufflenet_v2_x1_0", note="conv1..conv5; cifar: stride-1 conv1, no max-pool")
 def _shufflenet_v2(stem, weights, image_size=None):
     m = _tv_model("shufflenet_v2_x1_0", weights)
@@ -223,6 +251,7 @@ def _shufflenet_v2(stem, weights, image_size=None):
     parts = ["conv1", "maxpool", "stage2", "stage3", "stage4", "conv5"]
     return nn.Sequential(OrderedDict((p, getattr(m, p)) for p in parts)), m.fc.in_features
 
+# %% ../nbs/02a_models.ipynb #cbd8eb00
 @register("efficientnet_b0", torchvision="efficientnet_b0", note="features; cifar: stride-1 first conv and first downsampling block")
 def _efficientnet_b0(stem, weights, image_size=None):
     m = _tv_model("efficientnet_b0", weights)
@@ -231,12 +260,14 @@ def _efficientnet_b0(stem, weights, image_size=None):
         unstride(m.features[2][0])    # the first stride-2 MBConv (16 -> 24 channels)
     return m.features, m.classifier[1].in_features
 
+# %% ../nbs/02a_models.ipynb #55d86d05
 class GoogLeNetInputTransform(nn.Module):
     "torchvision GoogLeNet's `transform_input`: its pretrained weights expect ImageNet-normalised input re-normalised to mean 0.5, std 0.5."
     def forward(self, x):
         mean, std = x.new_tensor([0.485, 0.456, 0.406]), x.new_tensor([0.229, 0.224, 0.225])
         return x * (std / 0.5)[:, None, None] + ((mean - 0.5) / 0.5)[:, None, None]
 
+# %% ../nbs/02a_models.ipynb #ca65bd8f
 @register("googlenet", torchvision="googlenet", note="conv1..inception5b, no aux heads; cifar: 3x3/1 conv1, no maxpool1")
 def _googlenet(stem, weights, image_size=None):
     m = _tv_model("googlenet", weights, aux_logits=False, init_weights=True)
@@ -268,6 +299,7 @@ class ViTFeatures(nn.Module):
 
     def extra_repr(self): return f"image_size={self.image_size}, patch_size={self.patch_size}"
 
+# %% ../nbs/02a_models.ipynb #5ea1a952
 def resize_vit(vit, image_size: int, patch_size: int):
     """A VisionTransformer like `vit` for another input size and patch size: the encoder is copied, the position
     embeddings are resampled to the new grid (bicubic), and the patch projection is re-initialised if its size changes."""
@@ -284,6 +316,7 @@ def resize_vit(vit, image_size: int, patch_size: int):
     assert not unexpected and all(k.startswith(("heads.", "conv_proj.")) for k in missing), (missing, unexpected)
     return new
 
+# %% ../nbs/02a_models.ipynb #d835608d
 @register("vit_b_16", torchvision="vit_b_16", note="patch tokens after the final LayerNorm on their grid; cifar: 32 px, 4x4 patches")
 def _vit_b_16(stem, weights, image_size=None):
     from torchvision.models.vision_transformer import VisionTransformer
@@ -312,7 +345,11 @@ class CifarBasicBlock(nn.Module):
         out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
         return F.relu(out + self.shortcut(x))
 
-def cifar_resnet(depth: int = 20, in_channels: int = 3) -> nn.Sequential:
+# %% ../nbs/02a_models.ipynb #dcff5882
+def cifar_resnet(
+    depth: int = 20,  # 6n+2: 20, 32, 44, 56, 110
+    in_channels: int = 3,  # image channels
+) -> nn.Sequential:
     "He et al.'s CIFAR ResNet of depth 6n+2 without its head: (B, 64, H/4, W/4)."
     if (depth - 2) % 6: raise ValueError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110), got {depth}")
     n, layers, in_planes = (depth - 2) // 6, OrderedDict(), 16
@@ -327,9 +364,11 @@ def cifar_resnet(depth: int = 20, in_channels: int = 3) -> nn.Sequential:
         if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight)
     return net
 
+# %% ../nbs/02a_models.ipynb #9fec254b
 @register("resnet20", stems=("cifar",), note="He et al.'s CIFAR ResNet-20 (option A shortcuts), conv1..layer3, from scratch")
 def _resnet20(stem, weights, image_size=None): return cifar_resnet(20), 64
 
+# %% ../nbs/02a_models.ipynb #43693982
 @register("tiny_cnn", stems=("cifar",), in_channels=1, note="two 3x3 conv-BN-ReLU (32, 64), no pooling: for 8x8 digits")
 def _tiny_cnn(stem, weights, image_size=None):
     def block(i, o): return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
@@ -372,7 +411,10 @@ def build_model(arch: str, num_classes: int, num_filters: int | None = None, met
     return model
 
 # %% ../nbs/02a_models.ipynb #28149555
-def cluster_scores(model: PathwayClassifier, x: torch.Tensor) -> torch.Tensor:
+def cluster_scores(
+    model: PathwayClassifier,  # a model with a filter-class matrix (PICNN's P, CSG's G)
+    x: torch.Tensor,  # a batch of images
+) -> torch.Tensor:
     "Every class's cluster logit (B, C): class c scored from its own cluster only, `W[c, S_c] . GAP(F)[S_c] + b_c`."
     pooled = model.feature_maps(x).mean((2, 3))
     return _cluster_logits(model, pooled)
@@ -381,6 +423,7 @@ def _cluster_logits(model, pooled: torch.Tensor) -> torch.Tensor:
     w = model.classifier.weight * model.cluster_masks().to(pooled.dtype)
     return pooled @ w.T + model.classifier.bias
 
+# %% ../nbs/02a_models.ipynb #cd70c6f7
 def _normalise(cam: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     "Min-max scale each map (B, H, W) to [0, 1]."
     lo, hi = cam.amin((1, 2), keepdim=True), cam.amax((1, 2), keepdim=True)
@@ -440,6 +483,7 @@ class ClusterTarget:
 
     def __repr__(self): return f"ClusterTarget(category={self.category}, index={self.index})"
 
+# %% ../nbs/02a_models.ipynb #2454cfbb
 def cluster_targets(model: PathwayClassifier, classes) -> list[ClusterTarget]:
     "One `ClusterTarget` per image of a batch, for class `classes[i]` of image i."
     return [ClusterTarget(model, int(c), index=i) for i, c in enumerate(classes)]

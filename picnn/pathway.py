@@ -17,7 +17,9 @@ __all__ = ['Correspondence', 'straight_through', 'sample_class', 'sample_mask', 
 # %% ../nbs/01_pathway.ipynb #846fde70
 class Correspondence(nn.Module):
     "The learnable filter-class correspondence: logits `theta` (C x K) and `P = softmax(theta)` over classes."
-    def __init__(self, num_classes: int, num_filters: int):
+    def __init__(self,
+                 num_classes: int,  # C, the classes
+                 num_filters: int):  # K, the late conv's filters (K >= C)
         super().__init__()
         if num_classes < 2: raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         if num_filters < num_classes:
@@ -51,17 +53,29 @@ class Correspondence(nn.Module):
     def extra_repr(self): return f"classes={self.num_classes}, filters={self.num_filters}"
 
 # %% ../nbs/01_pathway.ipynb #18009ae8
-def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+def straight_through(
+    hard: torch.Tensor,  # the forward value (a sample)
+    soft: torch.Tensor,  # whose gradient is passed on (the probability)
+) -> torch.Tensor:
     "Forward value `hard`, gradient of `soft`: `soft + stop_grad(hard - soft)`."
     return soft + (hard - soft).detach()
 
-def sample_class(probs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+# %% ../nbs/01_pathway.ipynb #0bcca1a0
+def sample_class(
+    probs: torch.Tensor,  # class probabilities (B x C)
+    generator: torch.Generator | None = None,  # for reproducible draws
+) -> tuple[torch.Tensor, torch.Tensor]:
     "Straight-through categorical sample per row of `probs` (B x C): (one-hot `s` with identity gradient, class indices)."
     cls = torch.multinomial(probs.detach().float(), 1, generator=generator).squeeze(1)
     return straight_through(F.one_hot(cls, probs.shape[1]).to(probs.dtype), probs), cls
 
-def sample_mask(q: torch.Tensor, generator: torch.Generator | None = None, relaxed: bool = False,
-                temperature: float = 0.5) -> torch.Tensor:
+# %% ../nbs/01_pathway.ipynb #ee8bc423
+def sample_mask(
+    q: torch.Tensor,  # each filter's probability to join the cluster (B x K)
+    generator: torch.Generator | None = None,  # for reproducible draws
+    relaxed: bool = False,  # a Gumbel-sigmoid soft mask instead of the straight-through binary one
+    temperature: float = 0.5,  # of the relaxed mask
+) -> torch.Tensor:
     """A Bernoulli(q) filter mask. Default: straight-through (binary forward, dm/dq = I).
     `relaxed`: the Gumbel-sigmoid (relaxed Bernoulli) sample at `temperature`, a soft mask in (0, 1)."""
     u = torch.rand(q.shape, generator=generator, device=q.device, dtype=torch.float32).to(q.dtype)
@@ -74,7 +88,11 @@ def sample_mask(q: torch.Tensor, generator: torch.Generator | None = None, relax
 # %% ../nbs/01_pathway.ipynb #d059fa31
 class LateConvClassifier(nn.Module):
     "A backbone + new late conv (K filters) + GAP + Linear(K, C): the discrimination pathway, all that `model(x)` runs."
-    def __init__(self, backbone: nn.Module, in_channels: int, num_classes: int, num_filters: int = 64):
+    def __init__(self,
+                 backbone: nn.Module,  # returns feature maps (B x in_channels x H x W)
+                 in_channels: int,  # the backbone's output channels
+                 num_classes: int,  # C
+                 num_filters: int = 64):  # K, the new late conv's filters
         super().__init__()
         self.backbone = backbone
         self.in_channels = in_channels
@@ -139,7 +157,10 @@ class PathwayOutput(NamedTuple):
     mask: torch.Tensor               # (B x K) the sampled filter mask m
 
 # %% ../nbs/01_pathway.ipynb #f5df7564
-def check_labels(y: torch.Tensor, num_classes: int):
+def check_labels(
+    y: torch.Tensor,  # the labels (B,)
+    num_classes: int,  # C
+):
     "Raise a clear error unless `y` holds integer class indices in [0, num_classes)."
     if y.dtype.is_floating_point or y.dtype == torch.bool or y.ndim != 1:
         raise ValueError(f"labels must be a 1-D integer tensor of class indices, got dtype {y.dtype} and shape {tuple(y.shape)}")
@@ -153,8 +174,15 @@ def check_labels(y: torch.Tensor, num_classes: int):
 # %% ../nbs/01_pathway.ipynb #c1172426
 class PathwayClassifier(LateConvClassifier):
     "A backbone + new late conv (K filters) + GAP + Linear(K, C), with PICNN's interpretation pathway beside it."
-    def __init__(self, backbone: nn.Module, in_channels: int, num_classes: int, num_filters: int = 64,
-                 method: str = "picnn", cluster: str = "sample", mask: str = "straight_through", temperature: float = 0.5):
+    def __init__(self,
+                 backbone: nn.Module,  # returns feature maps (B x in_channels x H x W)
+                 in_channels: int,  # the backbone's output channels
+                 num_classes: int,  # C
+                 num_filters: int = 64,  # K, the new late conv's filters
+                 method: str = "picnn",  # "picnn", or "std": the same network, the correspondence frozen
+                 cluster: str = "sample",  # "sample" the tested cluster from the prediction, or take the "label"'s
+                 mask: str = "straight_through",  # or "relaxed": the Gumbel-sigmoid mask while training
+                 temperature: float = 0.5):  # of the relaxed mask
         if method not in ("picnn", "std"): raise ValueError(f"method must be 'picnn' or 'std', got {method!r}")
         if cluster not in ("sample", "label"): raise ValueError(f"cluster must be 'sample' or 'label', got {cluster!r}")
         if mask not in ("straight_through", "relaxed"): raise ValueError(f"mask must be 'straight_through' or 'relaxed', got {mask!r}")
@@ -189,8 +217,6 @@ class PathwayClassifier(LateConvClassifier):
         positive = cls == y if y is not None else torch.zeros_like(cls, dtype=torch.bool)
         return PathwayOutput(logits, cluster_logits, complement_logits, pooled, positive, cls, m)
 
-
-
 # %% ../nbs/01_pathway.ipynb #ba067ea7
 class LossParts(NamedTuple):
     total: torch.Tensor
@@ -198,24 +224,40 @@ class LossParts(NamedTuple):
     interpretation: torch.Tensor
     num_positive: torch.Tensor
 
-def std_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+# %% ../nbs/01_pathway.ipynb #9e8d4923
+def std_loss(
+    logits: torch.Tensor,  # z (B x C)
+    y: torch.Tensor,  # the labels (B,)
+) -> torch.Tensor:
     "Standard training: cross-entropy of the logits."
     return F.cross_entropy(logits, y)
 
-def interpretation_loss(out: PathwayOutput, y: torch.Tensor) -> torch.Tensor:
+# %% ../nbs/01_pathway.ipynb #54485299
+def interpretation_loss(
+    out: PathwayOutput,  # both pathways of a batch
+    y: torch.Tensor,  # the labels (B,)
+) -> torch.Tensor:
     "Mean cross-entropy of the cluster logits over the positive samples; 0 when there are none (no host sync)."
     per_sample = F.cross_entropy(out.cluster_logits, y, reduction="none")
     pos = out.positive.to(per_sample.dtype)
     return (per_sample * pos).sum() / pos.sum().clamp(min=1)
 
-def picnn_loss(out: PathwayOutput, y: torch.Tensor, lam: float = 2.0) -> LossParts:
+# %% ../nbs/01_pathway.ipynb #05ab75d2
+def picnn_loss(
+    out: PathwayOutput,  # both pathways of a batch
+    y: torch.Tensor,  # the labels (B,)
+    lam: float = 2.0,  # lambda, the interpretation loss's weight
+) -> LossParts:
     "PICNN: CE(z, y) + lam * L_int."
     ce = F.cross_entropy(out.logits, y)
     interp = interpretation_loss(out, y)
     return LossParts(ce + lam * interp, ce, interp, out.positive.sum())
 
 # %% ../nbs/01_pathway.ipynb #34c4d6a1
-def batch_accuracy(out: PathwayOutput, y: torch.Tensor) -> dict:
+def batch_accuracy(
+    out: PathwayOutput,  # both pathways of a batch
+    y: torch.Tensor,  # the labels (B,)
+) -> dict:
     "ACC1 (all filters), ACC2 (sampled cluster only), ACC3 (true class's cluster removed) on a batch, as 0-d tensors."
     acc = {"acc1": (out.logits.argmax(1) == y).float().mean(),
            "acc2": (out.cluster_logits.argmax(1) == y).float().mean()}

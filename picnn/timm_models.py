@@ -34,6 +34,7 @@ def _import_timm():
                            "pip install 'picnn[timm]'") from e
     return timm
 
+# %% ../nbs/02b_timm.ipynb #fe3e7be5
 def _timm_architecture(name: str) -> Architecture:
     "The Architecture of timm model `name` (with or without a pretrained tag), checked to exist in timm's registry."
     timm = _import_timm()
@@ -47,7 +48,6 @@ def _timm_architecture(name: str) -> Architecture:
                              "(CNNs), 4x4 patches (ViTs)", weights=partial(timm_cached_weights, name), builds_channels=True,
                         normalization=partial(timm_normalization, name))
 
-
 # %% ../nbs/02b_timm.ipynb #7fe14e96
 def hf_hub_cache() -> Path:
     """The Hugging Face hub cache that timm downloads into, resolved now as huggingface_hub does:
@@ -57,6 +57,7 @@ def hf_hub_cache() -> Path:
     home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
     return Path(home).expanduser() / "hub"
 
+# %% ../nbs/02b_timm.ipynb #d6b143b8
 @dataclass(frozen=True)
 class TimmWeights:
     "Pretrained timm weights found in the local cache: the model name with its tag, the file, and how timm reads it."
@@ -64,7 +65,11 @@ class TimmWeights:
     file: Path
     custom_load: bool = False
 
-def timm_normalization(name: str, pretrained: bool | str = True) -> tuple[tuple, tuple]:
+# %% ../nbs/02b_timm.ipynb #13b1d6d1
+def timm_normalization(
+    name: str,  # a timm model name, with or without a pretrained tag
+    pretrained: bool | str = True,  # True: its default tag; a str: that tag
+) -> tuple[tuple, tuple]:
     "The (mean, std) timm model `name`'s pretrained weights were trained with, from timm's pretrained config (no file read)."
     cfg = _timm_pretrained_cfg(name, pretrained)[0]
     return tuple(float(m) for m in cfg.mean), tuple(float(s) for s in cfg.std)
@@ -83,7 +88,11 @@ def _timm_pretrained_cfg(name: str, pretrained: bool | str):
                          + (f"choose True (its default) or one of {', '.join(tags)}" if tags else "pass pretrained=False"))
     return cfg, f"{base}.{cfg.tag}" if cfg.tag else base
 
-def timm_cached_weights(name: str, pretrained: bool | str = True) -> TimmWeights:
+# %% ../nbs/02b_timm.ipynb #4f2f7df4
+def timm_cached_weights(
+    name: str,  # a timm model name, with or without a pretrained tag
+    pretrained: bool | str = True,  # True: its default tag; a str: that tag
+) -> TimmWeights:
     "The cached file of timm model `name`'s pretrained weights (True: its default tag; a str: that tag), or a clear error."
     cfg, full = _timm_pretrained_cfg(name, pretrained)
     how = (f"python -c \"import timm; timm.create_model('{full}', pretrained=True)\" on a machine with network")
@@ -108,7 +117,6 @@ def timm_cached_weights(name: str, pretrained: bool | str = True) -> TimmWeights
         f"pretrained weights of timm model {full} are not in the torch hub cache: expected {path} "
         f"(TORCH_HOME={os.environ.get('TORCH_HOME', '<unset>')}). picnn never downloads. Fill the cache: download "
         f"{cfg.url} on a machine with network and copy it to {path}; or pass pretrained=False to train from scratch.")
-
 
 # %% ../nbs/02b_timm.ipynb #bbb64666
 def _is_token_model(model: nn.Module) -> bool:
@@ -143,7 +151,6 @@ class TimmFeatures(nn.Module):
     def extra_repr(self):
         return f"{self.name!r}, dropped={self.dropped}" + (f", image_size={self.image_size}, patch_size={self.patch_size}" if self.tokens else "")
 
-
 # %% ../nbs/02b_timm.ipynb #cb5a4043
 def _used_modules(model: nn.Module, x: torch.Tensor) -> tuple[set, torch.Tensor]:
     "The names of the submodules that `model.forward_features(x)` calls, and its output."
@@ -164,10 +171,14 @@ def _unused_heads(model: nn.Module, called: set) -> list[str]:
         if any(True for _ in m.parameters()): names.append(name); skip = name + "."
     return names
 
-
 # %% ../nbs/02b_timm.ipynb #d95de4d6
-def timm_backbone(name: str, stem: str = "imagenet", weights: TimmWeights | None = None, image_size: int | None = None,
-                  in_channels: int = 3) -> tuple[TimmFeatures, int]:
+def timm_backbone(
+    name: str,  # a timm model name
+    stem: str = "imagenet",  # "imagenet": the model as it is; "cifar": small inputs
+    weights: TimmWeights | None = None,  # pretrained weights from `timm_cached_weights`; None: random
+    image_size: int | None = None,  # a ViT's input size (None: its own, or 32 with the cifar stem)
+    in_channels: int = 3,  # image channels (timm's in_chans)
+) -> tuple[TimmFeatures, int]:
     """timm model `name` without its head, as a `TimmFeatures`, and its number of feature channels.
     stem "imagenet": timm's model (a ViT at `image_size`, default its own); "cifar": CNNs with output_stride=8
     (timm's dilated variant), ViTs with 4x4 patches at `image_size` (default 32). Weights: `timm_cached_weights`."""
@@ -204,7 +215,6 @@ def timm_backbone(name: str, stem: str = "imagenet", weights: TimmWeights | None
                                     pretrained_cfg_overlay=dict(file=str(weights.file), custom_load=weights.custom_load, source="timm"))
     for n in unused: set_module(model, n, nn.Identity())   # parameters forward_features never uses would never train
     return TimmFeatures(model, name, unused), int(channels)
-
 
 # %% ../nbs/02b_timm.ipynb #cb2c085b
 register_prefix(TIMM_PREFIX, _timm_architecture, "any timm model")
