@@ -176,7 +176,10 @@ def settle_notebook(path,  # the executed notebook, rewritten in place
                     ) -> Path:
     "The executed notebook at `path` without its run's timestamps and random ids, its paths relative to the checkout `root`."
     import nbformat
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
     nb = nbformat.read(str(path), as_version=4)
+    # the kernel splits printed text into outputs wherever it happened to flush: joined, only the text counts
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     for k in _STAMPS: nb.metadata.get("papermill", {}).pop(k, None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)

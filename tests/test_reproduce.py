@@ -1,5 +1,5 @@
 "The reproduction runner: the real paper notebooks end to end at a tiny smoke scale, and its contract on throwaway notebooks."
-import json, re
+import difflib, json, re
 from pathlib import Path
 
 import pytest
@@ -103,7 +103,11 @@ def test_a_second_reproduction_rewrites_no_tracked_file(smoke_results):
     assert again() is True
     after = snapshot(root)
     changed = sorted(str(k) for k in before.keys() | after.keys() if before.get(k) != after.get(k))
-    assert not changed, f"a second reproduction rewrote {changed}"
+    text = lambda files, k: files.get(Path(k), b"").decode(errors="replace").splitlines()
+    # what changed, so that a rare difference can be read from one CI log
+    diffs = [line for k in changed[:3] for line in difflib.unified_diff(text(before, k), text(after, k), k, k, n=2,
+                                                                        lineterm="")][:60]
+    assert not changed, f"a second reproduction rewrote {changed}:\n" + "\n".join(diffs)
 
 def test_missing_dataset_is_a_visible_skipped_row(smoke_results):
     _, root, _ = smoke_results
