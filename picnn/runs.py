@@ -30,7 +30,9 @@ __all__ = ['RECIPES', 'NO_NUMBERS', 'RUN_FILES', 'setting', 'TrainConfig', 'reci
            'check_run_dir', 'claim_run_dir', 'open_run_dir']
 
 # %% ../nbs/07a_runs.ipynb #03613aa0
-def setting(default, help: str, choices: tuple | None = None):
+def setting(default,                        # the value a run takes when it does not name one
+            help: str,                      # what the setting means (`picnn train --help` prints it)
+            choices: tuple | None = None):  # the only values allowed, where they are a fixed few
     "A `TrainConfig` field with its meaning and, where its values are a fixed few, their choices."
     return field(default=default, metadata={"help": help, "choices": choices})
 
@@ -112,7 +114,9 @@ RECIPES = {
     "paper": {},   # TrainConfig's defaults: the official recipe (spec section 5)
 }
 
-def recipe(name: str = "quick", **overrides) -> TrainConfig:
+def recipe(name: str = "quick", # a key of `RECIPES`
+           **overrides           # settings that replace the recipe's
+          ) -> TrainConfig:
     "The config of recipe `name` (quick: a small CNN on the embedded digits, seconds; paper: the official recipe), with `overrides`."
     if name not in RECIPES: raise ConfigError(f"unknown recipe {name!r}: one of {', '.join(RECIPES)}")
     return TrainConfig.from_dict({**asdict(TrainConfig()), **RECIPES[name], **overrides})
@@ -125,7 +129,9 @@ def _device_ok(device: str) -> bool:
     try: return torch.device(device).type in _DEVICE_TYPES
     except (RuntimeError, ValueError): return False
 
-def config_problems(cfg: TrainConfig) -> list[str]:
+# %% ../nbs/07a_runs.ipynb #d8f4d231
+def config_problems(cfg: TrainConfig # the settings to check (its types are checked too)
+                   ) -> list[str]:
     "Everything wrong with `cfg`, each as 'key=value: what to use instead' (empty when it is valid)."
     bad = []
     def need(ok, key, fix):
@@ -182,6 +188,7 @@ def named_settings(cfg: TrainConfig) -> dict:
     values = {**asdict(cfg), **_NAMED_AS}
     return {f.name: values[f.name] for f in fields(cfg) if f.name in _NAMED_ALWAYS or values[f.name] != _default(f)}
 
+# %% ../nbs/07a_runs.ipynb #023d144d
 def run_name(cfg: TrainConfig) -> str:
     "A run directory name that says what the run is and changes with any setting."
     digest = hashlib.sha1(json.dumps(named_settings(cfg), sort_keys=True).encode()).hexdigest()[:8]
@@ -208,6 +215,7 @@ class RowStatus(str, Enum):
 # the rows that say why they have no numbers
 NO_NUMBERS = (RowStatus.SKIPPED, RowStatus.FAILED, RowStatus.UNFINISHED, RowStatus.NOT_RUN)
 
+# %% ../nbs/07a_runs.ipynb #2033d3d3
 def finished_rows(rows) -> list[dict]:
     "The rows that hold a finished run's numbers."
     return [r for r in rows if r.get("status") == RowStatus.OK]
@@ -216,19 +224,25 @@ def finished_rows(rows) -> list[dict]:
 _DISK_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "the disk quota is exceeded",
                 errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
 
-def disk_error(e: OSError, path) -> RunDirError:
+def disk_error(e: OSError, # the failed write's error
+               path        # the file it was writing
+              ) -> RunDirError:
     "A one-line error for a failed write of `path`: what happened, and what to do."
     what = _DISK_ERRORS.get(e.errno, e.strerror or str(e))
     fix = "free some space" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "choose a writable folder"
     return RunDirError(f"cannot write {path}: {what}; {fix}, or pass another run directory")
 
-def atomic_write(path, write):
+# %% ../nbs/07a_runs.ipynb #e7545588
+def atomic_write(path, # the file to write
+                 write # called with the temporary path to write to
+                ):
     "`picnn.config.atomic_write` (the partial temporary file never stays), with a failed write said in one line."
     try: return config.atomic_write(path, write)
     except OSError as e:
         if isinstance(e, PicnnError): raise
         raise disk_error(e, path) from e
 
+# %% ../nbs/07a_runs.ipynb #8834ce51
 class _Recorded:
     "A file whose failed write is kept: torch's zip writer turns it into 'unexpected pos ... inline_container.cc'."
     def __init__(self, f): self.f, self.error = f, None
@@ -246,28 +260,41 @@ def _write_bytes(tmp, save):
             if f.error is not None: raise f.error from e
             raise
 
-def atomic_save(obj, path):
+def atomic_save(obj, # what torch.save writes
+                path # the checkpoint file
+               ):
     "torch.save, atomically: a killed run never leaves a half-written checkpoint."
     atomic_write(path, lambda tmp: _write_bytes(tmp, lambda f: torch.save(obj, f)))
 
-def atomic_savez(path, **arrays):
+# %% ../nbs/07a_runs.ipynb #3028a826
+def atomic_savez(path,    # the .npz file
+                 **arrays # the arrays, by name
+                ):
     "numpy.savez, atomically."
     atomic_write(path, lambda tmp: _write_bytes(tmp, lambda f: np.savez(f, **arrays)))
 
-def atomic_write_text(text: str, path):
+# %% ../nbs/07a_runs.ipynb #39b822ba
+def atomic_write_text(text: str, # the whole file
+                      path       # the file to write
+                     ):
     "Write `text` to `path` atomically."
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
-def append_line(path, line: str):
+# %% ../nbs/07a_runs.ipynb #6a940ad6
+def append_line(path,     # the log file
+                line: str # one line, without its newline
+               ):
     "Append one line to a log (a torn last line is dropped by the next resumption, which rewrites the log)."
     try:
         with open(path, "a") as f: f.write(line + "\n")
     except OSError as e: raise disk_error(e, path) from e
 
+# %% ../nbs/07a_runs.ipynb #ff43631b
 def not_a_folder(path) -> RunDirError:
     "The error for a run directory that is an existing file (never replaced, even by --overwrite: it is no run)."
     return RunDirError(f"{path} is a file, not a run directory: pass a folder, or move the file away")
 
+# %% ../nbs/07a_runs.ipynb #4a61ff98
 def make_dir(path) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir(): raise not_a_folder(path)
@@ -277,8 +304,10 @@ def make_dir(path) -> Path:
 
 # %% ../nbs/07a_runs.ipynb #7d2e4a04
 @contextmanager
-def run_dir_lock(run_dir, what: str = "run directory", fix: str = "wait for it to finish, or train into another run directory",
-                 doing: str = ""):
+def run_dir_lock(run_dir,                   # the folder to lock (None: no lock)
+                 what: str = "run directory", # what the folder is, for the message
+                 fix: str = "wait for it to finish, or train into another run directory", # what to do instead
+                 doing: str = ""):          # what the holder is doing, for whoever finds the folder locked
     """Hold an exclusive lock on `run_dir` for the duration; raise `RunLocked`, naming the holder (and what it is `doing`)
     if another process has it (the message says `what` the folder is and the `fix`)."""
     if run_dir is None: yield; return
@@ -303,6 +332,7 @@ def run_dir_lock(run_dir, what: str = "run directory", fix: str = "wait for it t
         with suppress(OSError): path.unlink()
         fcntl.flock(f, fcntl.LOCK_UN); f.close()
 
+# %% ../nbs/07a_runs.ipynb #f88e38c4
 def lock_holder(folder) -> str | None:
     "Who holds `run_dir_lock` on `folder` now, or None: nobody (a `.lock` that a killed process left behind is free)."
     try: import fcntl
@@ -319,7 +349,9 @@ def lock_holder(folder) -> str | None:
 # Keys that may differ between a run and its resumption (where it runs); all others must agree.
 _RESUMABLE = {"device", "compile", "data_root"}
 
-def config_diff(saved: dict, cfg: TrainConfig) -> dict:
+def config_diff(saved: dict,      # a saved config (a run's config.json, a checkpoint's)
+                cfg: TrainConfig  # the config asked for
+               ) -> dict:
     "{key: (saved, asked)} for the settings other than `_RESUMABLE` that differ (keys a saved config lacks take their defaults)."
     saved = {**{f.name: f.default for f in fields(TrainConfig)}, **saved}
     return {k: (saved[k], v) for k, v in asdict(cfg).items() if k not in _RESUMABLE and saved[k] != v}
@@ -330,6 +362,7 @@ def _mismatch(what: str, diff: dict) -> str:
            " train a new run for a longer schedule." if "epochs" in diff else "")
     return f"{what} is of another run; differing settings: {keys}.{why} Use another run directory, or replace this run (overwrite=True, --overwrite)"
 
+# %% ../nbs/07a_runs.ipynb #7bffa0d2
 def read_json(path) -> dict:
     "A JSON file of a run; a missing one is `RunNotFound`, a truncated one `CorruptRunFile`, both naming it."
     path = Path(path)
@@ -345,6 +378,7 @@ def _short_json(value, limit: int = 40) -> str:
     text = json.dumps(value)
     return text if len(text) <= limit else text[:limit] + "..."
 
+# %% ../nbs/07a_runs.ipynb #0a9b079a
 def read_config(run_dir) -> TrainConfig:
     "The configuration in `run_dir/config.json`."
     run_dir = Path(run_dir)
@@ -354,7 +388,11 @@ def read_config(run_dir) -> TrainConfig:
     try: return TrainConfig.from_dict(read_json(run_dir / "config.json"))
     except ConfigError as e: raise ConfigError(f"{run_dir / 'config.json'}: {e}") from None
 
-def load_checkpoint(path, cfg: TrainConfig | None = None, map_location="cpu") -> dict:
+# %% ../nbs/07a_runs.ipynb #7eab6260
+def load_checkpoint(path,                      # the .pt file
+                    cfg: TrainConfig | None = None, # the run it must belong to (None: any)
+                    map_location="cpu"          # where its tensors go
+                   ) -> dict:
     "Load a checkpoint (weights only: never code), checking that it belongs to a run with this configuration."
     path = Path(path)
     if not path.is_file(): raise RunNotFound(f"no checkpoint at {path}: the run has not finished an epoch, or its .pt files were not kept")
@@ -368,7 +406,10 @@ def load_checkpoint(path, cfg: TrainConfig | None = None, map_location="cpu") ->
     if cfg is not None and (diff := config_diff(ckpt["config"], cfg)): raise RunMismatch(_mismatch(f"checkpoint {path}", diff))
     return ckpt
 
-def load_weights(model: PathwayClassifier, state: dict, source="checkpoint"):
+# %% ../nbs/07a_runs.ipynb #6ba00e9e
+def load_weights(model: PathwayClassifier, # the model to fill
+                 state: dict,              # its state dict
+                 source="checkpoint"):     # where `state` came from, for the message
     "Load a state dict, turning a shape/key mismatch into an error that names the cause."
     try: model.load_state_dict(state)
     except RuntimeError as e:
@@ -388,7 +429,12 @@ def _is_stub(run_dir: Path) -> bool:
     there = [n for n in RUN_FILES if (run_dir / n).exists()]
     return set(there) <= {"config.json", "log.jsonl"} and not ((run_dir / "log.jsonl").is_file() and (run_dir / "log.jsonl").stat().st_size)
 
-def check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict | None:
+# %% ../nbs/07a_runs.ipynb #3ac7ba64
+def check_run_dir(run_dir: Path,            # the folder the run trains into
+                  cfg: TrainConfig,         # the run's settings
+                  resume: bool = False,     # continue the run of these settings from its last.pt
+                  overwrite: bool = False   # replace whatever run the folder holds
+                 ) -> dict | None:
     "What `open_run_dir` would do, writing nothing: its refusals, and the checkpoint to continue from (None: epoch 0)."
     if resume and overwrite: raise ConfigError("resume and overwrite exclude each other: continue the run, or replace it")
     if not _is_stub(run_dir) and not overwrite:        # a stub (a start that failed before an epoch) is replaced freely
@@ -404,7 +450,11 @@ def check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool = False, overwri
                               f"resume it (resume=True, --resume), overwrite it (overwrite=True, --overwrite), or use another")
     return load_checkpoint(run_dir / "last.pt", cfg) if resume and (run_dir / "last.pt").is_file() else None
 
-def claim_run_dir(run_dir: Path, cfg: TrainConfig, ckpt: dict | None):
+# %% ../nbs/07a_runs.ipynb #f472a300
+def claim_run_dir(run_dir: Path,     # the folder, checked by `check_run_dir`
+                  cfg: TrainConfig,  # the run's settings
+                  ckpt: dict | None  # the checkpoint to continue from, or None: epoch 0
+                 ):
     "Make `run_dir` hold the run of `cfg`, continued from `ckpt` (what `check_run_dir` returned) or from epoch 0."
     # a fresh start: nothing of an earlier run stays beside it; a resumption that trains on: no evaluation of a
     # checkpoint it is about to replace
@@ -416,7 +466,12 @@ def claim_run_dir(run_dir: Path, cfg: TrainConfig, ckpt: dict | None):
     # the log is rewritten from the checkpoint's history: no duplicate epochs, no torn last line
     atomic_write_text("".join(json.dumps(h) + "\n" for h in (ckpt or {}).get("history", [])), run_dir / "log.jsonl")
 
-def open_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict | None:
+# %% ../nbs/07a_runs.ipynb #00982669
+def open_run_dir(run_dir: Path,            # the folder the run trains into
+                 cfg: TrainConfig,         # the run's settings
+                 resume: bool = False,     # continue the run of these settings from its last.pt
+                 overwrite: bool = False   # replace whatever run the folder holds
+                ) -> dict | None:
     "Make `run_dir` hold the run of `cfg` (see above); the checkpoint to continue from, or None to start at epoch 0."
     ckpt = check_run_dir(run_dir, cfg, resume, overwrite)
     claim_run_dir(run_dir, cfg, ckpt)

@@ -45,7 +45,8 @@ __getattr__ = moved_names(__name__, {
     picnn.pathway: ("batch_accuracy",), picnn.metrics: ("mutual_information_score",)})
 
 # %% ../nbs/07b_train.ipynb #e285e34b
-def resolve_device(device: str = "auto") -> torch.device:
+def resolve_device(device: str = "auto" # auto, cpu, cuda, cuda:<index> or mps
+                  ) -> torch.device:
     "The torch device for `device` ('auto': CUDA when available)."
     if device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try: d = torch.device(device)
@@ -61,6 +62,7 @@ def resolve_device(device: str = "auto") -> torch.device:
         raise DeviceUnavailable(f"device {device!r} cannot train or evaluate a model: use auto, cpu, cuda or mps")
     return d
 
+# %% ../nbs/07b_train.ipynb #85a7ed92
 @dataclass
 class Distributed:
     "Who this process is: rank and world size (1 without torchrun)."
@@ -72,7 +74,9 @@ class Distributed:
     @property
     def enabled(self) -> bool: return self.world_size > 1
 
-def init_distributed(device: torch.device) -> Distributed:
+# %% ../nbs/07b_train.ipynb #84f82638
+def init_distributed(device: torch.device # this process's device: NCCL on CUDA, gloo elsewhere
+                    ) -> Distributed:
     "Join the process group when launched by torchrun (WORLD_SIZE > 1); NCCL on GPUs, gloo on CPUs."
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1: return Distributed()
@@ -113,6 +117,7 @@ def _check_loss(sums: dict, cfg: TrainConfig, epoch: int, step: int, every: int)
     mean = (sums["loss"] / sums["count"]).item()
     if mean > LOSS_LIMIT: raise TrainingDiverged(f"training diverged {where}: mean loss {mean:.3g} > {LOSS_LIMIT:g}; {fix}")
 
+# %% ../nbs/07b_train.ipynb #f80c86a1
 @torch.no_grad()
 def _non_finite_logits(model: nn.Module, x: torch.Tensor, amp: bool) -> bool:
     "Whether the plain logits of the batch `x` hold a NaN or an infinity: what makes a cluster draw fail before any loss."
@@ -120,8 +125,15 @@ def _non_finite_logits(model: nn.Module, x: torch.Tensor, amp: bool) -> bool:
         return not torch.isfinite(model(x)).all().item()
 
 # %% ../nbs/07b_train.ipynb #d494d1b3
-def train_one_epoch(step_module: nn.Module, loader, optimizer, cfg: TrainConfig, epoch: int, amp: bool, ctx: Distributed,
-                    progress: bool = False) -> dict:
+def train_one_epoch(step_module: nn.Module, # a `TrainingStep`, or what DDP and torch.compile made of one
+                    loader,                 # the batches (x, y); a `DeviceLoader` is told the epoch
+                    optimizer,              # steps once per batch
+                    cfg: TrainConfig,       # the run's settings (method, CSG schedule, lr for the messages)
+                    epoch: int,             # 0-based: seeds the data order, decides a CSG epoch's path
+                    amp: bool,              # bf16 autocast
+                    ctx: Distributed,       # sums are averaged across its ranks
+                    progress: bool = False  # a tqdm bar over the steps
+                   ) -> dict:
     """Train for one epoch (with a tqdm bar over its steps when `progress`); the mean losses and ACC1, averaged across
     ranks. `step_module`: a `TrainingStep`, or what DDP and torch.compile made of one (`wrap_for_training`)."""
     step_module.train()
@@ -161,7 +173,11 @@ _log = logging.getLogger("picnn.train")
 def _clock(seconds: float) -> str:
     s = int(round(seconds)); return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
-def epoch_line(row: dict, epochs: int, select_on: str, eta: float) -> str:
+def epoch_line(row: dict,      # the epoch's log row
+               epochs: int,    # the run's epochs
+               select_on: str, # the selection split: val or test
+               eta: float      # seconds left
+              ) -> str:
     "One line about a finished epoch: losses, ACC1 (training batches, selection split), speed, time left."
     parts = [f"epoch {row['epoch'] + 1}/{epochs}", f"loss {row['train_loss']:.4f}"]
     if row.get("train_interp"): parts[-1] += f" (ce {row['train_ce']:.4f}, interp {row['train_interp']:.4f})"
@@ -169,6 +185,7 @@ def epoch_line(row: dict, epochs: int, select_on: str, eta: float) -> str:
               f"{row['images_per_s']:,.0f} img/s", f"ETA {_clock(eta)}"]
     return "  ".join(parts)
 
+# %% ../nbs/07b_train.ipynb #3a5e6e8e
 class Progress:
     "What a run shows: `mode` 'bar' (a tqdm bar over steps, and epoch lines), 'lines' (epoch lines only) or None."
     def __init__(self, mode, start: int, epochs: int, select_on: str):
@@ -192,7 +209,8 @@ class Progress:
         else: print(line, flush=True)
 
 # %% ../nbs/07b_train.ipynb #e0cef742
-def setup_process(cfg: TrainConfig) -> tuple[torch.device, Distributed, bool]:
+def setup_process(cfg: TrainConfig # the run's settings: device, amp, seed, batch_size
+                 ) -> tuple[torch.device, Distributed, bool]:
     "The device (checked to exist), this process's place under torchrun, and whether to autocast to bf16; seeds."
     device = resolve_device(cfg.device)
     ctx = init_distributed(device)
@@ -202,10 +220,12 @@ def setup_process(cfg: TrainConfig) -> tuple[torch.device, Distributed, bool]:
     torch.manual_seed(cfg.seed); np.random.seed(cfg.seed)
     return device, ctx, (device.type == "cuda" if cfg.amp is None else cfg.amp)
 
+# %% ../nbs/07b_train.ipynb #8199ccde
 def default_run_dir(cfg: TrainConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{cfg.dataset}-{cfg.arch}-{cfg.method}-s{cfg.seed}-{stamp}"
 
+# %% ../nbs/07b_train.ipynb #bd45453b
 def native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX): there bf16 autocast trains faster than fp32;
     elsewhere it is emulated, about 11x slower (benchmarks/README.md)."""
@@ -213,19 +233,25 @@ def native_bf16() -> bool:
     except (OSError, StopIteration): return False
     return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
 
-def resolve_amp(amp: bool | str | None, device: str = "auto") -> bool | None:
+# %% ../nbs/07b_train.ipynb #4c6db8ec
+def resolve_amp(amp: bool | str | None, # a scale's amp: "auto", True, False or None
+                device: str = "auto"    # the run's device setting
+               ) -> bool | None:
     """A scale's `amp` as a run's setting: "auto" is bf16 autocast on a CPU with native bf16 (True) and otherwise
     None (bf16 on CUDA only, fp32 on a CPU); True, False and None stay."""
     if amp != "auto": return amp
     on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
     return True if on_cpu and native_bf16() else None
 
+# %% ../nbs/07b_train.ipynb #72ab70de
 def package_version() -> str:
     "picnn's installed version (read from its metadata, so that this module does not import the package it is part of)."
     try: return importlib.metadata.version("picnn")
     except importlib.metadata.PackageNotFoundError: return "unknown (not installed)"
 
-def environment_info(device: torch.device) -> dict:
+# %% ../nbs/07b_train.ipynb #b8c59772
+def environment_info(device: torch.device # the device the run used
+                    ) -> dict:
     "What ran the run: package, torch, hardware."
     info = {"picnn": package_version(), "torch": torch.__version__, "python": platform.python_version(),
             "platform": platform.platform(), "device": str(device), "cpu_count": os.cpu_count(),
@@ -238,6 +264,7 @@ def environment_info(device: torch.device) -> dict:
     except (OSError, StopIteration): info["cpu_model"] = platform.processor() or platform.machine()
     return info
 
+# %% ../nbs/07b_train.ipynb #7abca5a7
 @dataclass
 class TrainResult:
     run_dir: Path | None
@@ -247,7 +274,12 @@ class TrainResult:
     mi_matrix: np.ndarray | None = field(repr=False, default=None)
 
 # %% ../nbs/07b_train.ipynb #38e0a724
-def open_run(run_dir, cfg: TrainConfig, ctx: Distributed, resume: bool, overwrite: bool) -> dict | None:
+def open_run(run_dir,          # the run's folder, or None: a run that writes nothing
+             cfg: TrainConfig, # the run's settings
+             ctx: Distributed, # rank 0 checks, the others wait
+             resume: bool,     # continue from last.pt
+             overwrite: bool   # replace the run the folder holds
+            ) -> dict | None:
     "`check_run_dir` on rank 0 (its refusals; nothing written yet); the other ranks wait for it, then read the same checkpoint."
     if run_dir is None:
         if resume: raise ConfigError("resume=True needs the run_dir of the run to continue")
@@ -270,7 +302,8 @@ def _checkpoint(model, optimizer, scheduler, cfg, epoch, best, history, input_si
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
 
 # %% ../nbs/07b_train.ipynb #2f9c0d02
-def prepare_data(cfg: TrainConfig):
+def prepare_data(cfg: TrainConfig # dataset, data_root, subsets, val_size and seed
+                ):
     "Train, selection and test splits as the config asks (subsets are stratified and seeded)."
     train_full = load_dataset(cfg.dataset, root=cfg.data_root, split="train")
     test = load_dataset(cfg.dataset, root=cfg.data_root, split="test")
@@ -284,12 +317,14 @@ def prepare_data(cfg: TrainConfig):
     else: train, val = train_full, None
     return train, val, test
 
+# %% ../nbs/07b_train.ipynb #0902b492
 def input_normalization(cfg: TrainConfig) -> dict:
     """The loaders' `mean`/`std`: a pretrained backbone's own (its weights' transforms); none from scratch, so that each
     loader takes its dataset's statistics."""
     stats = weights_normalization(cfg.arch, cfg.pretrained)
     return {} if stats is None else {"mean": stats[0], "std": stats[1]}
 
+# %% ../nbs/07b_train.ipynb #c392482c
 @dataclass
 class Splits:
     "The loaders of a run and what the model and `metrics.json` need to know about the splits."
@@ -303,7 +338,11 @@ class Splits:
     note: str            # the test split's provenance
     normalization: dict  # the mean/std the images are normalised with, and their source
 
-def make_loaders(cfg: TrainConfig, device: torch.device, ctx: Distributed) -> Splits:
+# %% ../nbs/07b_train.ipynb #9ff5dca4
+def make_loaders(cfg: TrainConfig,      # the run's settings
+                 device: torch.device,  # where the images live
+                 ctx: Distributed       # this rank draws its shard of every global batch
+                ) -> Splits:
     "The splits on the device: this rank's shard of the training batches, the selection and the test split."
     norm = input_normalization(cfg)   # first: a bad weights name fails before the data is loaded
     train, val, test = prepare_data(cfg)
@@ -324,7 +363,9 @@ def make_loaders(cfg: TrainConfig, device: torch.device, ctx: Distributed) -> Sp
     return Splits(train_loader, select, test_loader, len(train.classes), train.x.shape[1],
                   cfg.image_size or train.x.shape[-1], sizes, getattr(test, "note", ""), normalization)
 
-def param_groups(model, weight_decay: float):
+# %% ../nbs/07b_train.ipynb #30141b51
+def param_groups(model,              # the classifier
+                 weight_decay: float): # Adam's, for all but a CSG gate
     """Adam's parameter groups: one, or for CSG the gate apart without weight decay (the released code decays nothing;
     G's sparsity is the hinge's and the renormalisation's job)."""
     gate = getattr(model, "gate", None)
@@ -332,7 +373,11 @@ def param_groups(model, weight_decay: float):
     rest = [p for n, p in model.named_parameters() if not n.startswith("gate.")]
     return [{"params": rest}, {"params": list(gate.parameters()), "weight_decay": 0.0}]
 
-def build_training(cfg: TrainConfig, model, data: Splits, device: torch.device):
+# %% ../nbs/07b_train.ipynb #35a1501d
+def build_training(cfg: TrainConfig,    # the run's settings
+                   model,               # a model to train, or None: built from the registry
+                   data: Splits,        # what the model is built for: classes, channels, size
+                   device: torch.device):
     "The model (built from the registry unless given), Adam, and the cosine schedule stepped once per epoch."
     if model is None:
         model = build_model(cfg.arch, num_classes=data.num_classes, num_filters=cfg.num_filters, method=cfg.method,
@@ -352,7 +397,13 @@ class TrainState:
     history: list = field(default_factory=list)
     best_state: dict | None = None
 
-def restore(ckpt: dict | None, cfg: TrainConfig, model, optimizer, scheduler, run_dir, device) -> TrainState:
+# %% ../nbs/07b_train.ipynb #1f52a188
+def restore(ckpt: dict | None, # a last.pt, or None: a fresh start
+            cfg: TrainConfig,  # the run's settings, which best.pt must match
+            model, optimizer, scheduler, # what the checkpoint's states go back into
+            run_dir,           # the run's folder (its best.pt)
+            device             # where best.pt's weights go
+           ) -> TrainState:
     "A fresh state, or the checkpoint's weights, optimizer, schedule, random state and best epoch put back."
     if ckpt is None: return TrainState()
     load_weights(unwrap(model), ckpt["model"], run_dir / "last.pt")
@@ -363,7 +414,12 @@ def restore(ckpt: dict | None, cfg: TrainConfig, model, optimizer, scheduler, ru
     if (run_dir / "best.pt").is_file(): best_state = load_checkpoint(run_dir / "best.pt", cfg, map_location=device)["model"]
     return TrainState(ckpt["epoch"] + 1, ckpt["best"], ckpt["history"], best_state)
 
-def wrap_for_training(model, cfg: TrainConfig, ctx: Distributed, device: torch.device) -> nn.Module:
+# %% ../nbs/07b_train.ipynb #20b1013c
+def wrap_for_training(model,                # the plain classifier
+                      cfg: TrainConfig,     # method (the step), compile
+                      ctx: Distributed,     # DDP when there are several processes
+                      device: torch.device  # DDP's device
+                     ) -> nn.Module:
     """The module the steps run: the model's `TrainingStep`, in DistributedDataParallel under torchrun, compiled when
     asked (the plain model stays for evaluation)."""
     step = TrainingStep(model, cfg)
@@ -389,7 +445,10 @@ class Training:
     run_dir: Path | None
     progress: Progress
 
-def train_epoch(t: Training, epoch: int) -> dict:
+# %% ../nbs/07b_train.ipynb #920d85db
+def train_epoch(t: Training, # the run
+                epoch: int   # 0-based
+               ) -> dict:
     "One epoch of training on every rank: the log row's learning rate, losses, ACC1 on the training batches and speed."
     t0 = time.perf_counter()
     row = {"epoch": epoch, "lr": t.optimizer.param_groups[0]["lr"]}
@@ -400,14 +459,22 @@ def train_epoch(t: Training, epoch: int) -> dict:
     t.scheduler.step()
     return row
 
-def selects(acc1: float, best: dict, tolerance: float = 0.0) -> tuple[bool, float]:
+# %% ../nbs/07b_train.ipynb #f53cc963
+def selects(acc1: float,            # the epoch's accuracy on the selection split
+            best: dict,             # the selected epoch so far: its acc1 (and "top", with a tolerance)
+            tolerance: float = 0.0  # `select_tolerance`
+           ) -> tuple[bool, float]:
     """Whether an epoch of selection-split accuracy `acc1` becomes the selected one, and the best accuracy so far.
     Tolerance 0: only a strictly better epoch (the first best is kept). Tolerance t: any epoch within t of the best so
     far, so the latest of the equally accurate epochs is kept and last-digit noise cannot pin an early one."""
     top = max(best.get("top", best["acc1"]), acc1)
     return (acc1 > best["acc1"] if not tolerance else acc1 >= top - tolerance), top
 
-def end_epoch(t: Training, state: TrainState, row: dict, on_epoch_end=None):
+# %% ../nbs/07b_train.ipynb #1e2dc6b5
+def end_epoch(t: Training,        # the run
+              state: TrainState,  # the loop's state: best epoch and weights, log rows
+              row: dict,          # the epoch's row from `train_epoch`
+              on_epoch_end=None): # called with (epoch, model, row) after validation
     "Rank 0 after an epoch: validate, keep the best weights, checkpoint, log and report."
     cfg, epoch = t.cfg, row["epoch"]
     trace = cfg.mis_every and ((epoch + 1) % cfg.mis_every == 0 or epoch + 1 == cfg.epochs)
@@ -429,7 +496,10 @@ def end_epoch(t: Training, state: TrainState, row: dict, on_epoch_end=None):
     t.progress.epoch_done(row)
 
 # %% ../nbs/07b_train.ipynb #8d4e5f02
-def finish(t: Training, state: TrainState, wall: float) -> tuple[dict, np.ndarray]:
+def finish(t: Training,       # the run
+           state: TrainState, # the selected epoch and its weights
+           wall: float        # seconds the epochs took
+          ) -> tuple[dict, np.ndarray]:
     "Rank 0: the selected epoch evaluated once on the test split; `metrics.json` and `analysis.npz` written."
     cfg = t.cfg
     if state.best_state is not None: load_weights(unwrap(t.model), state.best_state, "the best epoch's weights")
@@ -476,8 +546,16 @@ def _claimed(run_dir, created: bool):
             with suppress(OSError): run_dir.rmdir()   # only when empty (its lock file is gone by now)
         raise
 
-def fit(config: TrainConfig | None = None, model: PathwayClassifier | None = None, run_dir=None, resume: bool = False,
-        progress: bool | str | None = None, on_epoch_end=None, overwrite: bool = False, **overrides) -> TrainResult:
+# %% ../nbs/07b_train.ipynb #738f2114
+def fit(config: TrainConfig | None = None,      # the run's settings (None: the quick recipe)
+        model: PathwayClassifier | None = None, # a model to train (None: built from the registry)
+        run_dir=None,                           # the folder the run writes (None: nothing written)
+        resume: bool = False,                   # continue the run in `run_dir` from its last.pt
+        progress: bool | str | None = None,     # None/True: a bar on a terminal, lines elsewhere; bar, lines, False
+        on_epoch_end=None,                      # called with (epoch, model, row) after each epoch's validation
+        overwrite: bool = False,                # replace the run that `run_dir` holds
+        **overrides                             # settings that replace `config`'s
+       ) -> TrainResult:
     """Train STD or PICNN as `config` (plus `overrides`) says, select the best epoch, and evaluate it on the test split.
     Without `config`, the overrides apply to the quick recipe, as `picnn train` does (`recipe('quick')`: tiny_cnn on
     the embedded digits, 10 epochs); `recipe('paper')` or `TrainConfig()` is the official recipe.
@@ -509,7 +587,10 @@ def fit(config: TrainConfig | None = None, model: PathwayClassifier | None = Non
     return TrainResult(run_dir, metrics, unwrap(model), state.history, mi_matrix)
 
 # %% ../nbs/07b_train.ipynb #a65b7c40
-def load_run(run_dir, which: str = "best", device: str = "cpu") -> tuple[PathwayClassifier, TrainConfig]:
+def load_run(run_dir,            # a run's folder
+             which: str = "best", # the checkpoint: best or last
+             device: str = "cpu"  # where the model goes
+            ) -> tuple[PathwayClassifier, TrainConfig]:
     "The model of a run directory (`which` = 'best' or 'last' checkpoint) and its configuration."
     return _load_run(run_dir, which, device)[:2]
 
@@ -526,6 +607,7 @@ def _load_run(run_dir, which: str, device: str) -> tuple[PathwayClassifier, Trai
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format   # as trained: same kernels, same numbers
     return model.to(resolve_device(device), memory_format=fmt), cfg, ckpt.get("epoch")
 
+# %% ../nbs/07b_train.ipynb #0ee8b8f7
 @contextmanager
 def _not_in_training(run_dir: Path):
     "The run's lock while it is read: a run that another process trains or evaluates is refused (a folder nobody can write is read as is)."
@@ -537,7 +619,13 @@ def _not_in_training(run_dir: Path):
             if (holder := lock_holder(run_dir)) is not None: raise RunLocked(f"run {run_dir} is in use by {holder}: {fix}") from None
         yield
 
-def evaluate_run(run_dir, which: str = "best", device: str = "auto", mis_method: str | None = None, output=True) -> dict:
+# %% ../nbs/07b_train.ipynb #30ef7b44
+def evaluate_run(run_dir,                      # a run's folder
+                 which: str = "best",           # the checkpoint: best or last
+                 device: str = "auto",          # where to evaluate
+                 mis_method: str | None = None, # the MIS estimator (None: the run's)
+                 output=True                    # True: evaluation.json beside it; a path; False: nowhere
+                ) -> dict:
     """Evaluate a run's checkpoint on its test split: the numbers, which checkpoint and epoch they are of, and whether the
     run had finished. Written to `evaluation.json` beside it (`output` True), to the path `output`, or nowhere (False).
     A run that a process is training is refused; a resumption or overwrite of the run removes its evaluation.json."""
@@ -559,7 +647,9 @@ def evaluate_run(run_dir, which: str = "best", device: str = "auto", mis_method:
     return res
 
 # %% ../nbs/07b_train.ipynb #21b476d1
-def read_result(run_dir, device: str | None = None) -> TrainResult:
+def read_result(run_dir,                 # a finished run's folder
+                device: str | None = None # where its best model goes (None: no model)
+               ) -> TrainResult:
     """A finished run read back from its folder: metrics, history and MI matrix, and its best model on `device`
     (None: no model, so a run whose checkpoint is not kept still gives its curves and numbers)."""
     run_dir = Path(run_dir)
@@ -568,7 +658,11 @@ def read_result(run_dir, device: str | None = None) -> TrainResult:
     with np.load(run_dir / "analysis.npz") as analysis: mi_matrix = analysis["mi_matrix"]
     return TrainResult(run_dir, read_json(run_dir / "metrics.json"), model, history, mi_matrix)
 
-def cached_fit(cfg: TrainConfig, runs_root, progress: bool | str | None = None) -> TrainResult:
+# %% ../nbs/07b_train.ipynb #668f2fbc
+def cached_fit(cfg: TrainConfig,                   # the run's settings
+               runs_root,                          # the folder of run folders, named by `run_name`
+               progress: bool | str | None = None  # as `fit`'s
+              ) -> TrainResult:
     "The finished run of `cfg` under `runs_root` with its model if there is one; else train it (resuming what was interrupted)."
     run_dir = Path(runs_root) / run_name(cfg)
     if (run_dir / "metrics.json").is_file() and (run_dir / "best.pt").is_file(): return read_result(run_dir, cfg.device)

@@ -49,7 +49,9 @@ def _arrow(ax, a, b, side_a="r", side_b="l", rad=0.0, label=None, label_xy=None)
     if label: ax.text(*(label_xy or ((p[0] + q[0]) / 2, (p[1] + q[1]) / 2)), label, fontsize=8.5, va="center", color="#333333")
 
 # %% ../nbs/08_viz.ipynb #6df7067b
-def pathway_diagram(figsize=(13.5, 5.8), lam: float = 2.0) -> Figure:
+def pathway_diagram(figsize=(13.5, 5.8), # inches
+                    lam: float = 2.0     # the lambda written in the total loss
+                   ) -> Figure:
     "PICNN's discrimination and interpretation pathways as a box-and-arrow diagram."
     fig, ax = plt.subplots(figsize=figsize)
     ax.set_xlim(-0.2, 21.6); ax.set_ylim(-0.35, 8.75); ax.axis("off")
@@ -102,13 +104,19 @@ def pathway_diagram(figsize=(13.5, 5.8), lam: float = 2.0) -> Figure:
     return fig
 
 # %% ../nbs/08_viz.ipynb #df2d9e3e
-def save_figure(fig, path, dpi: int = 150) -> Path:
+def save_figure(fig,           # a matplotlib Figure
+                path,          # where to write it; the suffix names the format (none: PNG)
+                dpi: int = 150 # resolution of raster formats
+               ) -> Path:
     "Write a matplotlib figure to `path` atomically (PNG unless the suffix names another format)."
     fmt = Path(path).suffix.lstrip(".").lower() or "png"
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white"))
 
 # %% ../nbs/08_viz.ipynb #2dec9e29
-def denormalize(x: torch.Tensor, mean, std) -> torch.Tensor:
+def denormalize(x: torch.Tensor, # a normalised (..., C, H, W) batch
+                mean,            # per-channel means it was normalised with (1 or C values)
+                std              # per-channel standard deviations (1 or C values)
+               ) -> torch.Tensor:
     "Undo per-channel normalisation of a (..., C, H, W) batch: `x * std + mean`, clipped to [0, 1]."
     c = x.shape[-3]
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device).reshape(-1, 1, 1)
@@ -117,7 +125,11 @@ def denormalize(x: torch.Tensor, mean, std) -> torch.Tensor:
         raise ValueError(f"mean/std have {mean.shape[0]}/{std.shape[0]} channels but the images have {c}")
     return (x * std + mean).clamp(0, 1)
 
-def to_display(img, mean=None, std=None) -> np.ndarray:
+# %% ../nbs/08_viz.ipynb #50de31a2
+def to_display(img,       # one image: tensor or array, (C, H, W), (H, W, C) or (H, W)
+               mean=None, # the normalisation to undo (None: uint8 or [0, 1] floats)
+               std=None
+              ) -> np.ndarray:
     """One image as `imshow` wants it: (H, W) for grayscale, (H, W, 3) for RGB, floats in [0, 1].
     Takes uint8 or float, (C, H, W) or (H, W, C) or (H, W); with `mean`/`std`, undoes that normalisation first."""
     a = img.detach().float().cpu().numpy() if torch.is_tensor(img) else np.asarray(img)
@@ -131,7 +143,12 @@ def to_display(img, mean=None, std=None) -> np.ndarray:
     a = np.clip(a.astype(np.float32), 0, 1)
     return a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a
 
-def show_image(ax, img, title: str | None = None, mean=None, std=None, **kwargs):
+# %% ../nbs/08_viz.ipynb #74c5ea18
+def show_image(ax,                     # the axes to draw on
+               img,                    # one image, as `to_display` takes it
+               title: str | None = None,
+               mean=None, std=None,    # the normalisation to undo
+               **kwargs):              # passed to `imshow`
     "Draw one image on `ax` (grayscale in gray), without ticks."
     a = to_display(img, mean, std)
     ax.imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=1, interpolation=kwargs.pop("interpolation", "nearest"), **kwargs)
@@ -143,7 +160,8 @@ def show_image(ax, img, title: str | None = None, mean=None, std=None, **kwargs)
 def _numpy(a) -> np.ndarray:
     return a.detach().float().cpu().numpy() if torch.is_tensor(a) else np.asarray(a, dtype=np.float64)
 
-def order_filters(P) -> np.ndarray:
+def order_filters(P # a (classes, filters) matrix: tensor or array
+                 ) -> np.ndarray:
     "Filter order (K,) of a correspondence matrix P (C, K): by assigned class argmax_c P[c, k], then by that P value, descending."
     P = _numpy(P)
     if P.ndim != 2: raise ValueError(f"P must be a (classes, filters) matrix, got shape {P.shape}")
@@ -151,7 +169,9 @@ def order_filters(P) -> np.ndarray:
     strength = P[assigned, np.arange(P.shape[1])]
     return np.lexsort((-strength, assigned))   # the last key is the primary one
 
-def cluster_sizes(P) -> np.ndarray:
+# %% ../nbs/08_viz.ipynb #9976e54d
+def cluster_sizes(P # a (classes, filters) matrix: tensor or array
+                 ) -> np.ndarray:
     "How many filters each class is assigned (C,): the widths of the blocks of `order_filters(P)`."
     P = _numpy(P)
     return np.bincount(P.argmax(0), minlength=P.shape[0])
@@ -176,7 +196,12 @@ def _heatmap(ax, M, order, sizes, cax, vmin, vmax, cmap, classes, title):
     if classes is not None: ax.set_ylabel("class", fontsize=8.5)
     ax.set_title(title, fontsize=10)
 
-def plot_matrices(models: dict, classes, figsize=None, cmap_p: str = "viridis", cmap_mi: str = "magma") -> Figure:
+def plot_matrices(models: dict,            # {label: (matrix, MI matrix, MIS or None)}
+                  classes,                 # the class names, one per row
+                  figsize=None,            # inches (None: from the number of models and classes)
+                  cmap_p: str = "viridis", # the colour map of the matrices
+                  cmap_mi: str = "magma"   # the colour map of the MI panels
+                 ) -> Figure:
     """Heatmaps, one column per model: its filter-class matrix (top; PICNN's and STD's correspondence P, CSG's gates G)
     and its measured MI matrix (bottom), each (classes x filters), filters ordered by that model's assigned class
     (`order_filters` of its matrix; the MI panel uses the same order). `models`: {label: (matrix, MI matrix, MIS or
@@ -224,7 +249,12 @@ def _classes_for(c, n: int, device) -> torch.Tensor:
     if cls.numel() != n: raise ValueError(f"give one class for all images or one per image: got {cls.numel()} for {n} images")
     return cls
 
-def grad_cam(model: torch.nn.Module, x: torch.Tensor, c, layer: torch.nn.Module | None = None) -> torch.Tensor:
+# %% ../nbs/08_viz.ipynb #abc689ba
+def grad_cam(model: torch.nn.Module,               # the classifier to explain
+             x: torch.Tensor,                      # a batch (B, C, H, W)
+             c,                                    # the class: one for all images, or one per image
+             layer: torch.nn.Module | None = None  # the layer to explain (None: `model.late_conv`)
+            ) -> torch.Tensor:
     """Grad-CAM maps (B, H, W) in [0, 1] for class `c` (an int, or one per image) on `layer` (default `model.late_conv`),
     with torch hooks only. The model runs in eval mode; its training mode is restored afterwards."""
     layer = getattr(model, "late_conv", None) if layer is None else layer
@@ -260,7 +290,12 @@ def has_pytorch_grad_cam() -> bool:
     except ImportError:
         return False
 
-def posthoc_cam(model: torch.nn.Module, x: torch.Tensor, c, library: bool | None = None) -> torch.Tensor:
+# %% ../nbs/08_viz.ipynb #c47cb58d
+def posthoc_cam(model: torch.nn.Module,     # the classifier to explain (it has a `late_conv`)
+                x: torch.Tensor,            # a batch (B, C, H, W)
+                c,                          # the class: one for all images, or one per image
+                library: bool | None = None # pytorch-grad-cam (True), the built-in (False), None: if there
+               ) -> torch.Tensor:
     """Grad-CAM of `model` on `model.late_conv` for class `c`, (B, H, W) in [0, 1] on the CPU: pytorch-grad-cam's
     `GradCAM` when importable (or `library=True`), else the built-in `grad_cam`."""
     use_library = has_pytorch_grad_cam() if library is None else library
@@ -310,7 +345,9 @@ def plot_cams(images, cluster_maps, gradcam_maps, labels, classes, mean=None, st
 # %% ../nbs/08_viz.ipynb #bea28925
 _CURVE_STYLE = {"std": dict(color="#4a4a4a", ls="--", marker="o"), "picnn": dict(color="#d9711c", ls="-", marker="o")}
 
-def plot_training_curves(histories: dict[str, list[dict]], figsize=(16, 3.3)) -> Figure:
+def plot_training_curves(histories: dict[str, list[dict]], # {name: a run's per-epoch rows}
+                         figsize=(16, 3.3)                 # inches
+                        ) -> Figure:
     """Per-epoch curves of `histories` (name -> list of per-epoch dicts from `picnn.train`): train CE, train L_int,
     and validation (or test, when the run selected on test) ACC1, ACC2, ACC3. Returns a Figure with 5 axes."""
     if not histories: raise ValueError("no histories to plot: pass e.g. {'STD': std_run.history, 'PICNN': picnn_run.history}")
@@ -351,7 +388,10 @@ def _series(rows: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     pts = [(r["steps"], r[key]) for r in rows if r.get(key) is not None and "steps" in r]
     return np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float)
 
-def paired_gap(picnn_logs: list[list[dict]], std_logs: list[list[dict]], key: str) -> tuple[np.ndarray, np.ndarray]:
+def paired_gap(picnn_logs: list[list[dict]], # one PICNN log per seed
+               std_logs: list[list[dict]],   # one STD log per seed, paired by position
+               key: str                      # the logged quantity: val_acc1, val_mis, ...
+              ) -> tuple[np.ndarray, np.ndarray]:
     "(steps, gaps): PICNN − STD of `key` at the steps both logged, one row per seed pair (logs paired by position)."
     pairs = [(_series(p, key), _series(s, key)) for p, s in zip(picnn_logs, std_logs)]
     common = None
@@ -362,7 +402,11 @@ def paired_gap(picnn_logs: list[list[dict]], std_logs: list[list[dict]], key: st
     gaps = [yp[np.isin(xp, common)] - ys[np.isin(xs, common)] for (xp, yp), (xs, ys) in pairs]
     return common, np.stack(gaps)
 
-def plot_trajectories(histories: dict[str, list[list[dict]]], split: str = "val", figsize=(12, 6.5)) -> Figure:
+# %% ../nbs/08_viz.ipynb #821c314a
+def plot_trajectories(histories: dict[str, list[list[dict]]], # {"std": logs, "picnn": logs}, one per seed
+                      split: str = "val",                     # the logged split: val or test
+                      figsize=(12, 6.5)                       # inches
+                     ) -> Figure:
     """Validation ACC1 and MIS against optimizer steps for every seed of each method (top), and the paired gaps
     PICNN − STD with their mean and ± one std over seeds (bottom). `histories`: 'std'/'picnn' -> one log per seed
     (rows as in `log.jsonl`: `steps`, `{split}_acc1`, and `{split}_mis` where it was logged)."""
@@ -400,7 +444,10 @@ def _num(v) -> float | None:
     except (TypeError, ValueError): return None
     return None if np.isnan(v) else v
 
-def plot_acc_vs_mis(rows: list[dict], title: str = "") -> Figure:
+# %% ../nbs/08_viz.ipynb #ecfd2d1f
+def plot_acc_vs_mis(rows: list[dict], # table rows: dataset, arch, method, status, acc1, mis_normalized
+                    title: str = ""   # the figure's title
+                   ) -> Figure:
     "ACC1 against MIS/H, one panel per dataset, an arrow from STD to PICNN per architecture."
     ok = [r for r in rows if r.get("status") == RowStatus.OK and r.get("method") in ("std", "picnn")]
     datasets = list(dict.fromkeys(r["dataset"] for r in ok)) or ["(nothing measured)"]
