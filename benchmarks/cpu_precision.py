@@ -17,7 +17,8 @@ from picnn.datasets import ImageSplit
 from picnn.data import DeviceLoader
 from picnn.models import build_model
 from picnn.runs import TrainConfig
-from picnn.train import Distributed, TrainingStep, environment_info, train_one_epoch
+from picnn.hardware import Distributed, environment_info
+from picnn.train import TrainingStep, train_one_epoch
 
 FORMATS = {"fp32 NCHW": dict(amp=False, channels_last=False),
            "fp32 channels_last": dict(amp=False, channels_last=True),

@@ -22,7 +22,8 @@ from picnn.datasets import load_dataset, normalization, ImageSplit
 from picnn.data import DeviceLoader
 from benchmarks.torch_loader import official_transforms
 from picnn.runs import TrainConfig
-from picnn.train import TrainingStep, train_one_epoch, Distributed
+from picnn.hardware import Distributed
+from picnn.train import TrainingStep, train_one_epoch
 
 HERE = Path(__file__).resolve().parent
 

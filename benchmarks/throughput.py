@@ -40,7 +40,8 @@ from picnn.data import DeviceLoader
 from picnn.models import build_model
 from picnn.runs import TrainConfig
 from picnn.evaluation import collect_outputs
-from picnn.train import Distributed, TrainingStep, train_one_epoch
+from picnn.hardware import Distributed
+from picnn.train import TrainingStep, train_one_epoch
 from benchmarks.cpu_precision import FirstBatches, synthetic_cifar
 
 HERE = Path(__file__).resolve().parent

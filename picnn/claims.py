@@ -8,7 +8,7 @@ import math
 
 from .experiment import TABLE1_DATASETS, TABLE2_DATASETS, paired_differences, t_interval
 from .record import NotebookStatus
-from .runs import RowStatus
+from .runs import finished_rows
 
 # %% auto #0
 __all__ = ['COMPARABLE', 'NEAR', 'FAR', 'PAPER_ARCHS', 'PAPER_DATASETS', 'CLAIMS', 'METHOD_PAIRS', 'CLAIMS_RULES',
@@ -78,7 +78,7 @@ def cell_claims(scale: str,        # the scale the cell was measured at
     epochs = sorted({str(r.get("epochs")) for r in runs if (r.get("dataset"), r.get("arch")) == where and r.get("epochs") not in (None, "")})
     cell = {"scale": scale, "dataset": mis["dataset"], "arch": mis["arch"], "seeds": len(mis["seeds"]), "epochs": "/".join(epochs)}
     (acc,) = [a for a in paired_differences(runs, "acc1") if (a["dataset"], a["arch"]) == where]
-    ok = [r for r in runs if r.get("status") == RowStatus.OK and (r["dataset"], r["arch"]) == where]
+    ok = [r for r in finished_rows(runs) if (r["dataset"], r["arch"]) == where]
     pic = {m: t_interval([r[m] for r in ok if r["method"] == "picnn"])["mean"] for m in ("acc1", "acc2", "acc3")}
     std3 = t_interval([r["acc3"] for r in ok if r["method"] == "std"])["mean"]
     return [{**cell, "claim": "mis", "measured": describe_difference(mis, False) + " nats", "verdict": interval_verdict(mis["diff"])},
@@ -133,7 +133,7 @@ def tradeoff_claims(e: dict) -> list[dict]:
     first = diffs[0]["schedule"] if diffs else None
     for d in diffs:
         if d["schedule"] == first and d["setting"] == "λ = 2": continue      # Table 1's own cell
-        runs = [r for r in e["metrics"].get("runs", []) if r.get("schedule") == d["schedule"] and r.get("status") == RowStatus.OK]
+        runs = [r for r in finished_rows(e["metrics"].get("runs", [])) if r.get("schedule") == d["schedule"]]
         epochs = sorted({str(r.get("epochs")) for r in runs if r.get("setting") == d["setting"]})
         cell = {"scale": e["scale"], "dataset": d["dataset"], "arch": d["arch"], "seeds": len(d["seeds"]),
                 "epochs": "/".join(epochs), "setting": d["setting"]}
@@ -158,8 +158,8 @@ def method_comparisons(entries: list[dict]) -> list[dict]:
             for metric in ("mis", "acc1"):
                 for d in paired_differences(runs, metric, methods=pair):
                     cell = [r for r in runs if (r.get("dataset"), r.get("arch")) == (d["dataset"], d["arch"])]
-                    density = {m: t_interval([float(r["l1_density"]) for r in cell if r.get("method") == m and
-                                              r.get("status") == RowStatus.OK and r.get("l1_density") not in (None, "")])["mean"] for m in pair}
+                    density = {m: t_interval([float(r["l1_density"]) for r in finished_rows(cell) if r.get("method") == m
+                                              and r.get("l1_density") not in (None, "")])["mean"] for m in pair}
                     out.append({"scale": scale, **d, "l1_density": density})
     return out
 

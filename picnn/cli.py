@@ -13,8 +13,8 @@ from .config import PicnnError, ConfigError, coerce, field_types
 
 # %% auto #0
 __all__ = ['TRAIN_HELP', 'TRAIN_EXAMPLES', 'REGISTER_HELP', 'add_config_options', 'Parser', 'load_registrations', 'build_parser',
-           'train_config', 'test_summary', 'cmd_train', 'cmd_evaluate', 'cmd_demo', 'demo_note', 'cmd_reproduce',
-           'cmd_plan', 'Terminated', 'main']
+           'train_command_config', 'test_summary', 'cmd_train', 'cmd_evaluate', 'cmd_demo', 'demo_note',
+           'cmd_reproduce', 'cmd_plan', 'Terminated', 'main']
 
 # %% ../nbs/12_cli.ipynb #50aa047c
 # the starting points of `picnn train` (options override them): the same as `fit()`'s, which starts from "quick"
@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/12_cli.ipynb #7ce1f30e
-def train_config(args,  # the parsed arguments of `picnn train`
+def train_command_config(args,  # the parsed arguments of `picnn train`
                  ):
     "The configuration of `picnn train`: the recipe (or, with --resume, the run's config.json), then the options given."
     from picnn.runs import TrainConfig, read_config
@@ -180,8 +180,9 @@ def test_summary(t: dict,  # the `test` entry of a run's metrics.json
 # %% ../nbs/12_cli.ipynb #96e0120d
 def cmd_train(args,  # the parsed arguments of `picnn train`
               ) -> int:
-    from picnn.train import fit, default_run_dir, resolve_device
-    cfg = train_config(args)
+    from picnn.hardware import resolve_device
+    from picnn.train import fit, default_run_dir
+    cfg = train_command_config(args)
     resolve_device(cfg.device)                      # no GPU here: say so before anything else
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(cfg)
     if not args.resume and (args.recipe or "quick") == "quick":
@@ -200,7 +201,7 @@ def cmd_train(args,  # the parsed arguments of `picnn train`
 def cmd_evaluate(args,  # the parsed arguments of `picnn evaluate`
                  ) -> int:
     "The numbers first (a folder that cannot be written still shows them), then evaluation.json (or --output)."
-    from picnn.runs import atomic_write_text; from picnn.train import evaluate_run
+    from picnn.runs import write_run_text; from picnn.train import evaluate_run
     res = evaluate_run(args.run_dir, which=args.which, device=args.device, mis_method=args.mis_method, output=False)
     print(json.dumps(res, indent=2), flush=True)
     if not res["finished"]:
@@ -208,7 +209,7 @@ def cmd_evaluate(args,  # the parsed arguments of `picnn evaluate`
               f"the numbers of {args.which}.pt, epoch {res['epoch'] + 1}; resuming the run removes its evaluation.json", file=sys.stderr)
     if args.output == "-": return 0
     path = Path(args.output) if args.output else Path(args.run_dir) / "evaluation.json"
-    try: atomic_write_text(json.dumps(res, indent=2), path)
+    try: write_run_text(json.dumps(res, indent=2), path)
     except PicnnError as e:
         raise type(e)(f"{e} (the numbers are printed above; --output FILE writes them elsewhere, --output - prints only)") from None
     print(f"written to {path}")

@@ -18,9 +18,10 @@ from .datasets import DatasetNotFound, load_dataset
 from .models import architecture, default_num_filters
 from .metrics import mis_ceiling
 from .record import shorten
-from .runs import RowStatus, TrainConfig, run_name
+from .runs import RowStatus, TrainConfig, finished_rows, run_name
 from .evaluation import reported_accuracy
-from .train import cached_fit, read_result, resolve_amp, resolve_device
+from .hardware import resolve_amp, resolve_device
+from .train import cached_fit, read_result
 
 # %% auto #0
 __all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS', 'TABLE1_DATASETS', 'TABLE2_DATASETS',
@@ -257,7 +258,7 @@ def aggregate(rows: list[dict], keys=("dataset", "arch", "method")) -> list[dict
     for r in rows: groups.setdefault(tuple(r.get(k) for k in keys), []).append(r)
     out = []
     for key, rs in groups.items():
-        ok = [r for r in rs if r["status"] == RowStatus.OK]
+        ok = finished_rows(rs)
         first = ok[0] if ok else rs[0]
         row = {**dict(zip(keys, key)), **{k: first[k] for k in SHARED if k in first}}
         row["seeds"] = len(ok)

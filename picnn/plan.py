@@ -14,7 +14,7 @@ from .config import ConfigError, Scale
 from .datasets import DatasetNotFound, load_dataset
 from .models import cached_weights
 from .runs import TrainConfig, run_name
-from .train import environment_info
+from .hardware import environment_info
 from .experiment import METHODS, ablation_configs, missing_reason, table_configs, table_datasets, train_config
 from .record import repo_root
 from .paper import default_arch, default_dataset

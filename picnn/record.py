@@ -13,7 +13,7 @@ from pathlib import Path
 import picnn
 from .config import Scale, atomic_write_text, find_settings
 from .runs import RowStatus, lock_holder, run_dir_lock
-from .train import environment_info, resolve_device
+from .hardware import environment_info, resolve_device
 from .viz import save_figure
 
 # %% auto #0

@@ -330,7 +330,7 @@ def tradeoff_lines(e: dict,  # a trade-off notebook's entry of `picnn.results.co
         out += [f"Recommended on the validation split only (the largest λ whose mean paired validation ACC1 difference "
                 f"from STD is within {100 * rec['margin']:g} point, {rec['schedule']}): {which}; the differences: "
                 f"{tried or 'none finished'}.", ""]
-    std = [r for r in e["rows"] if r.get("setting") == "STD" and r.get("status") == RowStatus.OK and _num(r.get("acc1")) is not None
+    std = [r for r in finished_rows(e["rows"]) if r.get("setting") == "STD" and _num(r.get("acc1")) is not None
            and (r.get("dataset"), r.get("arch")) == ("cifar10", "resnet20")]
     for r in std:
         gaps = "; ".join(f"{100 * (acc - float(r['acc1'])):.2f} points below {who}'s {100 * acc:.2f} %" for who, acc in RESNET20_CIFAR10)

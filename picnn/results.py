@@ -10,7 +10,7 @@ from pathlib import Path
 from .config import list_scales
 from .experiment import run_precision
 from .record import NotebookStatus, read_csv, read_status, outputs_removed
-from .runs import RowStatus
+from .runs import RowStatus, finished_rows
 
 # %% auto #0
 __all__ = ['OFFICIAL_RECIPE', 'collect_results', 'mis_method_of', 'precision_of', 'run_records', 'training_length',
@@ -72,8 +72,7 @@ def mis_method_of(scale: dict,  # the scale as its metrics.json records it
 # %% ../nbs/09d_results.ipynb #06ea0351
 def _sizes(rows, key: str) -> dict:
     "Dataset -> the number its measured rows report under `key` (train_size: images trained on, validation excluded)."
-    return {r["dataset"]: int(float(r[key])) for r in rows
-            if r.get("status") == RowStatus.OK and r.get(key) not in (None, "")}
+    return {r["dataset"]: int(float(r[key])) for r in finished_rows(rows) if r.get(key) not in (None, "")}
 
 # %% ../nbs/09d_results.ipynb #c517d0c0
 def _final_steps(folder) -> int | None:

@@ -24,10 +24,14 @@ from .metrics import MIS_METHODS
 # %% auto #0
 __all__ = ['RECIPES', 'NO_NUMBERS', 'RUN_FILES', 'setting', 'TrainConfig', 'recipe', 'config_problems', 'named_settings',
            'run_name', 'DeviceUnavailable', 'RunDirError', 'RunLocked', 'RunNotFound', 'RunMismatch', 'CorruptRunFile',
-           'TrainingDiverged', 'NonFiniteLoss', 'RowStatus', 'finished_rows', 'disk_error', 'atomic_write',
-           'atomic_save', 'atomic_savez', 'atomic_write_text', 'append_line', 'not_a_folder', 'make_dir',
-           'run_dir_lock', 'lock_holder', 'config_diff', 'read_json', 'read_config', 'load_checkpoint', 'load_weights',
-           'check_run_dir', 'claim_run_dir', 'open_run_dir']
+           'TrainingDiverged', 'NonFiniteLoss', 'RowStatus', 'finished_rows', 'disk_error', 'write_run_file',
+           'atomic_save', 'atomic_savez', 'write_run_text', 'append_line', 'not_a_folder', 'make_dir', 'run_dir_lock',
+           'lock_holder', 'config_diff', 'read_json', 'read_config', 'load_checkpoint', 'load_weights', 'check_run_dir',
+           'claim_run_dir', 'open_run_dir']
+
+# %% ../nbs/07a_runs.ipynb #5a543e88
+# the atomic writers of any file are picnn.config's; a run's own files are written with `write_run_file`
+__getattr__ = config.moved_names(__name__, {config: ("atomic_write", "atomic_write_text")})
 
 # %% ../nbs/07a_runs.ipynb #03613aa0
 def setting(default,                        # the value a run takes when it does not name one
@@ -233,7 +237,7 @@ def disk_error(e: OSError, # the failed write's error
     return RunDirError(f"cannot write {path}: {what}; {fix}, or pass another run directory")
 
 # %% ../nbs/07a_runs.ipynb #e7545588
-def atomic_write(path, # the file to write
+def write_run_file(path, # the file to write
                  write # called with the temporary path to write to
                 ):
     "`picnn.config.atomic_write` (the partial temporary file never stays), with a failed write said in one line."
@@ -264,21 +268,21 @@ def atomic_save(obj, # what torch.save writes
                 path # the checkpoint file
                ):
     "torch.save, atomically: a killed run never leaves a half-written checkpoint."
-    atomic_write(path, lambda tmp: _write_bytes(tmp, lambda f: torch.save(obj, f)))
+    write_run_file(path, lambda tmp: _write_bytes(tmp, lambda f: torch.save(obj, f)))
 
 # %% ../nbs/07a_runs.ipynb #3028a826
 def atomic_savez(path,    # the .npz file
                  **arrays # the arrays, by name
                 ):
     "numpy.savez, atomically."
-    atomic_write(path, lambda tmp: _write_bytes(tmp, lambda f: np.savez(f, **arrays)))
+    write_run_file(path, lambda tmp: _write_bytes(tmp, lambda f: np.savez(f, **arrays)))
 
 # %% ../nbs/07a_runs.ipynb #39b822ba
-def atomic_write_text(text: str, # the whole file
+def write_run_text(text: str, # the whole file
                       path       # the file to write
                      ):
     "Write `text` to `path` atomically."
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    write_run_file(path, lambda tmp: tmp.write_text(text))
 
 # %% ../nbs/07a_runs.ipynb #6a940ad6
 def append_line(path,     # the log file
@@ -462,9 +466,9 @@ def claim_run_dir(run_dir: Path,     # the folder, checked by `check_run_dir`
     for name in stale:
         try: (run_dir / name).unlink(missing_ok=True)
         except OSError as e: raise disk_error(e, run_dir / name) from e
-    atomic_write_text(json.dumps(asdict(cfg), indent=2), run_dir / "config.json")
+    write_run_text(json.dumps(asdict(cfg), indent=2), run_dir / "config.json")
     # the log is rewritten from the checkpoint's history: no duplicate epochs, no torn last line
-    atomic_write_text("".join(json.dumps(h) + "\n" for h in (ckpt or {}).get("history", [])), run_dir / "log.jsonl")
+    write_run_text("".join(json.dumps(h) + "\n" for h in (ckpt or {}).get("history", [])), run_dir / "log.jsonl")
 
 # %% ../nbs/07a_runs.ipynb #00982669
 def open_run_dir(run_dir: Path,            # the folder the run trains into

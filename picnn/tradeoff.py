@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .config import Scale
-from .runs import RowStatus, TrainConfig, run_name
+from .runs import RowStatus, TrainConfig, finished_rows, run_name
 from .experiment import cell_labels, paired_differences, run_row, t_interval, train_config
 
 # %% auto #0
@@ -77,7 +77,7 @@ def selected_val_acc1(row: dict) -> float:
 # %% ../nbs/09c_tradeoff.ipynb #0d23180e
 def setting_pairs(rows: list[dict], schedule: str, setting: str) -> list[dict]:
     "The finished rows of STD and of `setting` on `schedule`, as `paired_differences` reads them."
-    return [r for r in rows if r.get("status") == RowStatus.OK and r["schedule"] == schedule and r["setting"] in ("STD", setting)]
+    return [r for r in finished_rows(rows) if r["schedule"] == schedule and r["setting"] in ("STD", setting)]
 
 # %% ../nbs/09c_tradeoff.ipynb #2ce71641
 def tradeoff_differences(rows: list[dict], metrics=("acc1", "mis")) -> list[dict]:
@@ -93,10 +93,10 @@ def tradeoff_differences(rows: list[dict], metrics=("acc1", "mis")) -> list[dict
 def recommended_lambda(rows: list[dict], schedule: str, margin: float) -> dict:
     """The largest λ on `schedule` whose mean paired validation-ACC1 difference from STD is at least `-margin`
     (None when none is), with every λ's difference; only λ settings finished on all of STD's seeds take part."""
-    std = {r["seed"]: r for r in rows if r.get("status") == RowStatus.OK and r["schedule"] == schedule and r["setting"] == "STD"}
+    std = {r["seed"]: r for r in finished_rows(rows) if r["schedule"] == schedule and r["setting"] == "STD"}
     diffs = {}
     for setting in dict.fromkeys(r["setting"] for r in rows if r["schedule"] == schedule and r["setting"] != "STD"):
-        pic = {r["seed"]: r for r in rows if r.get("status") == RowStatus.OK and r["schedule"] == schedule and r["setting"] == setting}
+        pic = {r["seed"]: r for r in finished_rows(rows) if r["schedule"] == schedule and r["setting"] == setting}
         all_seeds = {r["seed"] for r in rows if r["schedule"] == schedule and r["setting"] == setting}
         if not std or set(pic) != all_seeds or not set(pic) <= set(std): continue
         lam = float(next(iter(pic.values()))["lam"])
@@ -120,7 +120,7 @@ def _setting_color(setting: str) -> str:
 
 def plot_frontier(rows: list[dict], title: str = "") -> Figure:
     "Test MIS against test ACC1: every finished seed a dot, each setting's mean with its 95 % interval on both axes."
-    ok = [r for r in rows if r.get("status") == RowStatus.OK]
+    ok = finished_rows(rows)
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for i, schedule in enumerate(dict.fromkeys(r["schedule"] for r in rows)):
         marker = "os^D"[i % 4]

@@ -16,7 +16,7 @@ from matplotlib.ticker import MaxNLocator
 import seaborn as sns
 
 from .config import atomic_write
-from .runs import RowStatus
+from .runs import finished_rows
 
 # %% auto #0
 __all__ = ['pathway_diagram', 'save_figure', 'denormalize', 'to_display', 'show_image', 'order_filters', 'cluster_sizes',
@@ -449,7 +449,7 @@ def plot_acc_vs_mis(rows: list[dict], # table rows: dataset, arch, method, statu
                     title: str = ""   # the figure's title
                    ) -> Figure:
     "ACC1 against MIS/H, one panel per dataset, an arrow from STD to PICNN per architecture."
-    ok = [r for r in rows if r.get("status") == RowStatus.OK and r.get("method") in ("std", "picnn")]
+    ok = [r for r in finished_rows(rows) if r.get("method") in ("std", "picnn")]
     datasets = list(dict.fromkeys(r["dataset"] for r in ok)) or ["(nothing measured)"]
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.6), squeeze=False)
     for ax, d in zip(axes[0], datasets):

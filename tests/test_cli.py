@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from picnn.cli import main, build_parser, train_config
+from picnn.cli import main, build_parser, train_command_config
 from picnn.runs import TrainConfig
 from picnn.train import fit
 
@@ -46,7 +46,7 @@ def copy_of(finished, tmp_path):
 # --- issue #13, bug 1: `--augment none` was dropped as "not given"; digits runs could not be resumed from the CLI
 def test_augment_none_is_used_and_such_a_run_resumes_from_the_cli(tmp_path, capsys, monkeypatch):
     a = build_parser().parse_args(["train", "--recipe", "paper", "--augment", "none"])
-    assert train_config(a).augment is None
+    assert train_command_config(a).augment is None
     run = tmp_path / "run"
     import picnn.train as T
     real = T.end_epoch
@@ -214,9 +214,9 @@ def test_train_help_explains_options_choices_recipes_and_gives_examples():
         assert words in res.stdout, words
 
 def test_the_cli_defaults_are_a_short_first_run_and_paper_is_the_recipe():
-    quick = train_config(build_parser().parse_args(["train"]))
+    quick = train_command_config(build_parser().parse_args(["train"]))
     assert quick.dataset == "digits" and quick.epochs <= 20
-    assert train_config(build_parser().parse_args(["train", "--recipe", "paper"])) == TrainConfig()
+    assert train_command_config(build_parser().parse_args(["train", "--recipe", "paper"])) == TrainConfig()
 
 
 # --- issue #25: the last hostile cases
@@ -294,7 +294,7 @@ def test_evaluate_shows_its_numbers_where_it_cannot_write_and_writes_elsewhere(c
     assert not (run / "evaluation.json").exists()
 
 def test_val_size_is_a_count_or_a_fraction_by_its_type(tmp_path, capsys):
-    parse = lambda v: train_config(build_parser().parse_args(["train", "--val-size", v])).val_size
+    parse = lambda v: train_command_config(build_parser().parse_args(["train", "--val-size", v])).val_size
     assert parse("30") == 30 and isinstance(parse("30"), int) and parse("0.25") == 0.25
     code, out, err = cli(capsys, "train", "--run-dir", tmp_path / "frac", "--val-size", "30.0", *SMALL)
     assert code == 2 and not (tmp_path / "frac").exists()

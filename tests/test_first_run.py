@@ -66,12 +66,12 @@ def test_run_row_reads_the_mean(tmp_path):
 def test_fit_and_picnn_train_start_from_the_same_recipe(monkeypatch):
     "fit() without a config used to train the 200-epoch CIFAR-10 recipe while `picnn train` trained the quick one."
     import picnn.train as T
-    from picnn.cli import build_parser, train_config
+    from picnn.cli import build_parser, train_command_config
     seen = {}
     def stop(cfg): seen["cfg"] = cfg; raise KeyboardInterrupt
     monkeypatch.setattr(T, "setup_process", stop)
     with pytest.raises(KeyboardInterrupt): T.fit()
-    assert seen["cfg"] == train_config(build_parser().parse_args(["train"])) == recipe("quick")
+    assert seen["cfg"] == train_command_config(build_parser().parse_args(["train"])) == recipe("quick")
     assert seen["cfg"].epochs == 10 and seen["cfg"].dataset == "digits"
     with pytest.raises(KeyboardInterrupt): T.fit(method="std", epochs=3)
     assert seen["cfg"] == recipe("quick", method="std", epochs=3)

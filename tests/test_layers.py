@@ -15,10 +15,8 @@ PKG, NBS = ROOT / "picnn", ROOT / "nbs"
 MAX_MODULE_LINES, MAX_CELL_LINES = 500, 60
 # Over the limits today: issue #24 (code shape) splits them. A ratchet until then: each may shrink, never grow, and a
 # module or cell not listed here keeps the limits above.
-OVER_MODULE_LINES = {"train.py": 598}
-OVER_CELL_LINES = {"04_datasets.ipynb 5582650d": 62, "07a_runs.ipynb 03613aaf": 70, "07a_runs.ipynb 7d2e4a02": 62,
-                   "07b_train.ipynb 2f9c0d02": 73, "08b_record.ipynb e3991f62": 68, "10_report.ipynb b3b6a4a5": 105,
-                   "10_report.ipynb 722fca8d": 89, "12_cli.ipynb b86c7e59": 69, "12_cli.ipynb 7ce1f30e": 76}
+OVER_MODULE_LINES = {"train.py": 593}
+OVER_CELL_LINES = {"07a_runs.ipynb 03613aaf": 69, "08b_record.ipynb e3991f62": 68}
 MODULES = sorted(p for p in PKG.glob("*.py") if p.name != "_modidx.py")
 NUMBERED = re.compile(r"^\d+[a-z]?_\w+\.ipynb$")
 EXPORT = re.compile(r"^#\|\s*export[is]?\s*$", re.M)

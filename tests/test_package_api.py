@@ -39,3 +39,15 @@ def test_python_m_picnn_is_the_command():
     assert r.returncode == 0 and r.stdout.startswith("usage: picnn ") and "reproduce" in r.stdout, r.stdout + r.stderr
     r = subprocess.run([sys.executable, "-m", "picnn", "nonsense"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr   # one readable line
+
+def test_no_name_is_exported_from_two_modules():
+    "Each public name has one home: no two modules list it in `__all__` (the package itself re-offers a chosen few)."
+    import importlib, pkgutil
+    import picnn
+    homes = {}
+    for m in pkgutil.iter_modules(picnn.__path__):
+        if m.name.startswith("_"): continue
+        for name in getattr(importlib.import_module(f"picnn.{m.name}"), "__all__", []):
+            homes.setdefault(name, []).append(m.name)
+    shared = {name: mods for name, mods in homes.items() if len(mods) > 1}
+    assert not shared, f"exported from two modules: {shared}"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from picnn.cli import build_parser, main, train_config as cli_config
+from picnn.cli import build_parser, main, train_command_config as cli_config
 from picnn.config import load_scale
 from picnn.datasets import DatasetNotFound, load_dataset
 from picnn.plan import planned_runs, train_command

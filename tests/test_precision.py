@@ -1,17 +1,18 @@
 """`amp = auto`: bf16 autocast on a CPU only where it computes bf16 natively, fp32 elsewhere; every run records the
 precision it trained in; the main job (smoke) trains the same runs, in fp32, on every CPU kind."""
 import pytest
-import picnn.train as T
+import picnn.hardware as H
 from picnn.config import load_scale
 from picnn.experiment import train_config
 from picnn.runs import TrainConfig, run_name
-from picnn.train import fit, resolve_amp
+from picnn.hardware import resolve_amp
+from picnn.train import fit
 
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_is_bf16_only_on_a_cpu_with_native_bf16(monkeypatch, native):
-    monkeypatch.setattr(T, "native_bf16", lambda: native)
-    monkeypatch.setattr(T.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(H, "native_bf16", lambda: native)
+    monkeypatch.setattr(H.torch.cuda, "is_available", lambda: False)
     assert resolve_amp("auto", "cpu") is (True if native else None)
     assert resolve_amp("auto", "auto") is (True if native else None)
     assert resolve_amp("auto", "cuda") is None            # bf16 on CUDA, as None always meant
@@ -20,8 +21,8 @@ def test_auto_is_bf16_only_on_a_cpu_with_native_bf16(monkeypatch, native):
 
 @pytest.mark.parametrize("native", [True, False])
 def test_cpu_preset_follows_the_cpu_and_smoke_does_not(monkeypatch, native):
-    monkeypatch.setattr(T, "native_bf16", lambda: native)
-    monkeypatch.setattr(T.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(H, "native_bf16", lambda: native)
+    monkeypatch.setattr(H.torch.cuda, "is_available", lambda: False)
     cpu = train_config(load_scale("cpu"), "cifar10", "resnet20", "std", 0)
     assert cpu.amp is (True if native else None)
     # the committed cpu runs are bf16 ones: found by name only where bf16 is what this CPU would train

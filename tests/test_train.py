@@ -125,6 +125,7 @@ def test_pretrained_backbones_get_their_weights_statistics(tmp_path, monkeypatch
     from torchvision.models import ResNet18_Weights, resnet18
     from picnn import train as T
     from picnn.config import load_scale
+    from picnn.hardware import Distributed
     from picnn.datasets import ImageSplit, normalization
     from picnn.models import checkpoint_path
     paper = load_scale("paper")
@@ -137,9 +138,9 @@ def test_pretrained_backbones_get_their_weights_statistics(tmp_path, monkeypatch
                         image_size=paper.image_size, augment=paper.augment, batch_size=10, device="cpu")
     weights = ResNet18_Weights.IMAGENET1K_V1
     imagenet = tuple(weights.transforms().mean), tuple(weights.transforms().std)
-    data = T.make_loaders(cfg, torch.device("cpu"), T.Distributed())
+    data = T.make_loaders(cfg, torch.device("cpu"), Distributed())
     assert all((dl.mean, dl.std) == imagenet for dl in (data.train, data.select, data.test)) and data.train.resize_to == (256, 256)
-    scratch = T.make_loaders(cfg.replace(pretrained=False), torch.device("cpu"), T.Distributed())
+    scratch = T.make_loaders(cfg.replace(pretrained=False), torch.device("cpu"), Distributed())
     assert all((dl.mean, dl.std) == normalization("cifar10") for dl in (scratch.train, scratch.select, scratch.test))
 
     # a short run at 32 px, with random weights standing in for the ImageNet file in the torch hub cache
