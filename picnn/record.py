@@ -17,10 +17,10 @@ from .hardware import environment_info, resolve_device
 from .viz import save_figure
 
 # %% auto #0
-__all__ = ['SCRATCH', 'STAMP_KEYS', 'repo_root', 'resolve_output_dir', 'runs_root_of', 'committed_runs', 'shorten', 'git_commit',
-           'git_dirty', 'provenance', 'portable_path', 'portable_text', 'NotebookStatus', 'write_csv', 'write_json',
-           'read_csv', 'stamp', 'write_status', 'outputs_removed', 'read_status', 'claim_output_dir', 'run_error',
-           'Record']
+__all__ = ['SCRATCH', 'COLUMNS', 'STAMP_KEYS', 'repo_root', 'resolve_output_dir', 'runs_root_of', 'committed_runs', 'shorten',
+           'git_commit', 'git_dirty', 'provenance', 'portable_path', 'portable_text', 'NotebookStatus', 'write_csv',
+           'write_json', 'read_csv', 'write_table', 'typed_cell', 'read_rows', 'stamp', 'write_status',
+           'outputs_removed', 'read_status', 'claim_output_dir', 'run_error', 'Record']
 
 # %% ../nbs/08b_record.ipynb #645067ba
 SCRATCH = "scratch"   # where a notebook left to its defaults writes, under the checkout (ignored by git)
@@ -136,6 +136,47 @@ def write_json(obj: dict, path, root=None) -> Path:
 # %% ../nbs/08b_record.ipynb #0aead9bf
 def read_csv(path) -> list[dict]:
     with open(path, newline="") as f: return list(csv.DictReader(f))
+
+# %% ../nbs/08b_record.ipynb #42e35984
+COLUMNS: dict[str, type] = {
+    # what the row is of
+    "schedule": str, "sweep": str, "setting": str, "dataset": str, "arch": str, "method": str, "seed": int, "K": int,
+    "classes": int, "lam": float, "cluster": str, "mask": str, "epochs": int, "mis_method": str, "config": str,
+    # how its runs went
+    "status": RowStatus, "seeds": int, "selected_epoch": int, "epochs_run": int, "wall_seconds": float,
+    # the numbers: a run's, or a setting's mean over its seeds with their standard deviation
+    "acc1": float, "acc2": float, "acc3": float, "mis": float, "mis_normalized": float, "l1_density": float,
+    "acc1_std": float, "acc2_std": float, "acc3_std": float, "mis_std": float, "mis_normalized_std": float,
+    # the data it saw and how it trained
+    "train_size": int, "val_size": int, "test_size": int, "split": str, "dataset_note": str, "precision": str,
+    # a published number beside it
+    "ref_acc1": float, "ref_mis": float, "ref_source": str,
+    "note": str, "run_dir": str,
+    "error": str}   # a failed run's traceback (metrics.json keeps it; its row says FAILED and why in one line)
+
+# %% ../nbs/08b_record.ipynb #cfabed54
+def write_table(rows: list[dict],  # a table's rows; every key a column of `COLUMNS`
+                path,              # the table.csv to write
+                root=None,         # the checkout: paths near it are written relative to it
+                ) -> Path:
+    "`write_csv` for a table: a row holding a column `COLUMNS` does not declare is refused before anything is written."
+    if unknown := sorted({k for r in rows for k in r} - set(COLUMNS)):
+        raise ValueError(f"table rows hold undeclared column(s) {unknown}: "
+                         "declare each in picnn.record.COLUMNS with its type")
+    return write_csv(rows, path, root)
+
+# %% ../nbs/08b_record.ipynb #7cadd965
+def typed_cell(column: str,  # the column's name
+               text: str,    # the cell as the CSV holds it
+               ):
+    "A CSV cell as its column's type (`COLUMNS`; an undeclared column stays text): empty is None."
+    if text == "": return None
+    kind = COLUMNS.get(column, str)
+    return int(float(text)) if kind is int else kind(text)
+
+def read_rows(path) -> list[dict]:
+    "A table.csv's rows, each cell as its column's type."
+    return [{k: typed_cell(k, v) for k, v in r.items()} for r in read_csv(path)]
 
 # %% ../nbs/08b_record.ipynb #25a3a5b1
 STAMP_KEYS = ("started", "wall_seconds", "finished", "commit", "hardware")   # the keys of `stamp`'s lines, in order
@@ -262,7 +303,7 @@ class Record:
         "Write table.csv, metrics.json and STATUS; raise if any run failed (after writing, so the rows that ran are kept)."
         failed = [r for r in runs if r.get("status") == RowStatus.FAILED]
         status = NotebookStatus.FAILED if failed else NotebookStatus.COMPLETE
-        write_csv(table, self.out_dir / "table.csv", self.root)
+        write_table(table, self.out_dir / "table.csv", self.root)
         errors = [run_error(r) for r in failed]
         metrics = {"notebook": self.name, "status": status, "scale": asdict(self.scale), "parameters": self.parameters,
                    "picnn_version": picnn.__version__, "figures": self.figures, "runs_root": str(self.runs_root),

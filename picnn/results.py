@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .config import list_scales
 from .experiment import run_precision
-from .record import NotebookStatus, read_csv, read_status, outputs_removed
+from .record import NotebookStatus, read_rows, read_status, outputs_removed
 from .runs import RowStatus, finished_rows
 
 # %% auto #0
@@ -53,7 +53,7 @@ def collect_results(root) -> list[dict]:
             try: metrics = json.loads((d / "metrics.json").read_text())
             except (OSError, json.JSONDecodeError): metrics = {}
             found.append({"scale": scale_dir.name, "name": d.name, "dir": d, "status": status, "detail": detail,
-                          "metrics": metrics, "rows": read_csv(d / "table.csv") if (d / "table.csv").is_file() else [],
+                          "metrics": metrics, "rows": read_rows(d / "table.csv") if (d / "table.csv").is_file() else [],
                           "figures": sorted(p.relative_to(root).as_posix() for p in d.glob("*.png"))})
     return found
 

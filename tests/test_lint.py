@@ -21,7 +21,7 @@ LONG_LINES = {
     "benchmarks/torch_loader.py": 6, "nbs/00_config.ipynb": 14, "nbs/01_pathway.ipynb": 12, "nbs/01b_csg.ipynb": 9,
     "nbs/02a_models.ipynb": 39, "nbs/02b_timm.ipynb": 23, "nbs/03_sources.ipynb": 18, "nbs/04_datasets.ipynb": 41,
     "nbs/05_data.ipynb": 30, "nbs/06_metrics.ipynb": 15, "nbs/06b_evaluation.ipynb": 2, "nbs/07a_runs.ipynb": 35,
-    "nbs/07b_hardware.ipynb": 4, "nbs/07c_train.ipynb": 39, "nbs/08_viz.ipynb": 30, "nbs/08b_record.ipynb": 20,
+    "nbs/07b_hardware.ipynb": 4, "nbs/07c_train.ipynb": 39, "nbs/08_viz.ipynb": 30, "nbs/08b_record.ipynb": 19,
     "nbs/09a_experiment.ipynb": 30,
     "nbs/09b_paper.ipynb": 15, "nbs/09c_tradeoff.ipynb": 13, "nbs/09d_results.ipynb": 19, "nbs/09e_claims.ipynb": 28,
     "nbs/10_report.ipynb": 56, "nbs/10b_plan.ipynb": 32, "nbs/11_reproduce.ipynb": 36, "nbs/12_cli.ipynb": 22,

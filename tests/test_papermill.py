@@ -176,7 +176,7 @@ def test_status_says_the_cause(tmp_path):
 
 def test_a_later_failing_cell_is_not_complete(tmp_path):
     "Under plain papermill (no runner to catch it), a cell that fails after the results were written marks them failed."
-    nb = notebook(tmp_path / "late.ipynb", RECORD, "record.finish([{'a': 1}])\nprint(open(output_dir + '/STATUS').read())",
+    nb = notebook(tmp_path / "late.ipynb", RECORD, "record.finish([{'dataset': 'digits'}])\nprint(open(output_dir + '/STATUS').read())",
                   "assert False, 'a check after the results'")
     with pytest.raises(pm.PapermillExecutionError):
         pm.execute_notebook(str(nb), str(tmp_path / "run.ipynb"), parameters={"output_dir": str(tmp_path / "out")},
@@ -234,7 +234,7 @@ def test_a_notebook_folder_in_use_is_refused_and_a_live_one_reads_running(tmp_pa
     _held = Record("demo", tmp_path / "out", load_scale("smoke"), {})   # kept: its lock lives as long as it does
     assert read_status(tmp_path / "out")[0] == "running"          # held: running, not interrupted
     again = Record("demo", tmp_path / "out", load_scale("smoke"), {})   # the notebook run again in this kernel
-    again.finish([{"a": 1}])
+    again.finish([{"dataset": "digits"}])
     assert read_status(tmp_path / "out")[0] == "complete" and not (tmp_path / "out" / ".lock").exists()
 
 def test_two_reproductions_of_one_scale_are_refused(tmp_path, capsys):
