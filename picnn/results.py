@@ -131,7 +131,10 @@ def training_length(scale: dict,  # the scale as its metrics.json records it (a 
         n = int(scale.get("epochs", 200))
         logged = [s for v in ran.values() for s in v]
         if scale.get("steps"): return f"{scale['steps']:,} optimizer steps"
-        return f"{n} epoch{'s' * (n != 1)}" + (f" ({_span(logged)} optimizer steps)" if logged else "")
+        # schedules of several lengths (the trade-off's 1x and 2x): each epoch count its runs trained for
+        counts = sorted({int(float(r["epochs"])) for r in runs if r.get("epochs") not in (None, "")}) or [n]
+        length = " and ".join(str(c) for c in counts) + " epoch" + "s" * (counts != [1])
+        return length + (f" ({_span(logged)} optimizer steps)" if logged else "")
     def one(d, n):
         if not steps[d]: return f"{d} {n} epochs" + (f" ({_span(ran[d])} optimizer steps)" if d in ran else "")
         if d in ran and set(ran[d]) != {steps[d]}:
