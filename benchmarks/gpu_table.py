@@ -13,7 +13,7 @@ import argparse, time
 from pathlib import Path
 
 from picnn.config import load_scale
-from picnn.experiment import aggregate, finished_run, run_row, train_cell, train_config, with_references
+from picnn.experiment import aggregate, cached_run, run_row, train_cell, train_config, with_references
 from picnn.record import Record
 from picnn.report import markdown_table
 
@@ -52,7 +52,8 @@ def main(argv=None):
         for method in ("std", "picnn"):
             # the runs were trained with the whole split of a subset container: their configs name no subset
             cfg = train_config(S.replace(train_subset=0, test_subset=0), "cifar10", arch, method, 0, a.device, a.data_root)
-            row = run_row(cfg, *finished_run(cfg, runs)) if a.assemble else train_cell(cfg, runs)
+            run = cached_run(cfg, runs, model=False) if a.assemble else None
+            row = run_row(cfg, run.run_dir, run.metrics) if a.assemble else train_cell(cfg, runs)
             cells.append(row)
             print(f"{arch:14s} {method:6s} {row.get('status')}: ACC1 {row.get('acc1', float('nan')):.4f} "
                   f"MIS {row.get('mis', float('nan')):.4f}  ({time.perf_counter() - t0:.0f} s so far)", flush=True)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09a_experiment.ipynb #1e75d13d
 from __future__ import annotations
-import json, math, traceback
+import math, traceback, warnings
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .record import shorten
 from .runs import RowStatus, TrainConfig, finished_rows, run_name
 from .evaluation import reported_accuracy
 from .hardware import resolve_amp, resolve_device
-from .train import cached_fit, read_result
+from .train import TrainResult, fit, read_result
 
 # %% auto #0
 __all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS', 'TABLE1_DATASETS', 'TABLE2_DATASETS',
@@ -160,30 +160,31 @@ def _reusable(cfg: TrainConfig, reuse, model: bool) -> Path | None:
     return d if all((d / f).is_file() for f in need) else None
 
 # %% ../nbs/09a_experiment.ipynb #825f3cd8
-def _training(cfg: TrainConfig, runs_root):
-    "The run of `cfg` trained (or resumed) into `runs_root` now, one line per epoch in the cell's output."
-    print(f"training {run_name(cfg)}: {cfg.epochs} epochs into {runs_root}", flush=True)
-    return cached_fit(cfg, runs_root, progress="lines")
-
-def cached_run(cfg: TrainConfig, runs_root, reuse=None):
-    """The run of `cfg` with its model (`picnn.train.TrainResult`): read from `reuse` (committed runs, read only) or
-    the cache `runs_root`, or trained into `runs_root` now."""
+def cached_run(cfg: TrainConfig,                # the run's settings
+               runs_root,                       # the cache: the folder of run folders, named by `run_name`
+               reuse=None,                      # committed runs, read only (None: none)
+               model: bool = True,              # load its best model (a table needs only the numbers)
+               progress: bool | str | None = "lines" # as `fit`'s, while it trains
+              ) -> TrainResult:
+    """The run of `cfg` (`picnn.train.TrainResult`, its model on `cfg.device` when `model`): read from `reuse` or the
+    cache `runs_root` when it finished there, else trained (or resumed) into `runs_root` now, under the run's lock."""
     cfg = cfg.replace(device=str(resolve_device(cfg.device)))   # a concrete device to load a cached run onto
-    if (d := _reusable(cfg, reuse, model=True)) is not None: return read_result(d, cfg.device)
+    device = cfg.device if model else None
+    if (d := _reusable(cfg, reuse, model)) is not None: return read_result(d, device)
+    run_dir = Path(runs_root) / run_name(cfg)
     with run_lock(cfg, runs_root):
-        run_dir = Path(runs_root) / run_name(cfg)
-        if (run_dir / "metrics.json").is_file() and (run_dir / "best.pt").is_file(): return read_result(run_dir, cfg.device)
-        return _training(cfg, runs_root)
+        if (run_dir / "metrics.json").is_file() and (not model or (run_dir / "best.pt").is_file()):
+            return read_result(run_dir, device)
+        print(f"training {run_name(cfg)}: {cfg.epochs} epochs into {runs_root}", flush=True)
+        return fit(cfg, run_dir=run_dir, resume=True, progress=progress)
 
 # %% ../nbs/09a_experiment.ipynb #8990aa37
 def finished_run(cfg: TrainConfig, runs_root, reuse=None) -> tuple[Path, dict]:
-    """(run folder, metrics) of the run of `cfg`: read from `reuse` (committed runs, read only) or `runs_root` when it
-    finished, else trained into `runs_root` now (under the run's lock)."""
-    if (d := _reusable(cfg, reuse, model=False)) is not None: return d, json.loads((d / "metrics.json").read_text())
-    run_dir = Path(runs_root) / run_name(cfg)
-    with run_lock(cfg, runs_root):
-        if not (run_dir / "metrics.json").is_file(): _training(cfg.replace(device=str(resolve_device(cfg.device))), runs_root)
-    return run_dir, json.loads((run_dir / "metrics.json").read_text())
+    "Deprecated: (run folder, metrics) of `cached_run(cfg, runs_root, reuse, model=False)`."
+    warnings.warn("picnn.experiment.finished_run is deprecated: use cached_run(cfg, runs_root, reuse, model=False), "
+                  "whose run_dir and metrics it returned", DeprecationWarning, stacklevel=2)
+    r = cached_run(cfg, runs_root, reuse, model=False)
+    return r.run_dir, r.metrics
 
 # %% ../nbs/09a_experiment.ipynb #14dfcddb
 def missing_reason(error) -> str:
@@ -232,7 +233,7 @@ def train_cell(cfg: TrainConfig, runs_root, reuse=None, **labels) -> dict:
     """Reuse the run of `cfg` from `reuse` (committed runs, read only) or `runs_root`, or train it into `runs_root`; its
     row (status 'ok', 'skipped' or 'failed'), with `labels`."""
     try:
-        run_dir, metrics = finished_run(cfg, runs_root, reuse)
+        run = cached_run(cfg, runs_root, reuse, model=False)
     except DatasetNotFound as e:
         return {**cell_labels(cfg, **labels), "status": RowStatus.SKIPPED,
                 "note": "SKIPPED: " + missing_reason(e)}
@@ -240,7 +241,7 @@ def train_cell(cfg: TrainConfig, runs_root, reuse=None, **labels) -> dict:
         traceback.print_exc()
         return {**cell_labels(cfg, **labels), "status": RowStatus.FAILED,
                 "note": "FAILED: " + shorten(f"{type(e).__name__}: {e}"), "error": traceback.format_exc()}
-    return run_row(cfg, run_dir, metrics, **labels)
+    return run_row(cfg, run.run_dir, run.metrics, **labels)
 
 # %% ../nbs/09a_experiment.ipynb #9c03a77c
 METRICS = ("acc1", "acc2", "acc3", "mis", "mis_normalized")

@@ -15,8 +15,7 @@ from .config import ConfigError, Scale, coerce, load_scale
 from .datasets import DatasetNotFound, load_dataset
 from .models import build_model
 from .runs import TrainConfig
-from .train import read_result
-from .experiment import cached_run, finished_run, run_row, train_config
+from .experiment import cached_run, run_row, train_config
 from .record import Record, committed_runs, resolve_output_dir
 
 # %% auto #0
@@ -167,7 +166,7 @@ class FigureSetup:
     def finished(self, method: str, seed: int | None = None):
         """The shared run of `method` without its model (metrics, history, MI matrix): read back from the run cache,
         trained only if it has not finished. For figures of curves, which need no checkpoint."""
-        return read_result(finished_run(self.config(method, seed), self.runs_root, self.reuse)[0])
+        return cached_run(self.config(method, seed), self.runs_root, self.reuse, model=False)
 
     def save_figure(self, fig, filename: str) -> Path:
         "Save `fig` into the output folder (atomically, listed in metrics.json)."

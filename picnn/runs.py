@@ -10,6 +10,7 @@ from dataclasses import MISSING, dataclass, asdict, field, fields
 from enum import Enum
 from pathlib import Path
 import numpy as np
+from filelock import FileLock, Timeout
 import torch
 
 from . import config
@@ -307,6 +308,11 @@ def make_dir(path) -> Path:
     return path
 
 # %% ../nbs/07a_runs.ipynb #7d2e4a04
+def _holder(path: Path) -> str:
+    "Who a lock file says holds it (a holder that has not written its note yet is 'another process')."
+    try: return path.read_text().strip() or "another process"
+    except OSError: return "another process"
+
 @contextmanager
 def run_dir_lock(run_dir,                   # the folder to lock (None: no lock)
                  what: str = "run directory", # what the folder is, for the message
@@ -315,38 +321,29 @@ def run_dir_lock(run_dir,                   # the folder to lock (None: no lock)
     """Hold an exclusive lock on `run_dir` for the duration; raise `RunLocked`, naming the holder (and what it is `doing`)
     if another process has it (the message says `what` the folder is and the `fix`)."""
     if run_dir is None: yield; return
-    try: import fcntl
-    except ImportError: yield; return                   # no flock here (Windows): unlocked
     path = make_dir(run_dir) / ".lock"
-    while True:
-        try: f = open(path, "a+")
-        except OSError as e: raise disk_error(e, path) from e
-        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0); holder = f.read().strip() or "another process"; f.close()
-            raise RunLocked(f"{what} {run_dir} is in use by {holder}: {fix}") from None
-        if path.exists() and os.stat(path).st_ino == os.fstat(f.fileno()).st_ino: break
-        f.close()                                       # its holder removed the file as we opened it: lock the new one
-    try:
-        f.seek(0); f.truncate()
-        f.write(f"process {os.getpid()} on {platform.node()}{', ' + doing if doing else ''} (since {time.strftime('%Y-%m-%d %H:%M:%S')})")
-        f.flush()
-        yield
+    lock = FileLock(path, timeout=0)
+    try: lock.acquire()
+    except Timeout: raise RunLocked(f"{what} {run_dir} is in use by {_holder(path)}: {fix}") from None
+    except OSError as e: raise disk_error(e, path) from e
+    note = f"process {os.getpid()} on {platform.node()}{', ' + doing if doing else ''} (since {time.strftime('%Y-%m-%d %H:%M:%S')})"
+    try: path.write_text(note)
+    except OSError as e: lock.release(); raise disk_error(e, path) from e
+    try: yield
     finally:
         with suppress(OSError): path.unlink()
-        fcntl.flock(f, fcntl.LOCK_UN); f.close()
+        lock.release()
 
 # %% ../nbs/07a_runs.ipynb #f88e38c4
 def lock_holder(folder) -> str | None:
     "Who holds `run_dir_lock` on `folder` now, or None: nobody (a `.lock` that a killed process left behind is free)."
-    try: import fcntl
-    except ImportError: return None
-    try: f = open(Path(folder) / ".lock")
+    path = Path(folder) / ".lock"
+    if not path.is_file(): return None
+    lock = FileLock(path, timeout=0)
+    try: lock.acquire()
+    except Timeout: return _holder(path)
     except OSError: return None
-    with f:
-        try: fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError: return f.read().strip() or "another process"
-        fcntl.flock(f, fcntl.LOCK_UN)
+    lock.release()
     return None
 
 # %% ../nbs/07a_runs.ipynb #96014282

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07c_train.ipynb #951c700a
 from __future__ import annotations
-import json, logging, os, sys, time
+import json, logging, os, sys, time, warnings
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
@@ -583,11 +583,10 @@ def read_result(run_dir,                 # a finished run's folder
     return TrainResult(run_dir, read_json(run_dir / "metrics.json"), model, history, mi_matrix)
 
 # %% ../nbs/07c_train.ipynb #668f2fbc
-def cached_fit(cfg: TrainConfig,                   # the run's settings
-               runs_root,                          # the folder of run folders, named by `run_name`
-               progress: bool | str | None = None  # as `fit`'s
-              ) -> TrainResult:
-    "The finished run of `cfg` under `runs_root` with its model if there is one; else train it (resuming what was interrupted)."
+def cached_fit(cfg: TrainConfig, runs_root, progress: bool | str | None = None) -> TrainResult:
+    "Deprecated: `picnn.experiment.cached_run(cfg, runs_root, progress=progress)` is the cache of runs."
+    warnings.warn("picnn.train.cached_fit is deprecated: use picnn.experiment.cached_run(cfg, runs_root), which also "
+                  "takes the run's lock", DeprecationWarning, stacklevel=2)
     run_dir = Path(runs_root) / run_name(cfg)
     if (run_dir / "metrics.json").is_file() and (run_dir / "best.pt").is_file(): return read_result(run_dir, cfg.device)
     return fit(cfg, run_dir=run_dir, resume=True, progress=progress)

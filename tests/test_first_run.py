@@ -102,7 +102,7 @@ def test_plain_papermill_reads_the_committed_runs_first(tmp_path, monkeypatch):
     (done / "metrics.json").write_text(json.dumps({"test": t}))
     reuse = committed_runs("smoke", None, settings)
     assert reuse == done.parent.resolve()
-    monkeypatch.setattr(E, "cached_fit", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained again")))
+    monkeypatch.setattr(E, "fit", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained again")))
     row = train_cell(cfg, tmp_path / "scratch-runs", reuse)
     assert row["status"] == "ok" and Path(row["run_dir"]) == reuse / run_name(cfg) and row["acc2"] == 0.7
     assert not (tmp_path / "scratch-runs").exists()                        # nothing written beside the outputs

@@ -32,7 +32,7 @@ torch.set_num_threads(args.threads)
 from picnn.config import load_scale
 from picnn.plan import planned_runs
 from picnn.runs import run_name
-from picnn.train import cached_fit
+from picnn.experiment import cached_run
 
 S = load_scale(args.scale)
 root = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ if args.list: print("\n".join(run_name(c) for c in configs[i::n])); raise System
 for cfg in configs[i::n]:
     t0 = time.time()
     print(f"{time.strftime('%H:%M:%S')} {run_name(cfg)}: training or reading back", flush=True)
-    res = cached_fit(cfg, runs)
+    res = cached_run(cfg, runs, model=False, progress=None)
     t = res.metrics["test"]
     print(f"{time.strftime('%H:%M:%S')} {run_name(cfg)}: acc1 {t['acc1']:.4f} acc2 {t.get('acc2_mean', t['acc2']):.4f} "
           f"acc3 {t.get('acc3_mean', t['acc3']):.4f} mis {t['mis']:.4f} ({time.time() - t0:.0f} s)", flush=True)
