@@ -19,7 +19,8 @@ from .datasets import load_dataset, register_dataset, list_datasets
 from .metrics import mutual_information_score, mutual_information_matrix
 from .runs import TrainConfig
 from .evaluation import evaluate
-from .train import fit, load_run, evaluate_run
+from .train import fit
+from .readback import load_run, evaluate_run
 
 # %% ../nbs/13a_package.ipynb #a62df275
 _all_ = ["build_model", "list_models", "cluster_cam", "PathwayClassifier", "picnn_loss",

@@ -53,7 +53,7 @@ def add_config_options(parser: argparse.ArgumentParser,  # the parser of `picnn 
                        recipes: dict = RECIPES,  # the recipes whose defaults the help names
                        ):
     "One option per TrainConfig field; an option not given is absent from the parsed arguments."
-    group = parser.add_argument_group("training settings (the fields of picnn.train.TrainConfig)")
+    group = parser.add_argument_group("training settings (the fields of picnn.runs.TrainConfig)")
     hints = field_types(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         help, metavar = _help_of(f, hints[f.name], recipes)
@@ -201,7 +201,7 @@ def cmd_train(args,  # the parsed arguments of `picnn train`
 def cmd_evaluate(args,  # the parsed arguments of `picnn evaluate`
                  ) -> int:
     "The numbers first (a folder that cannot be written still shows them), then evaluation.json (or --output)."
-    from picnn.runs import write_run_text; from picnn.train import evaluate_run
+    from picnn.runs import write_run_text; from picnn.readback import evaluate_run
     res = evaluate_run(args.run_dir, which=args.which, device=args.device, mis_method=args.mis_method, output=False)
     print(json.dumps(res, indent=2), flush=True)
     if not res["finished"]:

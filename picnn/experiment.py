@@ -21,7 +21,8 @@ from .record import shorten
 from .runs import RowStatus, TrainConfig, finished_rows, run_name
 from .evaluation import reported_accuracy
 from .hardware import resolve_amp, resolve_device
-from .train import TrainResult, fit, read_result
+from .readback import TrainResult, read_result
+from .train import fit
 
 # %% auto #0
 __all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS', 'TABLE1_DATASETS', 'TABLE2_DATASETS',
@@ -166,7 +167,7 @@ def cached_run(cfg: TrainConfig,                # the run's settings
                model: bool = True,              # load its best model (a table needs only the numbers)
                progress: bool | str | None = "lines" # as `fit`'s, while it trains
               ) -> TrainResult:
-    """The run of `cfg` (`picnn.train.TrainResult`, its model on `cfg.device` when `model`): read from `reuse` or the
+    """The run of `cfg` (`picnn.readback.TrainResult`, its model on `cfg.device` when `model`): read from `reuse` or the
     cache `runs_root` when it finished there, else trained (or resumed) into `runs_root` now, under the run's lock."""
     cfg = cfg.replace(device=str(resolve_device(cfg.device)))   # a concrete device to load a cached run onto
     device = cfg.device if model else None

@@ -160,7 +160,7 @@ class FigureSetup:
         return train_config(self.scale, self.dataset, self.arch, method, self.seed if seed is None else seed, self.device)
 
     def train(self, method: str, seed: int | None = None):
-        "The shared run of `method` with its model: from the run cache, or trained into it now (`picnn.train.TrainResult`)."
+        "The shared run of `method` with its model: from the run cache, or trained into it now (`picnn.readback.TrainResult`)."
         return cached_run(self.config(method, seed), self.runs_root, self.reuse)
 
     def finished(self, method: str, seed: int | None = None):

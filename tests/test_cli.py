@@ -261,9 +261,9 @@ def test_evaluate_refuses_a_run_that_is_being_trained(copy_of, capsys):
 
 def test_a_lock_says_what_its_holder_does(copy_of, capsys):
     "The refusal names what the holder does: an evaluation, not a training."
-    import picnn.train as T
+    import picnn.readback as R
     run = copy_of()
-    with T._not_in_training(run):                    # what an evaluation holds
+    with R._not_in_training(run):                    # what an evaluation holds
         code, out, err = cli(capsys, "evaluate", run, "--device", "cpu")
         assert code == 2
         one_line_error(err, "in use by process", "evaluating it", "evaluate it once")
@@ -434,10 +434,11 @@ def test_sigterm_behaves_like_ctrl_c(tmp_path):
 @pytest.mark.parametrize("command", ["train", "evaluate"])
 def test_an_interruption_says_what_to_run_next(copy_of, capsys, monkeypatch, command):
     "Ctrl-C (and SIGTERM, which unwinds the same way) names the command that continues: evaluate again, or --resume the run."
-    import picnn.cli, picnn.train as T
+    import picnn.cli, picnn.inputs, picnn.readback
     run = copy_of()
     def stopped(*a, **k): raise picnn.cli.Terminated()
-    monkeypatch.setattr(T, "prepare_data", stopped)        # both commands load the data first
+    for module in (picnn.inputs, picnn.readback):           # both commands load the data first
+        monkeypatch.setattr(module, "prepare_data", stopped)
     args = ["evaluate", run, "--device", "cpu"] if command == "evaluate" else ["train", "--run-dir", run, "--resume"]
     code, out, err = cli(capsys, *args)
     assert code == 143 and not (run / ".lock").exists() and not (run / "evaluation.json").exists()

@@ -7,7 +7,8 @@ import torch
 from picnn.csg import GatedClassifier, csg_epoch
 from picnn.runs import TrainConfig, read_config
 from picnn.runs import run_name
-from picnn.train import fit, load_run
+from picnn.readback import load_run
+from picnn.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

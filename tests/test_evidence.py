@@ -8,7 +8,8 @@ import torch
 from picnn.config import data_dirs
 from picnn.runs import TrainConfig
 from picnn.hardware import environment_info
-from picnn.train import evaluate_run, fit
+from picnn.readback import evaluate_run
+from picnn.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 FINISHED = sorted(p.parent for p in (ROOT / "results" / "cpu" / "runs").glob("*/best.pt") if (p.parent / "metrics.json").is_file())

@@ -193,7 +193,7 @@ def test_readme_example_output_is_one_block_and_what_the_code_prints():
 
 def test_readme_documents_extras_normalisation_demo_plotting_tests_and_citation():
     readme = (ROOT / "README.md").read_text()
-    for said in ('".[timm]"', "*normalised* input", "picnn.train.input_normalization", "`picnn demo`",
+    for said in ('".[timm]"', "*normalised* input", "picnn.inputs.input_normalization", "`picnn demo`",
                  "plot_training_curves(", "--durations", "CITATION.cff", "--register MODULE:FUNCTION"):
         assert said in readme, said
     yaml = pytest.importorskip("yaml")

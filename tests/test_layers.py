@@ -15,7 +15,7 @@ PKG, NBS = ROOT / "picnn", ROOT / "nbs"
 MAX_MODULE_LINES, MAX_CELL_LINES = 500, 60
 # Over the limits today: issue #24 (code shape) splits them. A ratchet until then: each may shrink, never grow, and a
 # module or cell not listed here keeps the limits above.
-OVER_MODULE_LINES = {"train.py": 593}
+OVER_MODULE_LINES = {}
 OVER_CELL_LINES = {"07a_runs.ipynb 03613aaf": 69, "08b_record.ipynb e3991f62": 68}
 MODULES = sorted(p for p in PKG.glob("*.py") if p.name != "_modidx.py")
 NUMBERED = re.compile(r"^\d+[a-z]?_\w+\.ipynb$")

@@ -123,7 +123,7 @@ def test_pretrained_backbones_get_their_weights_statistics(tmp_path, monkeypatch
     as the released code does) in training, selection, test and `evaluate_run`, and metrics.json says so; the same network
     from scratch keeps CIFAR-10's. Before, both got CIFAR-10's."""
     from torchvision.models import ResNet18_Weights, resnet18
-    from picnn import train as T
+    from picnn import inputs, readback, train as T
     from picnn.config import load_scale
     from picnn.hardware import Distributed
     from picnn.datasets import ImageSplit, normalization
@@ -133,14 +133,15 @@ def test_pretrained_backbones_get_their_weights_statistics(tmp_path, monkeypatch
     gen = torch.Generator().manual_seed(0)
     split = ImageSplit(torch.randint(0, 256, (20, 3, 32, 32), dtype=torch.uint8, generator=gen), torch.arange(20) % 10,
                        [str(c) for c in range(10)], "cifar10")
-    monkeypatch.setattr(T, "prepare_data", lambda cfg: (split, split, split))   # CIFAR-10's name and size, no files
+    for module in (inputs, readback):   # CIFAR-10's name and size, no files, for training and for re-evaluation
+        monkeypatch.setattr(module, "prepare_data", lambda cfg: (split, split, split))
     cfg = T.TrainConfig(arch="resnet18", dataset="cifar10", pretrained=paper.pretrained, stem=paper.stem,
                         image_size=paper.image_size, augment=paper.augment, batch_size=10, device="cpu")
     weights = ResNet18_Weights.IMAGENET1K_V1
     imagenet = tuple(weights.transforms().mean), tuple(weights.transforms().std)
-    data = T.make_loaders(cfg, torch.device("cpu"), Distributed())
+    data = inputs.make_loaders(cfg, torch.device("cpu"), Distributed())
     assert all((dl.mean, dl.std) == imagenet for dl in (data.train, data.select, data.test)) and data.train.resize_to == (256, 256)
-    scratch = T.make_loaders(cfg.replace(pretrained=False), torch.device("cpu"), Distributed())
+    scratch = inputs.make_loaders(cfg.replace(pretrained=False), torch.device("cpu"), Distributed())
     assert all((dl.mean, dl.std) == normalization("cifar10") for dl in (scratch.train, scratch.select, scratch.test))
 
     # a short run at 32 px, with random weights standing in for the ImageNet file in the torch hub cache
@@ -152,5 +153,5 @@ def test_pretrained_backbones_get_their_weights_statistics(tmp_path, monkeypatch
     recorded = {"mean": list(imagenet[0]), "std": list(imagenet[1]),
                 "source": "pretrained weights ResNet18_Weights.IMAGENET1K_V1.transforms()"}
     assert metrics["normalization"] == recorded == json.loads((tmp_path / "run" / "metrics.json").read_text())["normalization"]
-    again = T.evaluate_run(tmp_path / "run", device="cpu")   # re-evaluation normalises as training did: same numbers
+    again = readback.evaluate_run(tmp_path / "run", device="cpu")   # normalised as in training: the same numbers
     for k in ("acc1", "acc2", "mis"): assert again[k] == pytest.approx(metrics["test"][k], abs=1e-6), k
