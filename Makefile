@@ -13,7 +13,7 @@ JOBS    ?= 2
 THREADS ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: install test lint test-slow test-browser reproduce demo lab sync docs clean-venv
+.PHONY: install test lint format test-slow test-browser reproduce demo lab sync docs clean-venv
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,9 +28,14 @@ install: $(BIN)/.installed
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# ruff over the notebooks, tests, tools and benchmarks (pyproject.toml [tool.ruff]); `make test` runs it too (tests/test_lint.py)
+# ruff over the notebooks, tests, tools and benchmarks (pyproject.toml [tool.ruff]): the linter, and the formatter over
+# the scripts; `make test` runs both checks too (tests/test_lint.py). `make format` formats the scripts.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
 
 test-slow: install
 	$(BIN)/python -m pytest --slow $(PYTEST_ARGS)

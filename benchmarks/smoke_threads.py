@@ -8,6 +8,7 @@ checkout of the same commit, with OMP_NUM_THREADS=1 and =2). For every smoke cla
 it lists both verdicts and both measurements, and for every run both selected epochs. Prints the comparison and
 writes `benchmarks/results/smoke_threads-<date>.json`; exits 1 when a verdict differs.
 """
+
 from __future__ import annotations
 import argparse, json, sys, time
 from pathlib import Path
@@ -22,8 +23,10 @@ def smoke_claims(root) -> dict:
     out = {}
     for r in claim_rows([e for e in collect_results(root) if e["scale"] == "smoke"]):
         cell = f"{r['dataset']}/{r['arch']}" if r["dataset"] else "all"
-        if r.get("setting"): cell += f" {r['setting']}"
-        if r.get("epochs"): cell += f" ({r['epochs']} epochs)"
+        if r.get("setting"):
+            cell += f" {r['setting']}"
+        if r.get("epochs"):
+            cell += f" ({r['epochs']} epochs)"
         out[f"{r['claim']} | {cell}"] = {"verdict": r["verdict"], "measured": r["measured"]}
     return out
 
@@ -33,8 +36,11 @@ def selections(root) -> dict:
     out = {}
     for m in sorted(Path(root, "smoke", "runs").glob("*/metrics.json")):
         d = json.loads(m.read_text())
-        out[m.parent.name] = {"selected_epoch": d["selected_epoch"], "torch_threads": d["environment"]["torch_threads"],
-                              "cpu_capability": d["environment"].get("cpu_capability")}
+        out[m.parent.name] = {
+            "selected_epoch": d["selected_epoch"],
+            "torch_threads": d["environment"]["torch_threads"],
+            "cpu_capability": d["environment"].get("cpu_capability"),
+        }
     return out
 
 
@@ -42,12 +48,25 @@ def compare(root_1, root_2) -> dict:
     "Both reproductions' claims and selections, and whether every verdict agrees."
     c1, c2 = smoke_claims(root_1), smoke_claims(root_2)
     s1, s2 = selections(root_1), selections(root_2)
-    rows = [{"claim": k, "threads_1": c1.get(k), "threads_2": c2.get(k),
-             "same_verdict": (c1.get(k) or {}).get("verdict") == (c2.get(k) or {}).get("verdict")} for k in dict.fromkeys([*c1, *c2])]
+    rows = [
+        {
+            "claim": k,
+            "threads_1": c1.get(k),
+            "threads_2": c2.get(k),
+            "same_verdict": (c1.get(k) or {}).get("verdict") == (c2.get(k) or {}).get("verdict"),
+        }
+        for k in dict.fromkeys([*c1, *c2])
+    ]
     runs = [{"run": k, "threads_1": s1.get(k), "threads_2": s2.get(k)} for k in dict.fromkeys([*s1, *s2])]
-    return {"claims": rows, "runs": runs, "same_verdicts": all(r["same_verdict"] for r in rows),
-            "same_selected_epochs": sum((r["threads_1"] or {}).get("selected_epoch") == (r["threads_2"] or {}).get("selected_epoch")
-                                        for r in runs), "runs_compared": len(runs)}
+    return {
+        "claims": rows,
+        "runs": runs,
+        "same_verdicts": all(r["same_verdict"] for r in rows),
+        "same_selected_epochs": sum(
+            (r["threads_1"] or {}).get("selected_epoch") == (r["threads_2"] or {}).get("selected_epoch") for r in runs
+        ),
+        "runs_compared": len(runs),
+    }
 
 
 if __name__ == "__main__":
@@ -57,12 +76,15 @@ if __name__ == "__main__":
     ap.add_argument("--date", default=time.strftime("%Y-%m-%d"))
     args = ap.parse_args()
     res = compare(*args.roots)
-    if args.logs: res["logs"] = {t: Path(p).read_text() for t, p in zip(("threads_1", "threads_2"), args.logs)}
+    if args.logs:
+        res["logs"] = {t: Path(p).read_text() for t, p in zip(("threads_1", "threads_2"), args.logs)}
     for r in res["claims"]:
         v1, v2 = ((r[t] or {}).get("verdict") for t in ("threads_1", "threads_2"))
         print(f"{'same' if r['same_verdict'] else 'DIFFERENT':9s} {r['claim']}: {v1} | {v2}")
-    print(f"selected epochs equal in {res['same_selected_epochs']} of {res['runs_compared']} runs; "
-          f"verdicts {'all the same' if res['same_verdicts'] else 'DIFFER'}")
+    print(
+        f"selected epochs equal in {res['same_selected_epochs']} of {res['runs_compared']} runs; "
+        f"verdicts {'all the same' if res['same_verdicts'] else 'DIFFER'}"
+    )
     out = Path(__file__).parent / "results" / f"smoke_threads-{args.date}.json"
     atomic_write_text(json.dumps(res, indent=2), out)
     print(f"wrote {out}")

@@ -1,4 +1,5 @@
 "The fast MIS estimator equals scikit-learn's on a large random case and on the features of a trained model."
+
 import numpy as np
 import pytest
 import torch
@@ -15,8 +16,8 @@ def test_fast_matches_sklearn_large_random():
     n, k, c = 2000, 16, 10
     y = rng.integers(0, c, n)
     X = rng.normal(size=(n, k)) + 0.5 * rng.normal(size=(c, k))[y] + 2.0 * (y[:, None] == np.arange(k) % c)
-    X[:, 3] = np.round(X[:, 3], 1)            # a filter with many tied values
-    X[:, 5] = rng.standard_t(1.5, size=n)     # heavy tails, no class signal
+    X[:, 3] = np.round(X[:, 3], 1)  # a filter with many tied values
+    X[:, 5] = rng.standard_t(1.5, size=n)  # heavy tails, no class signal
     a = mutual_information_matrix(X, y, "sklearn")
     b = mutual_information_matrix(X, y, "fast")
     assert a.shape == b.shape == (c, k)
@@ -34,10 +35,12 @@ def test_fast_matches_sklearn_float32_torch_inputs():
 
 class TinyNet(nn.Module):
     "Small backbone -> late conv (K filters, pre-activation features) -> global average pool -> linear, as in spec section 2."
+
     def __init__(self, k: int = 20, classes: int = 10, width: int = 16):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(),
-                                  nn.Conv2d(width, width, 3, stride=2, padding=1), nn.ReLU())
+        self.body = nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, width, 3, stride=2, padding=1), nn.ReLU()
+        )
         self.late = nn.Conv2d(width, k, 3, padding=1)
         self.head = nn.Linear(k, classes)
 
@@ -62,7 +65,9 @@ def train(model, x, y, steps: int = 300, batch: int = 128, seed: int = 0):
     for _ in range(steps):
         i = torch.randint(len(y), (batch,), generator=g)
         loss = nn.functional.cross_entropy(model(x[i]), y[i])
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     return model
 
 
@@ -75,7 +80,8 @@ def digits_features():
         torch.manual_seed(0)
         (xtr, ytr), (xte, yte) = digits_split()
         model = TinyNet()
-        with torch.no_grad(): untrained = model.features(xte).sum((2, 3))
+        with torch.no_grad():
+            untrained = model.features(xte).sum((2, 3))
         train(model, xtr, ytr)
         with torch.no_grad():
             acc = (model(xte).argmax(1) == yte).float().mean().item()

@@ -3,6 +3,7 @@
 An *export cell* is a code cell flagged `#| export` (its length counts its lines without the `#|` directives). It is
 *followed by its test* when the next code cell is visible (not `#| hide`, which is setup), exports nothing and asserts
 something: a `fastcore.test` check (`test_eq`, `test_fail`, `test_close`, ...) or an `assert`."""
+
 import json, re, statistics
 from pathlib import Path
 
@@ -14,7 +15,8 @@ CHECK = re.compile(r"\btest_\w*\(|\bassert\b|\btest_fail\b")
 MAX_MEDIAN_LINES, MIN_FOLLOWED = 12, 0.60
 
 
-def source(cell) -> str: return "".join(cell["source"])
+def source(cell) -> str:
+    return "".join(cell["source"])
 
 
 def export_cells(nb: Path) -> list[tuple[int, bool]]:
@@ -22,7 +24,8 @@ def export_cells(nb: Path) -> list[tuple[int, bool]]:
     code = [source(c) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
     out = []
     for i, text in enumerate(code):
-        if not EXPORT.search(text): continue
+        if not EXPORT.search(text):
+            continue
         lines = [line for line in text.splitlines() if not line.startswith("#|")]
         after = code[i + 1] if i + 1 < len(code) else ""
         tested = bool(after) and not EXPORT.search(after) and not HIDE.search(after) and bool(CHECK.search(after))
@@ -35,10 +38,12 @@ CELLS = [c for nb in NBS for c in export_cells(nb)]
 
 def test_the_measure_sees_cells_and_tests(tmp_path):
     "The parser finds export cells, and tells a visible test from hidden setup and from the next export cell."
+
     def nb(tmp, *cells):
         p = tmp / "x.ipynb"
         p.write_text(json.dumps({"cells": [{"cell_type": "code", "source": s} for s in cells]}))
         return p
+
     tmp = tmp_path
     assert export_cells(nb(tmp, "#| export\ndef f(): pass", "test_eq(f(), None)")) == [(1, True)]
     assert export_cells(nb(tmp, "#| export\ndef f(): pass", "#| hide\nassert True")) == [(1, False)]

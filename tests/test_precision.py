@@ -1,5 +1,6 @@
 """`amp = auto`: bf16 autocast on a CPU only where it computes bf16 natively, fp32 elsewhere; every run records the
 precision it trained in; the main job (smoke) trains the same runs, in fp32, on every CPU kind."""
+
 import pytest
 import picnn.hardware as H
 from picnn.config import load_scale
@@ -15,8 +16,9 @@ def test_auto_is_bf16_only_on_a_cpu_with_native_bf16(monkeypatch, native):
     monkeypatch.setattr(H.torch.cuda, "is_available", lambda: False)
     assert resolve_amp("auto", "cpu") is (True if native else None)
     assert resolve_amp("auto", "auto") is (True if native else None)
-    assert resolve_amp("auto", "cuda") is None            # bf16 on CUDA, as None always meant
-    for fixed in (True, False, None): assert resolve_amp(fixed, "cpu") is fixed
+    assert resolve_amp("auto", "cuda") is None  # bf16 on CUDA, as None always meant
+    for fixed in (True, False, None):
+        assert resolve_amp(fixed, "cpu") is fixed
 
 
 @pytest.mark.parametrize("native", [True, False])
@@ -32,6 +34,15 @@ def test_cpu_preset_follows_the_cpu_and_smoke_does_not(monkeypatch, native):
 
 
 def test_a_run_records_its_precision():
-    cfg = TrainConfig(arch="tiny_cnn", dataset="digits", epochs=1, batch_size=64, augment=None, mis_method="fast",
-                      train_subset=200, eval_draws=1, device="cpu")
+    cfg = TrainConfig(
+        arch="tiny_cnn",
+        dataset="digits",
+        epochs=1,
+        batch_size=64,
+        augment=None,
+        mis_method="fast",
+        train_subset=200,
+        eval_draws=1,
+        device="cpu",
+    )
     assert fit(cfg, progress=False).metrics["precision"] == "fp32"

@@ -11,6 +11,7 @@ differs, so it never stands in for a notebook's run). A killed worker loses at m
 command again to resume. `--set key=v1,v2` trains every planned run once per listed value of a TrainConfig field
 (values read as JSON: 0.5, 60, true): the runs of a grid the notebooks do not plan yet, under the names they will
 look them up by."""
+
 import argparse, dataclasses, itertools, json, time
 from pathlib import Path
 import torch
@@ -38,18 +39,29 @@ S = load_scale(args.scale)
 root = Path(__file__).resolve().parents[1]
 runs = root / "results" / S.name / "runs"
 seeds = {int(s) for s in args.seeds.split(",")} if args.seeds else None
-configs = [r.config for r in planned_runs(S, args.notebooks.split(","), runs_root=runs)
-           if r.config.method in args.methods.split(",") and (seeds is None or r.config.seed in seeds)]
-if args.amp is not None: configs = [dataclasses.replace(c, amp=args.amp == "true") for c in configs]
+configs = [
+    r.config
+    for r in planned_runs(S, args.notebooks.split(","), runs_root=runs)
+    if r.config.method in args.methods.split(",") and (seeds is None or r.config.seed in seeds)
+]
+if args.amp is not None:
+    configs = [dataclasses.replace(c, amp=args.amp == "true") for c in configs]
 grid = [[(k, json.loads(v)) for v in vs.split(",")] for k, vs in (kv.split("=", 1) for kv in args.set)]
-configs = sorted((c.replace(**dict(combo)) for combo in itertools.product(*grid) for c in configs), key=lambda c: c.seed)
+configs = sorted(
+    (c.replace(**dict(combo)) for combo in itertools.product(*grid) for c in configs), key=lambda c: c.seed
+)
 configs = [c for c in configs if args.match in run_name(c)]
 i, n = (int(x) for x in args.worker.split("/"))
-if args.list: print("\n".join(run_name(c) for c in configs[i::n])); raise SystemExit
+if args.list:
+    print("\n".join(run_name(c) for c in configs[i::n]))
+    raise SystemExit
 for cfg in configs[i::n]:
     t0 = time.time()
     print(f"{time.strftime('%H:%M:%S')} {run_name(cfg)}: training or reading back", flush=True)
     res = cached_run(cfg, runs, model=False, progress=None)
     t = res.metrics["test"]
-    print(f"{time.strftime('%H:%M:%S')} {run_name(cfg)}: acc1 {t['acc1']:.4f} acc2 {t.get('acc2_mean', t['acc2']):.4f} "
-          f"acc3 {t.get('acc3_mean', t['acc3']):.4f} mis {t['mis']:.4f} ({time.time() - t0:.0f} s)", flush=True)
+    print(
+        f"{time.strftime('%H:%M:%S')} {run_name(cfg)}: acc1 {t['acc1']:.4f} acc2 {t.get('acc2_mean', t['acc2']):.4f} "
+        f"acc3 {t.get('acc3_mean', t['acc3']):.4f} mis {t['mis']:.4f} ({time.time() - t0:.0f} s)",
+        flush=True,
+    )
