@@ -6,7 +6,8 @@
 from __future__ import annotations
 import math
 
-from .experiment import TABLE1_DATASETS, TABLE2_DATASETS, paired_differences, t_interval
+from .experiment import TABLE1_DATASETS, TABLE2_DATASETS
+from .statistics import paired_differences, t_interval
 from .record import NotebookStatus
 from .runs import finished_rows
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 from filelock import FileLock
-from scipy.stats import norm as normal, t as student_t
 
-import picnn.record
+import picnn.record, picnn.statistics
 from .config import Scale, as_list, load_scale, moved_names
 from .datasets import DatasetNotFound, load_dataset
 from .models import architecture, default_num_filters
@@ -30,12 +29,14 @@ __all__ = ['SCALE_KEYS', 'UNAUGMENTED', 'KNOWN_CLASS_COUNTS', 'METHOD_SCALE_KEYS
            'num_classes_of', 'filters_for', 'stem_for', 'epochs_for', 'train_config', 'table_datasets', 'table_configs',
            'ablation_grid', 'ablation_configs', 'run_lock', 'cached_run', 'finished_run', 'missing_reason',
            'split_label', 'cell_labels', 'run_precision', 'run_row', 'train_cell', 'aggregate', 'not_run_rows',
-           't_interval', 'binomial_difference', 'paired_differences', 'with_references']
+           'with_references']
 
 # %% ../nbs/09a_experiment.ipynb #86ced447
-# where a paper notebook writes and what it records live in picnn.record; the old names still resolve, with a warning
+# where a paper notebook writes and what it records live in picnn.record, how sure a difference is in
+# picnn.statistics; the old names still resolve, with a warning
 __getattr__ = moved_names(__name__, {picnn.record: ("Record", "committed_runs", "read_csv", "repo_root", "resolve_output_dir",
-                                                    "runs_root_of", "write_csv")})
+                                                    "runs_root_of", "write_csv"),
+                                     picnn.statistics: ("t_interval", "binomial_difference", "paired_differences")})
 
 # %% ../nbs/09a_experiment.ipynb #db58d732
 SCALE_KEYS = tuple(f.name for f in fields(Scale) if f.name not in ("name", "description", "sections"))
@@ -279,47 +280,6 @@ def not_run_rows(datasets: list, scale: Scale, asked=None, **labels) -> list[dic
     why = (lambda d: f"not among the datasets asked for ({', '.join(as_list(asked))})") if asked is not None else \
           (lambda d: f"not part of the {scale.name!r} scale: pass datasets=[..., {d!r}] or run a scale that lists it")
     return [{**labels, "dataset": d, "status": RowStatus.NOT_RUN, "seeds": 0, "note": why(d)} for d in datasets]
-
-# %% ../nbs/09a_experiment.ipynb #a67ebb6a
-def t_interval(values, level: float = 0.95) -> dict:
-    "Mean, sample std (`ddof=1`), `n` and the two-sided Student-t interval `lo`..`hi` of the mean (NaN with < 2 values)."
-    v = np.asarray([float(x) for x in values], dtype=float); n = len(v)
-    if n == 0: return {"mean": math.nan, "std": math.nan, "n": 0, "lo": math.nan, "hi": math.nan, "interval": "none"}
-    mean = float(v.mean())
-    if n < 2: return {"mean": mean, "std": math.nan, "n": 1, "lo": math.nan, "hi": math.nan, "interval": "none"}
-    sd = float(v.std(ddof=1)); half = float(student_t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
-    return {"mean": mean, "std": sd, "n": n, "lo": mean - half, "hi": mean + half, "interval": f"{level:.0%} t"}
-
-# %% ../nbs/09a_experiment.ipynb #261f8325
-def binomial_difference(p_std: float, p_picnn: float, n_test: int, level: float = 0.95) -> dict:
-    "p_picnn - p_std of two accuracies on the same `n_test` images, with the normal interval of their binomial errors."
-    se = math.sqrt(p_std * (1 - p_std) / n_test + p_picnn * (1 - p_picnn) / n_test)
-    d, z = p_picnn - p_std, float(normal.ppf(0.5 + level / 2))
-    return {"mean": d, "std": math.nan, "n": 1, "lo": d - z * se, "hi": d + z * se, "interval": f"{level:.0%} binomial"}
-
-# %% ../nbs/09a_experiment.ipynb #ce7cbd31
-def paired_differences(runs: list[dict], metric: str, keys=("dataset", "arch"), methods=("std", "picnn")) -> list[dict]:
-    """`methods[1]` minus `methods[0]` (PICNN minus STD by default) of `metric` for each cell (`keys`) measured with
-    both, paired seed by seed: the t interval over seeds, or with one seed the binomial interval for an accuracy. Also
-    each method's mean and std (under its name) and `methods`."""
-    base, other = methods
-    cells: dict = {}
-    for r in runs:
-        if r.get("status") != RowStatus.OK or r.get("method") not in methods or r.get(metric) in (None, ""): continue
-        cells.setdefault(tuple(r.get(k) for k in keys), {}).setdefault(r["method"], {})[int(r["seed"])] = r
-    out = []
-    for key, by_method in cells.items():
-        # a pair never mixes precisions: a seed whose two runs trained in different ones is left out
-        seeds = sorted(s for s in set(by_method.get(base, {})) & set(by_method.get(other, {}))
-                       if by_method[base][s].get("precision") == by_method[other][s].get("precision"))
-        if not seeds: continue
-        a = [float(by_method[base][s][metric]) for s in seeds]; b = [float(by_method[other][s][metric]) for s in seeds]
-        diff = t_interval([q - p for p, q in zip(a, b)])
-        if len(seeds) == 1 and metric.startswith("acc"):
-            diff = binomial_difference(a[0], b[0], int(by_method[base][seeds[0]].get("test_size") or 0) or 1)
-        out.append({**dict(zip(keys, key)), "metric": metric, "seeds": seeds, "diff": diff, "methods": methods,
-                    base: t_interval(a), other: t_interval(b)})
-    return out
 
 # %% ../nbs/09a_experiment.ipynb #c576be36
 CSG_SOURCE = "CSG (Liang et al., ECCV 2020): ResNet-20 from scratch on the full CIFAR-10, K=64, CSG's training schedule"

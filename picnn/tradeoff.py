@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 
 from .config import Scale
 from .runs import RowStatus, TrainConfig, finished_rows, run_name
-from .experiment import cell_labels, paired_differences, run_row, t_interval, train_config
+from .experiment import cell_labels, run_row, train_config
+from .statistics import paired_differences, t_interval
 
 # %% auto #0
 __all__ = ['LAMBDAS', 'SCHEDULES', 'LONG_LAMBDAS', 'scaled', 'tradeoff_configs', 'read_log', 'reuse_cell', 'selected_val_acc1',

@@ -343,7 +343,7 @@ def _run_sizes():
 def _paired_defaults():
     "The ACC metrics benchmarks/precision_paired.py compares, and the seeds a setting needs to count in the pooled sd."
     accs = [m for m in _script_constant("precision_paired.py", "METRICS") if m.startswith("acc")]
-    return [len(accs), float(re.search(r"if len\(vals\) < (\d+): continue", _script("precision_paired.py")).group(1))]
+    return [len(accs), float(re.search(r"if len\(vals\) < (\d+):\s*continue", _script("precision_paired.py")).group(1))]
 
 
 def _mis_defaults():
