@@ -568,9 +568,8 @@ def test_a_disk_that_fills_inside_torch_save_says_no_space(tmp_path, monkeypatch
 
     def full_open(path, mode="r", *a, **k):
         f = open(path, mode, *a, **k)
-        return (
-            FullAfter(f) if Path(path).name.endswith(".tmp") and ".pt." in Path(path).name else f
-        )  # a checkpoint's temporary file
+        # a checkpoint's temporary file
+        return FullAfter(f) if Path(path).name.endswith(".tmp") and ".pt." in Path(path).name else f
 
     monkeypatch.setattr(picnn.runs, "open", full_open, raising=False)
     run = tmp_path / "run"

@@ -44,13 +44,11 @@ def test_nbdev_preprocessing_runs(nb, tmp_path, monkeypatch):
     from nbdev.processors import FilterDefaults
 
     monkeypatch.chdir(ROOT)
-    monkeypatch.setenv(
-        "PICNN_OUTPUT", str(tmp_path / "output")
-    )  # a notebook left to its default never writes into results/
+    # a notebook left to its default never writes into results/
+    monkeypatch.setenv("PICNN_OUTPUT", str(tmp_path / "output"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv(
-        "IN_TEST", "1"
-    )  # serve_drv sets it and removes it only on success: restored at teardown either way
+    # serve_drv sets it and removes it only on success: restored at teardown either way
+    monkeypatch.setenv("IN_TEST", "1")
     dest = tmp_path / nb.name
     nbdev.serve_drv.main((nb, dest, FilterDefaults))
     assert dest.is_file() and dest.stat().st_size > 0

@@ -37,9 +37,8 @@ OTHER_CPU_TOLERANCE = {"acc1": 0.002, "acc2_mean": 0.002, "acc3_mean": 0.002, "m
 def test_a_committed_checkpoint_re_derives_its_published_numbers(tmp_path):
     """`picnn evaluate` on the committed best.pt gives the test ACC1-3 and MIS of its metrics.json: to the last digit on
     the machine that trained it (fast MIS = sklearn's to 1e-6), within a few test images on another CPU."""
-    run = shutil.copytree(
-        FINISHED[0], tmp_path / FINISHED[0].name
-    )  # evaluate writes evaluation.json: not into results/
+    # evaluate writes evaluation.json: not into results/
+    run = shutil.copytree(FINISHED[0], tmp_path / FINISHED[0].name)
     metrics = json.loads((run / "metrics.json").read_text())
     published = metrics["test"]
     threads = torch.get_num_threads()

@@ -40,9 +40,8 @@ def picnn_imports(path: Path) -> set[str]:
                 base = node.module
             else:
                 continue
-            if (
-                base == "picnn"
-            ):  # `from picnn import config` names a module; `from picnn import __version__` the package
+            # `from picnn import config` names a module; `from picnn import __version__` the package
+            if base == "picnn":
                 found |= {f"picnn.{a.name}" if (PKG / f"{a.name}.py").is_file() else "picnn" for a in node.names}
             else:
                 found.add(base)

@@ -510,9 +510,8 @@ def test_timm_pretrained_missing_offline(timm, tmp_path, monkeypatch):
         "pretrained=False",
     )
     assert "\n" not in msg
-    monkeypatch.setenv(
-        "HF_HUB_CACHE", str(tmp_path / "elsewhere")
-    )  # HF_HUB_CACHE wins over HF_HOME, as in huggingface_hub
+    # HF_HUB_CACHE wins over HF_HOME, as in huggingface_hub
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "elsewhere"))
     raises_fast(
         lambda: build_model("timm:convnext_atto", 10, pretrained=True), FileNotFoundError, str(tmp_path / "elsewhere")
     )
@@ -556,10 +555,6 @@ def test_timm_pretrained_vit_to_32px(timm, tmp_path, monkeypatch):
     fake_hf_cache(tmp_path, monkeypatch, "timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k", state)
     vit = build_model("timm:vit_tiny_patch16_224", 10, pretrained=True, stem="cifar").backbone.model
     assert torch.equal(vit.blocks[11].mlp.fc1.weight, state["blocks.11.mlp.fc1.weight"])
-    assert vit.pos_embed.shape == (1, 65, 192) and vit.patch_embed.proj.weight.shape == (
-        192,
-        3,
-        4,
-        4,
-    )  # resampled by timm
+    # resampled by timm
+    assert vit.pos_embed.shape == (1, 65, 192) and vit.patch_embed.proj.weight.shape == (192, 3, 4, 4)
     assert torch.equal(vit.cls_token, state["cls_token"])

@@ -19,9 +19,8 @@ def test_notebook(nb, request, monkeypatch, tmp_path):
     cfg = get_config(ROOT)
     skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags)
     force = ["slow"] if request.config.getoption("--slow") else []
-    monkeypatch.setenv(
-        "PICNN_OUTPUT", str(tmp_path / "default-output")
-    )  # a notebook left to its default never writes into results/
+    # a notebook left to its default never writes into results/
+    monkeypatch.setenv("PICNN_OUTPUT", str(tmp_path / "default-output"))
     monkeypatch.chdir(nb.parent)
     paper = nb.parent.name == "paper"
     run, params = parameterised_copy(nb, tmp_path) if paper else (nb, {})

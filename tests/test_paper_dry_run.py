@@ -48,9 +48,8 @@ def test_standin_weights_are_found_and_loaded_under_torchvision_file_names(tmp_p
     model = build_model("resnet18", 10, pretrained=True, stem="imagenet")
     saved = torch.load(written["resnet18"], weights_only=True)
     assert torch.equal(model.backbone.conv1.weight, saved["conv1.weight"])  # the file's weights, not a fresh init
-    build_model(
-        "googlenet", 10, pretrained=True, stem="imagenet"
-    )  # its builder loads the file into a model with aux heads
+    # its builder loads the file into a model with aux heads
+    build_model("googlenet", 10, pretrained=True, stem="imagenet")
 
 
 def check(report: dict, archs: list):

@@ -115,9 +115,8 @@ def test_plain_papermill_from_another_folder(tmp_path):
     out = settings.parent / "scratch" / "smoke" / "table1"
     assert read_status(out) == ("complete", "") and (cwd / "table1-out.ipynb").is_file()
     rows = read_csv(out / "table.csv")
-    assert {r["dataset"] for r in rows if r["status"] != "not run"} == {"digits", "stl10"}, (
-        rows
-    )  # not '["digits"', '"stl10"]'
+    # not '["digits"', '"stl10"]'
+    assert {r["dataset"] for r in rows if r["status"] != "not run"} == {"digits", "stl10"}, rows
     assert {r["status"] for r in rows if r["dataset"] == "digits"} == {"ok"}
     metrics = json.loads((out / "metrics.json").read_text())
     checkout = settings.parent  # paths in results are written relative to the checkout
@@ -232,9 +231,8 @@ def test_a_later_failing_cell_is_not_complete(tmp_path):
             progress_bar=False,
         )
     ran = json.loads((tmp_path / "run.ipynb").read_text())
-    assert any(
-        "complete" in "".join(o.get("text", "")) for c in ran["cells"] for o in c.get("outputs", [])
-    )  # it was, then
+    # it was, then
+    assert any("complete" in "".join(o.get("text", "")) for c in ran["cells"] for o in c.get("outputs", []))
     assert read_status(tmp_path / "out") == ("failed", "AssertionError: a check after the results")
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["status"] == "failed"
 
@@ -289,9 +287,8 @@ def test_a_killed_notebook_reads_interrupted_not_running(tmp_path):
 def test_a_notebook_folder_in_use_is_refused_and_a_live_one_reads_running(tmp_path):
     from picnn.runs import RunLocked, run_dir_lock
 
-    with run_dir_lock(
-        tmp_path / "out"
-    ):  # another process's notebook writes there (a second open file: a second holder)
+    # another process's notebook writes there (a second open file: a second holder)
+    with run_dir_lock(tmp_path / "out"):
         with pytest.raises(
             RunLocked, match=r"output folder of notebook demo .* is in use by process .*another output_dir"
         ):

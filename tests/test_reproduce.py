@@ -85,9 +85,8 @@ def smoke_results(tmp_path_factory):
     }
     nbs = find_notebooks(PAPER)
     params = {k: v for k, v in params.items() if any(k in (notebook_parameters(p) or {}) for p in nbs.values())}
-    again = lambda: reproduce(
-        "smoke", output=tmp / "results", params=params, device="cpu", jobs=2
-    )  # two at a time: the run locks matter
+    # two at a time: the run locks matter
+    again = lambda: reproduce("smoke", output=tmp / "results", params=params, device="cpu", jobs=2)
     return again(), tmp / "results", again
 
 
@@ -343,6 +342,5 @@ def test_a_kernel_that_dies_before_it_is_ready_is_started_once_more(tmp_path, mo
     monkeypatch.setattr(
         pm, "execute_notebook", lambda *a, **k: (_ for _ in ()).throw(RuntimeError(KERNEL_DIED_AT_START))
     )
-    assert (
-        execute_notebook("table_ok", nb, out, {"output_dir": str(out)}, "python3")["status"] == "failed"
-    )  # twice: reported
+    # twice: reported
+    assert execute_notebook("table_ok", nb, out, {"output_dir": str(out)}, "python3")["status"] == "failed"

@@ -27,9 +27,8 @@ def recorded_scale(m: dict) -> Scale:
     sc = dict(m["scale"])
     sc.setdefault("amp", None)
     sc.setdefault("mis_every", 0)
-    if (
-        sc["amp"] == "auto"
-    ):  # resolved per machine when the runs trained: what they trained with, not what this CPU would
+    # resolved per machine when the runs trained: what they trained with, not what this CPU would
+    if sc["amp"] == "auto":
         sc["amp"] = next((r["config"]["amp"] for r in m.get("runs", []) if r.get("config")), None)
     sc.setdefault("mis_method", "fast" if sc["name"] == "smoke" else "sklearn")
     known = {f.name for f in fields(Scale)}
@@ -90,9 +89,8 @@ def test_committed_runs_are_found(record):
         assert len(matches) == 1, (r.get("dataset"), r.get("arch"), r.get("method"), r.get("setting"), len(matches))
         name = run_name(matches[0])
         assert name == Path(r["run_dir"]).name, f"{record.parent.name}: {name} != {Path(r['run_dir']).name}"
-        if (
-            r.get("status", "ok") == "ok"
-        ):  # an unfinished run (the trade-off reads finished runs only) is named, not there
+        # an unfinished run (the trade-off reads finished runs only) is named, not there
+        if r.get("status", "ok") == "ok":
             assert (runs_root / name / "metrics.json").is_file() and (runs_root / name / "config.json").is_file()
 
 

@@ -41,13 +41,14 @@ from picnn.reproduce import find_notebooks
 # Only sizes shrink. With 16 training images, 10 % held out for selection (2) and batches of 4, a run takes 3
 # optimizer steps; 8 test images feed the metrics and the figures (fig_cams draws 8).
 SIZES = dict(seeds="0", epochs="1", batch_size="4", train_subset="16", test_subset="8")
+# kept from the preset, checked on every run
 PAPER_PATHS = (
     "image_size",
     "stem",
     "pretrained",
     "augment",
     "mis_method",
-)  # kept from the preset, checked on every run
+)
 # The reference MIS estimator (sklearn) makes one mutual_info_classif call per (class, filter): 100 x 256 = 25,600 a run
 # on CIFAR-100 and 200 x 448 = 89,600 on Tiny ImageNet, ~2 ms of overhead each whatever the test set (measured here:
 # 209 s of a 219 s Tiny ImageNet run on 8 test images). The dry run keeps it on the other datasets and uses the fast
@@ -192,10 +193,11 @@ STANDIN_KWARGS = {"googlenet": dict(aux_logits=True, init_weights=False)}
 
 def write_standin_weights(archs: list, torch_home: Path) -> dict:
     "For each architecture, its torchvision model (random init) saved where `cached_weights` looks for its DEFAULT weights."
+    # torch.hub.get_dir() reads it at every call
     saved, os.environ["TORCH_HOME"] = (
         os.environ.get("TORCH_HOME"),
         str(torch_home),
-    )  # torch.hub.get_dir() reads it at every call
+    )
     try:
         return {arch: write_standin(arch, torch_home) for arch in archs}
     finally:
