@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from picnn.datasets import ImageSplit
-from picnn.data import DeviceLoader
+from picnn.loader import DeviceLoader
 from picnn.models import build_model
 from picnn.runs import TrainConfig
 from picnn.hardware import Distributed, environment_info

@@ -4,7 +4,7 @@ standard torch `DataLoader` with worker processes and the official PIL transform
     python -m benchmarks.loader [--device cpu] [--n 5000] [--batch-size 128] [--image-size 224] [--workers N] [--official-n N]
                                 [--data auto|cifar10|digits|synthetic]
 
-`--data auto` uses the real CIFAR-10 when it is present (`picnn.data.load_dataset("cifar10")`), else the digits.
+`--data auto` uses the real CIFAR-10 when it is present (`picnn.datasets.load_dataset("cifar10")`), else the digits.
 `loader_throughput(...)` returns the measurements as a dict for other benchmark entry points.
 """
 
@@ -15,7 +15,7 @@ import torch
 
 from picnn.datasets import ImageSplit, load_dataset
 from picnn.sources import DatasetNotFound
-from picnn.data import DeviceLoader
+from picnn.loader import DeviceLoader
 from benchmarks.torch_loader import make_dataloader
 
 

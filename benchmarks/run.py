@@ -20,7 +20,7 @@ import torch
 
 from picnn.models import build_model
 from picnn.datasets import load_dataset, normalization, ImageSplit
-from picnn.data import DeviceLoader
+from picnn.loader import DeviceLoader
 from benchmarks.torch_loader import official_transforms
 from picnn.runs import TrainConfig
 from picnn.hardware import Distributed

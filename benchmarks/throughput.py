@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 
 from picnn.config import load_scale
-from picnn.data import DeviceLoader
+from picnn.loader import DeviceLoader
 from picnn.models import build_model
 from picnn.runs import TrainConfig
 from picnn.evaluation import collect_outputs

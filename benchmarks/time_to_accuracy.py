@@ -12,7 +12,7 @@ import argparse, datetime, json, os, time
 from pathlib import Path
 import torch
 from picnn.datasets import load_dataset
-from picnn.data import DeviceLoader
+from picnn.loader import DeviceLoader
 from picnn.runs import TrainConfig
 from picnn.evaluation import evaluate
 from picnn.train import fit

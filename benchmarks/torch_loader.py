@@ -1,7 +1,7 @@
 """The standard torch input pipeline, the baseline of `benchmarks.loader`: an `ImageSplit` as a map-style dataset of
 PIL images through torchvision transforms, loaded by `DataLoader` worker processes. `official_transforms` is the
 released recipe as PIL pipelines (resize 256, random crop 224, flip, colour jitter; test: resize 256, centre crop 224),
-scaled to `image_size`. picnn itself trains with `picnn.data.DeviceLoader`; this path exists to be measured against."""
+scaled to `image_size`. picnn itself trains with `picnn.loader.DeviceLoader`; this path is measured against it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from picnn.datasets import IMAGENET_MEAN, IMAGENET_STD, ImageSplit
-from picnn.data import AUGMENTS, JITTER, _epoch_seed, _stats_for
+from picnn.loader import AUGMENTS, JITTER, _epoch_seed, _stats_for
 
 
 class SplitDataset(torch.utils.data.Dataset):

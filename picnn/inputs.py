@@ -10,7 +10,7 @@ import torch
 from .config import ConfigError
 from .models import torchvision_weights, weights_normalization
 from .datasets import load_dataset, train_val_split
-from .data import DeviceLoader
+from .loader import DeviceLoader
 from .hardware import Distributed
 from .runs import TrainConfig, recipe
 

@@ -13,7 +13,7 @@ import torch
 
 from .pathway import PathwayClassifier
 from .models import build_model
-from .data import DeviceLoader
+from .loader import DeviceLoader
 from .evaluation import evaluate
 from .hardware import resolve_device
 from .runs import (TrainConfig, RunDirError, RunLocked, run_dir_lock, lock_holder, read_config, read_json,

@@ -19,7 +19,7 @@ from .pathway import PathwayClassifier
 from .models import list_models, architecture
 from .timm_models import TIMM_PREFIX
 from .datasets import list_datasets, is_dataset_name
-from .data import AUGMENTS
+from .loader import AUGMENTS
 from .metrics import MIS_METHODS
 
 # %% auto #0
@@ -46,7 +46,7 @@ def setting(default,                        # the value a run takes when it does
 class TrainConfig:
     "Everything a run depends on. Defaults: the official recipe (spec section 5) on CIFAR-10."
     arch: str = setting("resnet20", "the backbone (picnn.models.list_models())")
-    dataset: str = setting("cifar10", "the data (picnn.data.list_datasets(), or imagefolder:<path>, npz:<path>)")
+    dataset: str = setting("cifar10", "the data (picnn.datasets.list_datasets(), or imagefolder:<path>, npz:<path>)")
     method: str = setting("picnn", "std: cross-entropy alone; picnn: plus lam x the interpretation loss; csg: class-specific "
                           "gates (Liang et al. 2020) in alternating epochs", ("picnn", "std", "csg"))
     num_filters: int | None = setting(None, "K, filters of the late conv; none: 64 for <= 32 classes, 2C above")

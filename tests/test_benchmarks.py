@@ -114,7 +114,7 @@ def test_torch_loader_baseline_matches_the_device_loader():
     "The PIL DataLoader path the loader benchmark measures against: same shapes and pairing, the official recipe at 224 px."
     from benchmarks.torch_loader import make_dataloader, official_transforms
     from picnn.datasets import ImageSplit, load_dataset
-    from picnn.data import DeviceLoader
+    from picnn.loader import DeviceLoader
 
     i = torch.arange(64)
     x = torch.zeros(64, 3, 32, 32, dtype=torch.uint8)

@@ -11,7 +11,7 @@ from PIL import Image
 
 import picnn.datasets as data
 import picnn.sources as sources
-from picnn.data import DeviceLoader
+from picnn.loader import DeviceLoader
 from picnn.config import data_dirs
 
 # sha256 of the decoded uint8 (N, 32, 32, 3) arrays, from shared/data/README.md

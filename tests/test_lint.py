@@ -30,7 +30,7 @@ LONG_LINES = {
     "nbs/02b_timm.ipynb": 23,
     "nbs/03_sources.ipynb": 16,
     "nbs/04_datasets.ipynb": 39,
-    "nbs/05_data.ipynb": 28,
+    "nbs/05_loader.ipynb": 28,
     "nbs/06_metrics.ipynb": 15,
     "nbs/06b_evaluation.ipynb": 1,
     "nbs/07a_runs.ipynb": 34,
