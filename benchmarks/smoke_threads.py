@@ -44,8 +44,14 @@ def selections(root) -> dict:
     return out
 
 
+def category(verdict: str | None) -> str | None:
+    "A verdict without the qualifier that says where its estimate lies: 'not resolved at this scale (...)' -> its head."
+    return verdict.split(" (")[0] if verdict else verdict
+
+
 def compare(root_1, root_2) -> dict:
-    "Both reproductions' claims and selections, and whether every verdict agrees."
+    """Both reproductions' claims and selections, and whether every verdict agrees (in full, and in its category: a
+    qualifier that says where the estimate lies may change while the verdict does not)."""
     c1, c2 = smoke_claims(root_1), smoke_claims(root_2)
     s1, s2 = selections(root_1), selections(root_2)
     rows = [
@@ -54,6 +60,7 @@ def compare(root_1, root_2) -> dict:
             "threads_1": c1.get(k),
             "threads_2": c2.get(k),
             "same_verdict": (c1.get(k) or {}).get("verdict") == (c2.get(k) or {}).get("verdict"),
+            "same_category": category((c1.get(k) or {}).get("verdict")) == category((c2.get(k) or {}).get("verdict")),
         }
         for k in dict.fromkeys([*c1, *c2])
     ]
@@ -62,6 +69,9 @@ def compare(root_1, root_2) -> dict:
         "claims": rows,
         "runs": runs,
         "same_verdicts": all(r["same_verdict"] for r in rows),
+        "claims_compared": len(rows),
+        "claims_same_verdict": sum(r["same_verdict"] for r in rows),
+        "claims_same_category": sum(r["same_category"] for r in rows),
         "same_selected_epochs": sum(
             (r["threads_1"] or {}).get("selected_epoch") == (r["threads_2"] or {}).get("selected_epoch") for r in runs
         ),
@@ -83,7 +93,8 @@ if __name__ == "__main__":
         print(f"{'same' if r['same_verdict'] else 'DIFFERENT':9s} {r['claim']}: {v1} | {v2}")
     print(
         f"selected epochs equal in {res['same_selected_epochs']} of {res['runs_compared']} runs; "
-        f"verdicts {'all the same' if res['same_verdicts'] else 'DIFFER'}"
+        f"verdicts {'all the same' if res['same_verdicts'] else 'DIFFER'}: the same in {res['claims_same_verdict']} "
+        f"of {res['claims_compared']} claim rows, the same category in {res['claims_same_category']}"
     )
     out = Path(__file__).parent / "results" / f"smoke_threads-{args.date}.json"
     atomic_write_text(json.dumps(res, indent=2), out)

