@@ -49,9 +49,22 @@ def staged_path(repo_path: str) -> str | None:
     return None
 
 
+def exports_nothing(path: Path) -> bool:
+    "A module whose `__all__` is empty: the old name of a module, which only resolves its names with a warning."
+    return any(
+        isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+        and isinstance(node.value, ast.List)
+        and not node.value.elts
+        for node in ast.parse(path.read_text()).body
+    )
+
+
 def modules() -> list[str]:
-    "picnn's public modules (one API page each), from the package folder."
-    return sorted(p.stem for p in (ROOT / "picnn").glob("*.py") if not p.name.startswith("_"))
+    "picnn's public modules (one API page each), from the package folder; an old name exporting nothing has none."
+    return sorted(
+        p.stem for p in (ROOT / "picnn").glob("*.py") if not p.name.startswith("_") and not exports_nothing(p)
+    )
 
 
 def top_level_names() -> list[tuple[str, str]]:
