@@ -166,7 +166,7 @@ def accuracy_in_words(entries: list[dict],  # the entries of `picnn.results.coll
         elif "beyond the margin" in verdict:
             meaning = f"**not resolved**: the estimate lies beyond {margin}, but the interval's upper end lies within it"
         elif "within the margin" in verdict:
-            meaning = f"**not resolved**: the estimate lies within {margin}, but {n} seed{'s' * (n != 1)} leave the interval reaching beyond it"
+            meaning = f"**not resolved**: the estimate lies within {margin}, but {n} seed{' leaves' if n == 1 else 's leave'} the interval reaching beyond it"
         else: meaning = f"**{verdict}**"
         lines.append(f"- `{r['scale']}`, {r['dataset']} / {r['arch']} ({n} seed{'s' * (n != 1)}): PICNN's ACC1 is "
                      f"{_points(d['mean'])} STD's{interval}: {meaning}." +
