@@ -158,6 +158,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'picnn.hardware.resolve_amp': ('hardware.html#resolve_amp', 'picnn/hardware.py'),
                                 'picnn.hardware.resolve_device': ('hardware.html#resolve_device', 'picnn/hardware.py')},
             'picnn.inputs': { 'picnn.inputs.Splits': ('inputs.html#splits', 'picnn/inputs.py'),
+                              'picnn.inputs.eval_loader': ('inputs.html#eval_loader', 'picnn/inputs.py'),
                               'picnn.inputs.input_normalization': ('inputs.html#input_normalization', 'picnn/inputs.py'),
                               'picnn.inputs.make_loaders': ('inputs.html#make_loaders', 'picnn/inputs.py'),
                               'picnn.inputs.prepare_data': ('inputs.html#prepare_data', 'picnn/inputs.py')},

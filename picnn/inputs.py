@@ -15,7 +15,7 @@ from .hardware import Distributed
 from .runs import TrainConfig, recipe
 
 # %% auto #0
-__all__ = ['prepare_data', 'input_normalization', 'Splits', 'make_loaders']
+__all__ = ['prepare_data', 'input_normalization', 'Splits', 'eval_loader', 'make_loaders']
 
 # %% ../nbs/07c_inputs.ipynb #2f9c0d02
 def prepare_data(cfg: TrainConfig # dataset, data_root, subsets, val_size and seed
@@ -54,6 +54,15 @@ class Splits:
     note: str            # the test split's provenance
     normalization: dict  # the mean/std the images are normalised with, and their source
 
+# %% ../nbs/07c_inputs.ipynb #0f4f1a45
+def eval_loader(split,                 # the selection or the test split
+                cfg: TrainConfig,      # the run's settings: augment (its eval resize), image size, memory format
+                device: torch.device   # where the images live
+               ) -> DeviceLoader:
+    "A split as a run measures it: in order, unaugmented, in batches of 512, normalised as the run's network expects."
+    return DeviceLoader(split, 512, train=False, augment=cfg.augment, device=device, image_size=cfg.image_size or None,
+                        channels_last=cfg.channels_last, **input_normalization(cfg))
+
 # %% ../nbs/07c_inputs.ipynb #9ff5dca4
 def make_loaders(cfg: TrainConfig,      # the run's settings
                  device: torch.device,  # where the images live
@@ -70,8 +79,8 @@ def make_loaders(cfg: TrainConfig,      # the run's settings
     common = dict(device=device, image_size=cfg.image_size or None, channels_last=cfg.channels_last, **norm)
     train_loader = DeviceLoader(train, cfg.batch_size // ctx.world_size, train=True, augment=cfg.augment, seed=cfg.seed,
                                 rank=ctx.rank, world_size=ctx.world_size, **common)
-    test_loader = DeviceLoader(test, 512, train=False, augment=cfg.augment, **common)
-    select = test_loader if cfg.select_on == "test" else DeviceLoader(val, 512, train=False, augment=cfg.augment, **common)
+    test_loader = eval_loader(test, cfg, device)
+    select = test_loader if cfg.select_on == "test" else eval_loader(val, cfg, device)
     sizes = {"train_size": len(train), "val_size": len(val) if val is not None else 0, "test_size": len(test)}
     source = (f"pretrained weights {torchvision_weights(cfg.arch, cfg.pretrained)}.transforms()" if norm
               else f"dataset statistics ({train.name})")

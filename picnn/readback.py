@@ -13,12 +13,11 @@ import torch
 
 from .pathway import PathwayClassifier
 from .models import build_model
-from .loader import DeviceLoader
 from .evaluation import evaluate
 from .hardware import resolve_device
 from .runs import (TrainConfig, RunDirError, RunLocked, run_dir_lock, lock_holder, read_config, read_json,
                         load_checkpoint, load_weights, write_run_text)
-from .inputs import input_normalization, prepare_data
+from .inputs import eval_loader, prepare_data
 
 # %% auto #0
 __all__ = ['TrainResult', 'load_run', 'evaluate_run', 'read_result']
@@ -82,9 +81,7 @@ def evaluate_run(run_dir,                      # a run's folder
     with _not_in_training(run_dir):
         model, cfg, epoch = _load_run(run_dir, which, str(dev))
         _, _, test = prepare_data(cfg)
-        loader = DeviceLoader(test, 512, train=False, augment=cfg.augment, device=dev, image_size=cfg.image_size or None,
-                              channels_last=cfg.channels_last, **input_normalization(cfg))
-        res = evaluate(model, loader, seed=cfg.eval_seed, draws=cfg.eval_draws, mis=mis_method or cfg.mis_method,
+        res = evaluate(model, eval_loader(test, cfg, dev), seed=cfg.eval_seed, draws=cfg.eval_draws, mis=mis_method or cfg.mis_method,
                        amp=dev.type == "cuda" if cfg.amp is None else cfg.amp)
         res.pop("_mi_matrix", None)
         log = run_dir / "log.jsonl"
