@@ -231,6 +231,9 @@ class Scale:
     methods: tuple[str, ...] = ("std", "picnn")  # the training methods the tables compare (std, picnn, csg)
     csg_warmup: int = 10    # csg: plain epochs before its STD/CSG alternation (the released 10 of 150; scaled per preset)
     select_tolerance: float = 0.0  # select the latest epoch within this of the best validation ACC1 (0: the first best)
+    select_within_se: float = 0.0  # ... or this many binomial standard errors of it, whichever is larger (0: off)
+    long_lambdas: tuple[float, ...] = ()  # the trade-off's PICNN λ on its longer schedules; empty: 2 and the one
+                                   # recommended on validation
     sections: tuple = ()    # ((name, ((key, value), ...)), ...) from [<preset>.<name>] sections; not a setting
 
     def replace(self, **overrides) -> "Scale":

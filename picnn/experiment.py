@@ -99,7 +99,7 @@ def train_config(scale: Scale | str,      # the preset (or its name)
                       stem=stem_for(arch, scale), pretrained=scale.pretrained,
                       augment=None if dataset in UNAUGMENTED else scale.augment, compile=scale.compile,
                       amp=resolve_amp(scale.amp, device), mis_method=scale.mis_method, mis_every=scale.mis_every,
-                      select_tolerance=scale.select_tolerance,
+                      select_tolerance=scale.select_tolerance, select_within_se=scale.select_within_se,
                       **{k: getattr(scale, k) for k in METHOD_SCALE_KEYS.get(method, ())},
                       data_root=str(data_dir) if data_dir else None)
     return cfg.replace(**overrides) if overrides else cfg

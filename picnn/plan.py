@@ -18,7 +18,7 @@ from .hardware import environment_info
 from .experiment import METHODS, ablation_configs, missing_reason, table_configs, table_datasets, train_config
 from .record import repo_root
 from .paper import default_arch, default_dataset
-from .tradeoff import LONG_LAMBDAS, long_lambdas, tradeoff_configs
+from .tradeoff import long_lambdas, long_schedule_lambdas, tradeoff_configs
 from .claims import COMPARABLE
 
 # %% auto #0
@@ -55,8 +55,9 @@ def notebook_configs(name: str,  # a paper notebook's name: table1, tradeoff, ab
     if name == "tradeoff":   # its fixed grid, and on the longer schedules the λ its finished runs recommend
         tr = scale.section("tradeoff")
         D, A = tr.datasets[0], tr.archs[0]
-        long = long_lambdas(tr, D, A, tr.seeds, runs_root, COMPARABLE, data_dir=data_dir) if runs_root else None
-        return [cfg for *_, cfg in tradeoff_configs(tr, D, A, tr.seeds, long_lambdas=long or LONG_LAMBDAS, data_dir=data_dir)]
+        long = (long_lambdas(tr, D, A, tr.seeds, runs_root, COMPARABLE, data_dir=data_dir) if runs_root
+                else long_schedule_lambdas(tr, None))
+        return [cfg for *_, cfg in tradeoff_configs(tr, D, A, tr.seeds, long_lambdas=long, data_dir=data_dir)]
     if name == "ablations":
         ab = scale.section("ablations")
         return [cfg for *_, cfg in ablation_configs(ab, ab.datasets[0], ab.archs[0], ab.seeds, data_dir=data_dir)]

@@ -13,10 +13,10 @@ from types import SimpleNamespace
 import picnn
 from .config import atomic_write_text
 from .record import NotebookStatus
-from .runs import NO_NUMBERS, RowStatus, TrainConfig, finished_rows
+from .runs import NO_NUMBERS, RowStatus, TrainConfig, finished_rows, selection_rule
 from .experiment import CSG_SOURCE
 from .results import (OFFICIAL_RECIPE, _num, _scale_order, _sizes, collect_results, mis_method_of, precision_of,
-                           protocol_notes, run_records, selection_rule, training_length)
+                           protocol_notes, run_records, training_length)
 from .claims import (CLAIMS, CLAIMS_RULES, COMPARABLE, _difference_verdict, _signed, claim_rows, describe_difference,
                           interval_verdict, method_comparisons)
 
@@ -108,7 +108,7 @@ def _protocol_cell(sc: dict, key: str, rows=(), runs=()) -> str:
         sizes = _sizes(rows, "train_size" if key == "train_subset" else "test_size")
         if sizes: return "; ".join(f"{d} {n:,}" for d, n in sizes.items()) + (" (subset)" if sc.get(key) else "")
         return f"{sc[key]}-image subset" if sc.get(key) else "whole split"
-    if key == "selection": return f"{selection_rule(float(sc.get('select_tolerance') or 0))} ({sc.get('val_size')} of train held out)"
+    if key == "selection": return f"{selection_rule(sc)} ({sc.get('val_size')} of train held out)"
     if key == "augment": return f"{sc.get(key)} (none for the digits)"
     if key == "mis_method": return mis_method_of(sc, rows)
     if key == "seeds": return f"{len(sc.get(key) or [])} (seed {', '.join(map(str, sc.get(key) or []))})"
@@ -374,8 +374,7 @@ def definitions(entries=(),  # the entries of `picnn.results.collect_results` (n
             if r.get("classes"): classes.add(int(r["classes"]))
     draws, seeds = draws or {"": default.eval_draws}, seeds or {"": default.eval_seed}
     val = {s: sc.get("val_size", default.val_size) for s, sc in scales.items()} or {"": default.val_size}
-    rule = {s: selection_rule(float(sc.get("select_tolerance") or 0)) for s, sc in scales.items()} or \
-           {"": selection_rule(default.select_tolerance)}
+    rule = {s: selection_rule(sc) for s, sc in scales.items()} or {"": selection_rule(vars(default))}
     share = lambda v: f"{100 * v:g} % of the training split" if isinstance(v, float) and v < 1 else f"{int(v):,} training images"
     h = lambda c: -(1 / c) * math.log(1 / c) - (1 - 1 / c) * math.log(1 - 1 / c)
     return ("**How to read the numbers.** "

@@ -10,11 +10,11 @@ from pathlib import Path
 from .config import list_scales
 from .experiment import run_precision
 from .record import NotebookStatus, read_rows, read_status, outputs_removed
-from .runs import RowStatus, finished_rows
+from .runs import RowStatus, finished_rows, selection_rule
 
 # %% auto #0
 __all__ = ['OFFICIAL_RECIPE', 'collect_results', 'mis_method_of', 'precision_of', 'run_records', 'training_length',
-           'selection_rule', 'protocol_notes']
+           'protocol_notes']
 
 # %% ../nbs/09d_results.ipynb #54ff8fa7
 def _num(v):
@@ -142,12 +142,6 @@ def training_length(scale: dict,  # the scale as its metrics.json records it (a 
         return f"{d} {steps[d]:,} optimizer steps ({n} epochs)"
     return "; ".join(one(d, n) for d, n in epochs.items())
 
-# %% ../nbs/09d_results.ipynb #29a8117c
-def selection_rule(tolerance: float) -> str:
-    "The selection rule of a `select_tolerance`, in words."
-    return (f"the latest epoch whose validation ACC1 is within {tolerance:g} of the best so far" if tolerance
-            else "the epoch of best validation ACC1 (the first, on a tie)")
-
 # %% ../nbs/09d_results.ipynb #85e87f84
 def protocol_notes(scale: dict,  # the scale as its metrics.json records it (a `Scale` as a dict)
                    rows=(),       # the notebook's table rows
@@ -169,9 +163,9 @@ def protocol_notes(scale: dict,  # the scale as its metrics.json records it (a `
                            if key == "train_subset" and r.get("train_size") not in (None, "") and r.get("val_size") not in (None, "")})
             split = "; ".join(f"{t:,} trained on, {v:,} held out for validation" for t, v in used)
             notes.append(f"a {int(scale[key]):,}-image stratified {what} subset, drawn by each seed" + (f" ({split})" if split else ""))
-    tolerances = sorted({float((r.get("run", {}).get("config") or r.get("config") or {}).get("select_tolerance") or 0) for r in runs}) \
-                 or [float(scale.get("select_tolerance") or 0)]
-    notes.append(" or ".join(map(selection_rule, tolerances)) +
+    rules = list(dict.fromkeys(selection_rule(r.get("run", {}).get("config") or r.get("config") or {}) for r in runs)) \
+            or [selection_rule(scale)]
+    notes.append(" or ".join(rules) +
                  f" on a validation split ({scale.get('val_size', 0.1)} of train), not on the test set")
     precisions = sorted({precision_of(r) for r in runs})
     if precisions: notes.append("trained in " + " and ".join(precisions))

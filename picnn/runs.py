@@ -5,6 +5,7 @@
 # %% ../nbs/07a_runs.ipynb #c5b33045
 from __future__ import annotations
 import errno, hashlib, json, math, os, platform, re, time
+from collections.abc import Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import MISSING, dataclass, asdict, field, fields
 from enum import Enum
@@ -23,12 +24,12 @@ from .loader import AUGMENTS
 from .metrics import MIS_METHODS
 
 # %% auto #0
-__all__ = ['RECIPES', 'NO_NUMBERS', 'RUN_FILES', 'setting', 'TrainConfig', 'recipe', 'config_problems', 'named_settings',
-           'run_name', 'DeviceUnavailable', 'RunDirError', 'RunLocked', 'RunNotFound', 'RunMismatch', 'CorruptRunFile',
-           'TrainingDiverged', 'NonFiniteLoss', 'RowStatus', 'finished_rows', 'disk_error', 'write_run_file',
-           'atomic_save', 'atomic_savez', 'write_run_text', 'append_line', 'not_a_folder', 'make_dir', 'run_dir_lock',
-           'lock_holder', 'config_diff', 'read_json', 'read_config', 'load_checkpoint', 'load_weights', 'check_run_dir',
-           'claim_run_dir', 'open_run_dir']
+__all__ = ['RECIPES', 'NO_NUMBERS', 'RUN_FILES', 'setting', 'TrainConfig', 'recipe', 'config_problems', 'selection_rule',
+           'named_settings', 'run_name', 'DeviceUnavailable', 'RunDirError', 'RunLocked', 'RunNotFound', 'RunMismatch',
+           'CorruptRunFile', 'TrainingDiverged', 'NonFiniteLoss', 'RowStatus', 'finished_rows', 'disk_error',
+           'write_run_file', 'atomic_save', 'atomic_savez', 'write_run_text', 'append_line', 'not_a_folder', 'make_dir',
+           'run_dir_lock', 'lock_holder', 'config_diff', 'read_json', 'read_config', 'load_checkpoint', 'load_weights',
+           'check_run_dir', 'claim_run_dir', 'open_run_dir']
 
 # %% ../nbs/07a_runs.ipynb #5a543e88
 # the atomic writers of any file are picnn.config's; a run's own files are written with `write_run_file`
@@ -68,8 +69,8 @@ class TrainConfig:
     min_lr: float = setting(1e-6, "the learning rate the cosine schedule ends at")
     seed: int = setting(0, "seed of initialisation, subsets, splits, data order and augmentation")
     val_size: int | float = setting(0.1, "training images held out to select the best epoch: a fraction, or a count")
-    select_tolerance: float = setting(0.0, "select the latest epoch whose selection accuracy is within this of the best "
-                                      "so far (0: the first best epoch)")
+    select_tolerance: float = setting(0.0, "select the latest epoch within this of the best selection ACC1 so far")
+    select_within_se: float = setting(0.0, "... or this many binomial standard errors, if more (both 0: the first best)")
     select_on: str = setting("val", "the split that selects the best epoch; test is the released code's optimistic "
                              "choice, labelled as such", ("val", "test"))
     train_subset: int = setting(0, "train on a stratified subset of this many images; 0: all")
@@ -165,6 +166,7 @@ def config_problems(cfg: TrainConfig # the settings to check (its types are chec
         need(0 <= getattr(cfg, key) < math.inf, key, "must be 0 or more")
     need(0 < cfg.gate_density <= 1, "gate_density", "must lie in (0, 1]")
     need(0 <= cfg.select_tolerance < 1, "select_tolerance", "must lie in [0, 1): an accuracy difference")
+    need(0 <= cfg.select_within_se < math.inf, "select_within_se", "must be 0 or more: a count of standard errors")
     need(cfg.csg_period >= 1, "csg_period", "must be at least 1")
     need(0 <= cfg.csg_phase < cfg.csg_period, "csg_phase", f"must lie in [0, csg_period={cfg.csg_period})")
     need(cfg.min_lr <= cfg.lr, "min_lr", f"must not exceed lr={cfg.lr} (the schedule decays to it)")
@@ -174,6 +176,17 @@ def config_problems(cfg: TrainConfig # the settings to check (its types are chec
     need(cfg.val_size > 0 or cfg.select_on == "test", "val_size", "select_on='val' needs a validation split: val_size > 0")
     need(_device_ok(cfg.device), "device", "use auto, cpu, cuda, cuda:<index> or mps")
     return bad
+
+# %% ../nbs/07a_runs.ipynb #c5db9975
+def selection_rule(settings: Mapping, # a run's config or a scale, as a dict: its select_tolerance and select_within_se
+                  ) -> str:
+    "The selection rule of `settings` in words."
+    tol, se = float(settings.get("select_tolerance") or 0), float(settings.get("select_within_se") or 0)
+    within = [f"{tol:g}"] * bool(tol) + [f"{se:g} binomial standard error{'s' * (se != 1)}"] * bool(se)
+    if not within: return "the epoch of best validation ACC1 (the first, on a tie)"
+    return (f"the latest epoch whose validation ACC1 is within {' or '.join(within)} of the best so far"
+            + ", whichever is larger" * (len(within) == 2))
+
 
 # %% ../nbs/07a_runs.ipynb #4a3e0b02
 # TrainConfig's fields when run names were fixed: every name hashes them. Any field added since is hashed only where it

@@ -17,8 +17,8 @@ from .statistics import paired_differences, t_interval
 
 # %% auto #0
 __all__ = ['LAMBDAS', 'SCHEDULES', 'LONG_LAMBDAS', 'scaled', 'tradeoff_configs', 'read_log', 'reuse_cell', 'selected_val_acc1',
-           'setting_pairs', 'tradeoff_differences', 'recommended_lambda', 'long_lambdas', 'plot_frontier', 'gap_curves',
-           'plot_gaps']
+           'setting_pairs', 'tradeoff_differences', 'recommended_lambda', 'long_schedule_lambdas', 'long_lambdas',
+           'plot_frontier', 'gap_curves', 'plot_gaps']
 
 # %% ../nbs/09c_tradeoff.ipynb #dd1315d0
 LAMBDAS = (0.5, 1.0, 2.0)    # the frontier's grid, fixed before any result was seen
@@ -105,15 +105,25 @@ def recommended_lambda(rows: list[dict], schedule: str, margin: float) -> dict:
     ok = [lam for lam, d in diffs.items() if d >= -margin]
     return {"lam": max(ok) if ok else None, "val_acc1_diff": diffs, "margin": margin, "schedule": schedule}
 
+# %% ../nbs/09c_tradeoff.ipynb #8f6dfc15
+def long_schedule_lambdas(scale: Scale,              # the trade-off's preset: its `long_lambdas`
+                          recommended: float | None  # the λ recommended on the first schedule's validation split
+                         ) -> list[float]:
+    """PICNN's λ on the longer schedules: the scale's `long_lambdas` where it sets them, else `LONG_LAMBDAS` plus the
+    recommended λ. A preset whose validation split cannot tell the λ apart (one seed on a few hundred images, where a
+    last-digit perturbation changes the choice) sets them all, so which runs exist never rests on that choice."""
+    if scale.long_lambdas: return list(scale.long_lambdas)
+    return [*LONG_LAMBDAS, *([recommended] if recommended is not None and recommended not in LONG_LAMBDAS else [])]
+
+
 # %% ../nbs/09c_tradeoff.ipynb #1f7f184c
 def long_lambdas(scale: Scale, dataset: str, arch: str, seeds, runs_root, margin: float, lambdas=LAMBDAS,
                  schedules=SCHEDULES, device: str = "auto", data_dir=None) -> list[float]:
-    "`LONG_LAMBDAS` plus the λ that the first schedule's finished runs under `runs_root` recommend, as the notebook adds it."
+    "`long_schedule_lambdas` given the λ that the first schedule's finished runs under `runs_root` recommend."
     first = [(s, t, c) for s, t, c in tradeoff_configs(scale, dataset, arch, seeds, lambdas, schedules[:1], device=device,
                                                         data_dir=data_dir)]
     rows = [reuse_cell(c, runs_root, schedule=s, setting=t) for s, t, c in first]
-    lam = recommended_lambda(rows, first[0][0], margin)["lam"] if first else None
-    return [*LONG_LAMBDAS, *([lam] if lam is not None and lam not in LONG_LAMBDAS else [])]
+    return long_schedule_lambdas(scale, recommended_lambda(rows, first[0][0], margin)["lam"] if first else None)
 
 # %% ../nbs/09c_tradeoff.ipynb #5e7d3bc3
 def _setting_color(setting: str) -> str:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07e_train.ipynb #951c700a
 from __future__ import annotations
-import json, logging, os, sys, time, warnings
+import json, logging, math, os, sys, time, warnings
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
@@ -25,12 +25,13 @@ from .inputs import Splits, make_loaders
 from .readback import TrainResult, read_result
 from .runs import (TrainConfig, recipe, TrainingDiverged, NonFiniteLoss, atomic_save, atomic_savez, write_run_text,
                         append_line, run_dir_lock, read_json, load_checkpoint, load_weights, check_run_dir, claim_run_dir,
-                        run_name, _is_stub)
+                        run_name, selection_rule, _is_stub)
 
 # %% auto #0
 __all__ = ['LOSS_LIMIT', 'SUMMED', 'TrainingStep', 'train_one_epoch', 'epoch_line', 'Progress', 'setup_process',
            'default_run_dir', 'open_run', 'param_groups', 'build_training', 'TrainState', 'restore',
-           'wrap_for_training', 'Training', 'train_epoch', 'selects', 'end_epoch', 'finish', 'fit', 'cached_fit']
+           'wrap_for_training', 'Training', 'train_epoch', 'selects', 'selection_tolerance', 'end_epoch', 'finish',
+           'fit', 'cached_fit']
 
 # %% ../nbs/07e_train.ipynb #3ff12f91
 # A run on disk is picnn.runs (notebook 07a), the machine picnn.hardware (07b), a run's data picnn.inputs (07c), a run
@@ -311,15 +312,29 @@ def train_epoch(t: Training, # the run
     return row
 
 # %% ../nbs/07e_train.ipynb #f53cc963
-def selects(acc1: float,            # the epoch's accuracy on the selection split
-            best: dict,             # the selected epoch so far: its acc1 (and "top", with a tolerance)
-            tolerance: float = 0.0  # `select_tolerance`
+def selects(acc1: float,                  # the epoch's accuracy on the selection split
+            best: dict,                   # the selected epoch so far: its acc1 (and "top", with a tolerance)
+            tolerance: float | None = None  # None: the first best epoch; a number: `selection_tolerance`
            ) -> tuple[bool, float]:
     """Whether an epoch of selection-split accuracy `acc1` becomes the selected one, and the best accuracy so far.
-    Tolerance 0: only a strictly better epoch (the first best is kept). Tolerance t: any epoch within t of the best so
-    far, so the latest of the equally accurate epochs is kept and last-digit noise cannot pin an early one."""
+    Tolerance None: only a strictly better epoch (the first best is kept). Tolerance t: any epoch within t of the best
+    so far, so the latest of the equally accurate epochs is kept and last-digit noise cannot pin an early one."""
     top = max(best.get("top", best["acc1"]), acc1)
-    return (acc1 > best["acc1"] if not tolerance else acc1 >= top - tolerance), top
+    return (acc1 > best["acc1"] if tolerance is None else acc1 >= top - tolerance), top
+
+
+# %% ../nbs/07e_train.ipynb #bf1184d0
+def selection_tolerance(cfg: TrainConfig, # the run's settings: `select_tolerance`, `select_within_se`
+                        top: float,       # the best selection accuracy so far
+                        n: int            # images in the selection split
+                       ) -> float | None:
+    """How far below the best selection accuracy so far an epoch may lie and still be selected: `select_tolerance`, or
+    `select_within_se` binomial standard errors √(top (1 − top) / n), whichever is larger; None when neither is set (the
+    first best epoch). A difference smaller than one standard error of the selection split is not evidence that one
+    epoch is better than another, so the rule prefers the later epoch (the one-standard-error rule)."""
+    if not (cfg.select_tolerance or cfg.select_within_se): return None
+    return max(cfg.select_tolerance, cfg.select_within_se * math.sqrt(top * (1 - top) / max(n, 1)))
+
 
 # %% ../nbs/07e_train.ipynb #1e2dc6b5
 def end_epoch(t: Training,        # the run
@@ -334,10 +349,12 @@ def end_epoch(t: Training,        # the run
     row.update({f"{cfg.select_on}_{k}": float(v) for k, v in sel.items() if k.startswith(("acc", "mis")) and k != "mis_method"})
     if on_epoch_end is not None: on_epoch_end(epoch, t.model, row)
     state.history.append(row)
-    improved, top = selects(sel["acc1"], state.best, cfg.select_tolerance)
-    if cfg.select_tolerance: state.best["top"] = top
+    top = max(state.best.get("top", state.best["acc1"]), sel["acc1"])
+    tol = selection_tolerance(cfg, top, len(t.data.select.dataset))
+    improved, top = selects(sel["acc1"], state.best, tol)
+    if tol is not None: state.best["top"] = top
     if improved:
-        state.best = {"epoch": epoch, "acc1": sel["acc1"], **({"top": top} if cfg.select_tolerance else {})}
+        state.best = {"epoch": epoch, "acc1": sel["acc1"], **({"top": top} if tol is not None else {})}
         state.best_state = {k: v.detach().clone() for k, v in unwrap(t.model).state_dict().items()}
     if t.run_dir is not None:
         ckpt = _checkpoint(t.model, t.optimizer, t.scheduler, cfg, epoch, state.best, state.history, t.data.input_size)
@@ -360,7 +377,7 @@ def finish(t: Training,       # the run
         "config": asdict(cfg),
         "selection": ("best epoch by TEST accuracy (the released code's behaviour; test numbers are optimistic)"
                       if cfg.select_on == "test" else "best epoch by validation accuracy; test split used once") +
-                     (f"; the latest epoch within {cfg.select_tolerance:g} of the best so far" if cfg.select_tolerance else ""),
+                     (f"; {selection_rule(asdict(cfg))}" if cfg.select_tolerance or cfg.select_within_se else ""),
         "selected_epoch": state.best["epoch"], "epochs_run": len(state.history),
         "precision": "bf16 autocast" if t.amp else "fp32",
         # CSG's sparsity measure of the filter-class matrix (G; PICNN's P has 1/C by construction)
