@@ -1,12 +1,13 @@
 """Does a last-digit perturbation change a smoke verdict? Two smoke reproductions of one commit, at torch thread counts
 1 and 2 (results differ in their last digits with the thread count), compared claim by claim.
 
-    python -m benchmarks.smoke_threads ROOT_1 ROOT_2 [--logs LOG_1 LOG_2] [--date YYYY-MM-DD]
+    python -m benchmarks.smoke_threads ROOT_1 ROOT_2 [--logs LOG_1 LOG_2] [--name YYYY-MM-DD-x]
 
 ROOT_1 and ROOT_2 are the `results` folders of the two reproductions (each `picnn reproduce --scale smoke` from its own
 checkout of the same commit, with OMP_NUM_THREADS=1 and =2). For every smoke claim row (the claims table of SUMMARY)
-it lists both verdicts and both measurements, and for every run both selected epochs. Prints the comparison and
-writes `benchmarks/results/smoke_threads-<date>.json`; exits 1 when a verdict differs.
+it lists both verdicts, both measurements and on which side of its margin each estimate lies, and for every run both
+selected epochs. Prints the comparison and writes `benchmarks/results/smoke_threads-<name>.json` (names sort in the
+order the comparisons were made: the newest is the last); exits 1 when a verdict differs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse, json, sys, time
 from pathlib import Path
 
 from picnn.config import atomic_write_text
-from picnn.claims import claim_rows
+from picnn.claims import COMPARABLE, claim_rows, estimate_side
 from picnn.results import collect_results
 
 
@@ -27,8 +28,20 @@ def smoke_claims(root) -> dict:
             cell += f" {r['setting']}"
         if r.get("epochs"):
             cell += f" ({r['epochs']} epochs)"
-        out[f"{r['claim']} | {cell}"] = {"verdict": r["verdict"], "measured": r["measured"]}
+        margin = COMPARABLE if r["claim"] == "accuracy" else 0.0
+        side = estimate_side(r["diff"], margin) if "diff" in r else None
+        out[f"{r['claim']} | {cell}"] = {"verdict": r["verdict"], "measured": r["measured"], "estimate": side}
     return out
+
+
+def recommended(root) -> float | None:
+    "The λ the smoke trade-off recommends on its validation split (None where it recommends none or did not run)."
+    found = [
+        e["metrics"].get("recommended") or {}
+        for e in collect_results(root)
+        if (e["scale"], e["name"]) == ("smoke", "tradeoff")
+    ]
+    return found[0].get("lam") if found else None
 
 
 def selections(root) -> dict:
@@ -44,14 +57,9 @@ def selections(root) -> dict:
     return out
 
 
-def category(verdict: str | None) -> str | None:
-    "A verdict without the qualifier that says where its estimate lies: 'not resolved at this scale (...)' -> its head."
-    return verdict.split(" (")[0] if verdict else verdict
-
-
 def compare(root_1, root_2) -> dict:
-    """Both reproductions' claims and selections, and whether every verdict agrees (in full, and in its category: a
-    qualifier that says where the estimate lies may change while the verdict does not)."""
+    """Both reproductions' claims and selections: whether every verdict agrees, and whether each estimate lies on the
+    same side of its margin (an estimate near the margin may cross it while the verdict, the interval's, does not)."""
     c1, c2 = smoke_claims(root_1), smoke_claims(root_2)
     s1, s2 = selections(root_1), selections(root_2)
     rows = [
@@ -60,7 +68,7 @@ def compare(root_1, root_2) -> dict:
             "threads_1": c1.get(k),
             "threads_2": c2.get(k),
             "same_verdict": (c1.get(k) or {}).get("verdict") == (c2.get(k) or {}).get("verdict"),
-            "same_category": category((c1.get(k) or {}).get("verdict")) == category((c2.get(k) or {}).get("verdict")),
+            "same_estimate_side": (c1.get(k) or {}).get("estimate") == (c2.get(k) or {}).get("estimate"),
         }
         for k in dict.fromkeys([*c1, *c2])
     ]
@@ -71,11 +79,12 @@ def compare(root_1, root_2) -> dict:
         "same_verdicts": all(r["same_verdict"] for r in rows),
         "claims_compared": len(rows),
         "claims_same_verdict": sum(r["same_verdict"] for r in rows),
-        "claims_same_category": sum(r["same_category"] for r in rows),
+        "claims_same_estimate_side": sum(r["same_estimate_side"] for r in rows),
         "same_selected_epochs": sum(
             (r["threads_1"] or {}).get("selected_epoch") == (r["threads_2"] or {}).get("selected_epoch") for r in runs
         ),
         "runs_compared": len(runs),
+        "recommended_lambda": {"threads_1": recommended(root_1), "threads_2": recommended(root_2)},
     }
 
 
@@ -83,7 +92,11 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("roots", nargs=2, help="the results folders of the threads-1 and threads-2 reproductions")
     ap.add_argument("--logs", nargs=2, default=None, help="their `picnn reproduce` logs, kept beside the JSON")
-    ap.add_argument("--date", default=time.strftime("%Y-%m-%d"))
+    ap.add_argument(
+        "--name",
+        default=time.strftime("%Y-%m-%d"),
+        help="the JSON's name: the date, and a letter after it for a later comparison of the same day",
+    )
     args = ap.parse_args()
     res = compare(*args.roots)
     if args.logs:
@@ -94,9 +107,13 @@ if __name__ == "__main__":
     print(
         f"selected epochs equal in {res['same_selected_epochs']} of {res['runs_compared']} runs; "
         f"verdicts {'all the same' if res['same_verdicts'] else 'DIFFER'}: the same in {res['claims_same_verdict']} "
-        f"of {res['claims_compared']} claim rows, the same category in {res['claims_same_category']}"
+        f"of {res['claims_compared']} claim rows; estimates on the same side of their margin in "
+        f"{res['claims_same_estimate_side']}; the trade-off recommends λ {res['recommended_lambda']['threads_1']} and "
+        f"{res['recommended_lambda']['threads_2']} (a choice on one seed's validation split, not a verdict)"
     )
-    out = Path(__file__).parent / "results" / f"smoke_threads-{args.date}.json"
+    out = Path(__file__).parent / "results" / f"smoke_threads-{args.name}.json"
+    if out.exists():
+        sys.exit(f"{out} exists: it is an earlier comparison; give this one another --name (the date and a letter)")
     atomic_write_text(json.dumps(res, indent=2), out)
     print(f"wrote {out}")
     sys.exit(0 if res["same_verdicts"] else 1)

@@ -13,8 +13,8 @@ from .runs import finished_rows
 
 # %% auto #0
 __all__ = ['COMPARABLE', 'NEAR', 'FAR', 'PAPER_ARCHS', 'PAPER_DATASETS', 'CLAIMS', 'METHOD_PAIRS', 'CLAIMS_RULES',
-           'interval_verdict', 'cluster_verdict', 'describe_difference', 'table_runs', 'cell_claims', 'breadth_claim',
-           'claim_rows', 'tradeoff_claims', 'method_comparisons']
+           'interval_verdict', 'estimate_side', 'cluster_verdict', 'describe_difference', 'table_runs', 'cell_claims',
+           'breadth_claim', 'claim_rows', 'tradeoff_claims', 'method_comparisons']
 
 # %% ../nbs/09e_claims.ipynb #bb6ea19c
 COMPARABLE = 0.01     # an ACC1 within one point of STD's counts as comparable
@@ -30,13 +30,19 @@ CLAIMS = {"mis": "PICNN's filters are more class-specific than STD's: higher MIS
 def interval_verdict(diff: dict,          # a difference's interval: `mean`, `lo`, `hi` (`t_interval`)
                      margin: float = 0.0, # how far below 0 still counts (`COMPARABLE` for accuracy)
                     ) -> str:
-    "Above `-margin` with 95 % confidence: supported; below it: not supported; else not resolved, naming the estimate's side."
+    """Above `-margin` with 95 % confidence: supported; below it: not supported; else not resolved. The verdict is what
+    the interval says; on which side of the margin the estimate lies is `estimate_side`, said beside it: an estimate near
+    the margin crosses it with a last-digit perturbation (a thread count), an interval's verdict does not."""
     if math.isnan(diff["lo"]): return "not resolved (one seed, no interval)"
     if diff["lo"] > -margin: return "supported"
     if diff["hi"] < -margin: return "not supported at this scale"
-    # the interval straddles the margin: say on which side the estimate lies, so a reader is not left to guess
-    side = "beyond" if diff["mean"] < -margin else "within"
-    return f"not resolved at this scale (estimate {side} the margin)"
+    return "not resolved at this scale"
+
+def estimate_side(diff: dict,          # a difference: its `mean`
+                  margin: float = 0.0, # how far below 0 still counts
+                 ) -> str:
+    "'beyond' when the estimate lies below `-margin` (worse), else 'within'."
+    return "beyond" if diff["mean"] < -margin else "within"
 
 # %% ../nbs/09e_claims.ipynb #9c4e44aa
 def cluster_verdict(acc1: float,  # PICNN's mean ACC1 (all filters)
@@ -82,7 +88,8 @@ def cell_claims(scale: str,        # the scale the cell was measured at
     ok = [r for r in finished_rows(runs) if (r["dataset"], r["arch"]) == where]
     pic = {m: t_interval([r[m] for r in ok if r["method"] == "picnn"])["mean"] for m in ("acc1", "acc2", "acc3")}
     std3 = t_interval([r["acc3"] for r in ok if r["method"] == "std"])["mean"]
-    return [{**cell, "claim": "mis", "measured": describe_difference(mis, False) + " nats", "verdict": interval_verdict(mis["diff"])},
+    return [{**cell, "claim": "mis", "measured": describe_difference(mis, False) + " nats", "verdict": interval_verdict(mis["diff"]),
+             "diff": mis["diff"]},
             {**cell, "claim": "accuracy", "measured": describe_difference(acc, True), "verdict": interval_verdict(acc["diff"], COMPARABLE),
              "diff": acc["diff"]},
             {**cell, "claim": "clusters", "measured": f"PICNN ACC1 {100 * pic['acc1']:.2f} %, ACC2 {100 * pic['acc2']:.2f} %, "
@@ -141,7 +148,7 @@ def tradeoff_claims(e: dict) -> list[dict]:
         pending = _unfinished(e, d["schedule"], d["setting"], len(d["seeds"]))
         if d["metric"] == "mis":
             out.append({**cell, "claim": "mis", "measured": describe_difference(d, False) + " nats",
-                        "verdict": pending + _difference_verdict(d)})
+                        "verdict": pending + _difference_verdict(d), "diff": d["diff"]})
         elif d["metric"] == "acc1":
             out.append({**cell, "claim": "accuracy", "measured": describe_difference(d, True),
                         "verdict": pending + _difference_verdict(d), "diff": d["diff"]})
@@ -169,6 +176,5 @@ CLAIMS_RULES = (f"Verdicts by fixed rules (picnn.claims): an MIS difference is s
                 f"lies above 0; accuracy is comparable within {100 * COMPARABLE:g} point of STD; clusters need ACC2 within "
                 f"{100 * NEAR:g} points of ACC1 and ACC3 at most {FAR:g} x ACC1. With one seed an accuracy difference gets the "
                 "binomial interval of the test set (test noise only) and an MIS difference none. An interval that straddles its "
-                "margin (0 for MIS, the point for accuracy) is not resolved, and the verdict says whether the estimate lies "
-                "beyond the margin (worse) or within it. Every verdict holds at "
-                "its scale only.")
+                "margin (0 for MIS, the point for accuracy) is not resolved; the accuracy in plain words says whether its "
+                "estimate lies beyond the margin (worse) or within it. Every verdict holds at its scale only.")

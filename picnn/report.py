@@ -18,11 +18,11 @@ from .experiment import CSG_SOURCE
 from .results import (OFFICIAL_RECIPE, _num, _scale_order, _sizes, collect_results, mis_method_of, precision_of,
                            protocol_notes, run_records, training_length)
 from .claims import (CLAIMS, CLAIMS_RULES, COMPARABLE, _difference_verdict, _signed, claim_rows, describe_difference,
-                          interval_verdict, method_comparisons)
+                          estimate_side, interval_verdict, method_comparisons)
 
 # %% auto #0
 __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'PROTOCOL_ROWS', 'RESNET20_CIFAR10', 'TITLES', 'fmt_value',
-           'dataset_notes', 'markdown_table', 'protocol_table', 'claims_markdown', 'accuracy_in_words',
+           'dataset_notes', 'markdown_table', 'protocol_table', 'claim_cell', 'claims_markdown', 'accuracy_in_words',
            'tradeoff_markdown', 'comparisons_markdown', 'status_table', 'reference_comparisons', 'seed_table',
            'runs_provenance', 'table_section', 'tradeoff_lines', 'figure_section', 'definitions', 'summary_markdown',
            'write_summary']
@@ -134,6 +134,14 @@ def protocol_table(entries: list[dict],  # the entries of `picnn.results.collect
                    " | ".join(_md_escape(_protocol_cell(scales[s], key, rows[s], runs.get(s, ()))) for s in names) + " |")
     return out + [""]
 
+# %% ../nbs/10_report.ipynb #2f99533d
+def claim_cell(r: dict,  # a row of `claim_rows`
+              ) -> str:
+    "Where a claims row was measured, in words: 'digits / tiny_cnn, 300 epochs, PICNN λ = 1'."
+    return f"{r['dataset']} / {r['arch']}" + (f", {r['epochs']} epochs" if r.get("epochs") else "") + \
+           (f", PICNN {r['setting']}" if r.get("setting") else "")
+
+
 # %% ../nbs/10_report.ipynb #c1a1ab02
 def claims_markdown(entries: list[dict],  # the entries of `picnn.results.collect_results`
                     ) -> str:
@@ -141,9 +149,7 @@ def claims_markdown(entries: list[dict],  # the entries of `picnn.results.collec
     rows = claim_rows(entries)
     out = ["| claim (paper) | scale | cell | measured | verdict |", "|---|---|---|---|---|"]
     for r in rows:
-        cell = f"{r['dataset']} / {r['arch']}" if r["dataset"] else "every cell above"
-        if r.get("epochs"): cell += f", {r['epochs']} epochs"
-        if r.get("setting"): cell += f", PICNN {r['setting']}"
+        cell = claim_cell(r) if r["dataset"] else "every cell above"
         flag = (f" (**FROM AN INCOMPLETE TABLE**: {_md_escape(r['flag'])}; rerun `picnn reproduce --scale {r['scale']}`)"
                 if r.get("flag") else "")
         out.append(f"| {CLAIMS[r['claim']]} | {r['scale']} | {cell} | {_md_escape(r['measured'])} | **{r['verdict']}**{flag} |")
@@ -163,12 +169,12 @@ def accuracy_in_words(entries: list[dict],  # the entries of `picnn.results.coll
         if verdict == "supported": meaning = f"**comparable or higher**: the whole interval lies above {margin} below STD"
         elif verdict.startswith("not supported"):
             meaning = f"**PICNN does not reach comparable accuracy here**: the whole interval lies beyond {margin}"
-        elif "beyond the margin" in verdict:
+        elif verdict.startswith("not resolved at") and estimate_side(d, COMPARABLE) == "beyond":
             meaning = f"**not resolved**: the estimate lies beyond {margin}, but the interval's upper end lies within it"
-        elif "within the margin" in verdict:
+        elif verdict.startswith("not resolved at"):
             meaning = f"**not resolved**: the estimate lies within {margin}, but {n} seed{' leaves' if n == 1 else 's leave'} the interval reaching beyond it"
         else: meaning = f"**{verdict}**"
-        lines.append(f"- `{r['scale']}`, {r['dataset']} / {r['arch']} ({n} seed{'s' * (n != 1)}): PICNN's ACC1 is "
+        lines.append(f"- `{r['scale']}`, {claim_cell(r)} ({n} seed{'s' * (n != 1)}): PICNN's ACC1 is "
                      f"{_points(d['mean'])} STD's{interval}: {meaning}." +
                      (f" **From an incomplete table** ({_md_escape(r['flag'])})." if r.get("flag") else ""))
     return "\n".join(lines)

@@ -274,7 +274,7 @@ BENCH_SECTIONS = {
     "### fp32 against bf16 on this CPU": ["cpu_precision-2026-12-02.json"],
     "### The same benchmark on an EPYC without AVX-512": ["cpu_precision-2026-12-03-avx2.json"],
     "### Does bf16 change the results?": ["precision_paired-2026-12-03.json"],
-    "### Smoke verdicts at 1 and 2 torch threads": ["smoke_threads-2026-12-05.json"],
+    "### Smoke verdicts at 1 and 2 torch threads": ["smoke_threads-2026-12-05-a.json"],
     "## Images/s of the paper architectures": [],
     "### Throughput on this CPU": ["throughput-AMD_EPYC_2_cores-2026-12-02.json"],
     "### Throughput of the cpu preset's runs": ["throughput-AMD_EPYC_2_cores-1thread-2026-12-02.json"],

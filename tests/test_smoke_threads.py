@@ -42,7 +42,7 @@ def test_the_counts_are_those_of_the_rows():
     res = latest()
     assert res["claims_compared"] == len(res["claims"]) and res["runs_compared"] == len(res["runs"])
     assert res["claims_same_verdict"] == sum(r["same_verdict"] for r in res["claims"])
-    assert res["claims_same_category"] == sum(r["same_category"] for r in res["claims"])
+    assert res["claims_same_estimate_side"] == sum(r["same_estimate_side"] for r in res["claims"])
 
 
 def test_the_comparison_is_of_the_committed_smoke_results():
