@@ -14,7 +14,7 @@ import pytest
 
 from picnn.config import Scale
 from picnn.experiment import ablation_grid, as_list, table_configs, table_datasets, train_config
-from picnn.tradeoff import LAMBDAS, LONG_LAMBDAS, SCHEDULES, tradeoff_configs
+from picnn.tradeoff import LAMBDAS, SCHEDULES, long_schedule_lambdas, tradeoff_configs
 from picnn.runs import TrainConfig, run_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def rebuilt(notebook: str, m: dict) -> list[tuple[dict, TrainConfig]]:
         ]
     if notebook == "tradeoff":  # its grid, plus the recommended λ on the longer schedules when it named one
         lam = (m.get("recommended") or {}).get("lam")
-        long = [*LONG_LAMBDAS, *([lam] if lam is not None and lam not in LONG_LAMBDAS else [])]
+        long = long_schedule_lambdas(S, lam)
         grid = tradeoff_configs(
             S,
             m["dataset"],
