@@ -30,18 +30,25 @@ def smoke_claims(root) -> dict:
             cell += f" ({r['epochs']} epochs)"
         margin = COMPARABLE if r["claim"] == "accuracy" else 0.0
         side = estimate_side(r["diff"], margin) if "diff" in r else None
-        out[f"{r['claim']} | {cell}"] = {"verdict": r["verdict"], "measured": r["measured"], "estimate": side}
+        diff = {k: r["diff"][k] for k in ("mean", "lo", "hi")} if "diff" in r else None
+        out[f"{r['claim']} | {cell}"] = {
+            "verdict": r["verdict"],
+            "measured": r["measured"],
+            "diff": diff,
+            "estimate": side,
+        }
     return out
 
 
-def recommended(root) -> float | None:
-    "The λ the smoke trade-off recommends on its validation split (None where it recommends none or did not run)."
+def recommended(root) -> dict:
+    """The smoke trade-off's recommendation on its validation split: the λ (None where none keeps ACC1 within the margin)
+    and each λ's paired validation ACC1 difference from STD; empty where the trade-off did not run."""
     found = [
         e["metrics"].get("recommended") or {}
         for e in collect_results(root)
         if (e["scale"], e["name"]) == ("smoke", "tradeoff")
     ]
-    return found[0].get("lam") if found else None
+    return found[0] if found else {}
 
 
 def selections(root) -> dict:
@@ -72,7 +79,9 @@ def compare(root_1, root_2) -> dict:
         }
         for k in dict.fromkeys([*c1, *c2])
     ]
-    runs = [{"run": k, "threads_1": s1.get(k), "threads_2": s2.get(k)} for k in dict.fromkeys([*s1, *s2])]
+    # runs both sides trained (a reproduction of fewer notebooks has fewer); the others are listed apart
+    runs = [{"run": k, "threads_1": s1[k], "threads_2": s2[k]} for k in s1 if k in s2]
+    one_side = sorted(set(s1) ^ set(s2))
     return {
         "claims": rows,
         "runs": runs,
@@ -84,7 +93,8 @@ def compare(root_1, root_2) -> dict:
             (r["threads_1"] or {}).get("selected_epoch") == (r["threads_2"] or {}).get("selected_epoch") for r in runs
         ),
         "runs_compared": len(runs),
-        "recommended_lambda": {"threads_1": recommended(root_1), "threads_2": recommended(root_2)},
+        "runs_on_one_side": one_side,
+        "recommended": {"threads_1": recommended(root_1), "threads_2": recommended(root_2)},
     }
 
 
@@ -105,11 +115,12 @@ if __name__ == "__main__":
         v1, v2 = ((r[t] or {}).get("verdict") for t in ("threads_1", "threads_2"))
         print(f"{'same' if r['same_verdict'] else 'DIFFERENT':9s} {r['claim']}: {v1} | {v2}")
     print(
-        f"selected epochs equal in {res['same_selected_epochs']} of {res['runs_compared']} runs; "
+        f"selected epochs equal in {res['same_selected_epochs']} of the {res['runs_compared']} runs both trained "
+        f"({len(res['runs_on_one_side'])} on one side only); "
         f"verdicts {'all the same' if res['same_verdicts'] else 'DIFFER'}: the same in {res['claims_same_verdict']} "
         f"of {res['claims_compared']} claim rows; estimates on the same side of their margin in "
-        f"{res['claims_same_estimate_side']}; the trade-off recommends λ {res['recommended_lambda']['threads_1']} and "
-        f"{res['recommended_lambda']['threads_2']} (a choice on one seed's validation split, not a verdict)"
+        f"{res['claims_same_estimate_side']}; the trade-off recommends λ {res['recommended']['threads_1'].get('lam')} and "
+        f"{res['recommended']['threads_2'].get('lam')} (a choice on one seed's validation split, not a verdict)"
     )
     out = Path(__file__).parent / "results" / f"smoke_threads-{args.name}.json"
     if out.exists():

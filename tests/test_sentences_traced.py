@@ -259,7 +259,8 @@ def _matches(token: str, vals, extra) -> bool:
         return False
     digits = len(shown.split(".")[1]) if "." in shown else 0
     tol = 0.5 * 10**-digits + 1e-9
-    return any(abs(v - x) <= tol or abs(100 * v - x) <= tol for v in list(vals) + list(extra))
+    # a token is read without its sign (bench_numbers), so a value is compared by its size: "−1.02 points" is -0.0102
+    return any(abs(abs(v) - x) <= tol or abs(100 * abs(v) - x) <= tol for v in list(vals) + list(extra))
 
 
 # section title (the start of a ## or ### heading) -> the raw artifacts its numbers come from
@@ -274,7 +275,10 @@ BENCH_SECTIONS = {
     "### fp32 against bf16 on this CPU": ["cpu_precision-2026-12-02.json"],
     "### The same benchmark on an EPYC without AVX-512": ["cpu_precision-2026-12-03-avx2.json"],
     "### Does bf16 change the results?": ["precision_paired-2026-12-03.json"],
-    "### Smoke verdicts at 1 and 2 torch threads": ["smoke_threads-2026-12-05-a.json"],
+    "### Smoke verdicts at 1 and 2 torch threads": [
+        "smoke_threads-2026-12-05-b.json",
+        "smoke_threads-2026-12-05-a.json",
+    ],
     "## Images/s of the paper architectures": [],
     "### Throughput on this CPU": ["throughput-AMD_EPYC_2_cores-2026-12-02.json"],
     "### Throughput of the cpu preset's runs": ["throughput-AMD_EPYC_2_cores-1thread-2026-12-02.json"],
@@ -508,6 +512,7 @@ def test_the_checker_catches_a_drifted_number():
     "A number one unit off in its last digit is not a value of the artifact: the checker would fail on it."
     vals = artifact_values(["cpu_precision-2026-12-02.json"])
     assert _matches("1,182", vals, []) and not _matches("1,183", vals, [])
+    assert _matches("1.02", [-0.0102], []) and not _matches("1.03", [-0.0102], [])  # a negative value, in points
     assert sentences("It took 67 s, on `2` cores. CIFAR-10 on ResNet-20.\n\n| a | b |\n|---|---|\n| x | 3.5 |") == [
         "It took 67 s, on  cores.",
         "| x | 3.5 |",

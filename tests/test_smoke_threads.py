@@ -1,6 +1,6 @@
 """Does a last-digit perturbation change a smoke verdict? The committed comparison of two smoke reproductions of the
 same code, at torch thread counts 1 and 2 (benchmarks/smoke_threads.py): its threads-1 side is what the committed results
-say now, its counts are those of its rows, and (not yet, issue 21 item 5) its verdicts agree."""
+say now, its counts are those of its rows, and its verdicts agree."""
 
 import json
 from pathlib import Path
@@ -30,9 +30,6 @@ def test_the_two_sides_ran_at_1_and_2_threads():
     assert threads == ({1}, {2})
 
 
-# Issue 21, item 5, is open: the comparison of 2026-12-05 differs in 4 of 15 claim rows (benchmarks/README.md says
-# which and why). Strict: a comparison whose verdicts all agree fails here, so that this mark is removed with it.
-@pytest.mark.xfail(strict=True, reason="smoke verdicts still change with the torch thread count (issue 21, item 5)")
 def test_two_thread_counts_give_the_same_smoke_verdicts():
     res = latest()
     assert res["claims"] and res["same_verdicts"], [r["claim"] for r in res["claims"] if not r["same_verdict"]]
