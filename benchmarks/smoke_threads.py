@@ -41,8 +41,8 @@ def smoke_claims(root) -> dict:
 
 
 def recommended(root) -> dict:
-    """The smoke trade-off's recommendation on its validation split: the λ (None where none keeps ACC1 within the margin)
-    and each λ's paired validation ACC1 difference from STD; empty where the trade-off did not run."""
+    """The smoke trade-off's recommendation on its validation split: the λ (None where none keeps ACC1 within the
+    margin) and each λ's paired validation ACC1 difference from STD; empty where the trade-off did not run."""
     found = [
         e["metrics"].get("recommended") or {}
         for e in collect_results(root)
@@ -119,8 +119,9 @@ if __name__ == "__main__":
         f"({len(res['runs_on_one_side'])} on one side only); "
         f"verdicts {'all the same' if res['same_verdicts'] else 'DIFFER'}: the same in {res['claims_same_verdict']} "
         f"of {res['claims_compared']} claim rows; estimates on the same side of their margin in "
-        f"{res['claims_same_estimate_side']}; the trade-off recommends λ {res['recommended']['threads_1'].get('lam')} and "
-        f"{res['recommended']['threads_2'].get('lam')} (a choice on one seed's validation split, not a verdict)"
+        f"{res['claims_same_estimate_side']}; the trade-off recommends λ "
+        f"{res['recommended']['threads_1'].get('lam')} and {res['recommended']['threads_2'].get('lam')} "
+        "(a choice on one seed's validation split, not a verdict)"
     )
     out = Path(__file__).parent / "results" / f"smoke_threads-{args.name}.json"
     if out.exists():
