@@ -15,7 +15,7 @@ import argparse, json, sys, time
 from pathlib import Path
 
 from picnn.config import atomic_write_text
-from picnn.claims import COMPARABLE, claim_rows, estimate_side
+from picnn.claims import claim_rows
 from picnn.results import collect_results
 
 
@@ -28,14 +28,12 @@ def smoke_claims(root) -> dict:
             cell += f" {r['setting']}"
         if r.get("epochs"):
             cell += f" ({r['epochs']} epochs)"
-        margin = COMPARABLE if r["claim"] == "accuracy" else 0.0
-        side = estimate_side(r["diff"], margin) if "diff" in r else None
         diff = {k: r["diff"][k] for k in ("mean", "lo", "hi")} if "diff" in r else None
         out[f"{r['claim']} | {cell}"] = {
             "verdict": r["verdict"],
             "measured": r["measured"],
             "diff": diff,
-            "estimate": side,
+            "estimate": r.get("estimate"),
         }
     return out
 

@@ -2,6 +2,7 @@
 
 d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_url': 'https://github.com/picnn/picnn', 'lib_path': 'picnn'},
   'syms': { 'picnn.claims': { 'picnn.claims._difference_verdict': ('claims.html#_difference_verdict', 'picnn/claims.py'),
+                              'picnn.claims._margin': ('claims.html#_margin', 'picnn/claims.py'),
                               'picnn.claims._signed': ('claims.html#_signed', 'picnn/claims.py'),
                               'picnn.claims._unfinished': ('claims.html#_unfinished', 'picnn/claims.py'),
                               'picnn.claims.breadth_claim': ('claims.html#breadth_claim', 'picnn/claims.py'),

@@ -89,9 +89,9 @@ def cell_claims(scale: str,        # the scale the cell was measured at
     pic = {m: t_interval([r[m] for r in ok if r["method"] == "picnn"])["mean"] for m in ("acc1", "acc2", "acc3")}
     std3 = t_interval([r["acc3"] for r in ok if r["method"] == "std"])["mean"]
     return [{**cell, "claim": "mis", "measured": describe_difference(mis, False) + " nats", "verdict": interval_verdict(mis["diff"]),
-             "diff": mis["diff"]},
+             "diff": mis["diff"], "estimate": estimate_side(mis["diff"])},
             {**cell, "claim": "accuracy", "measured": describe_difference(acc, True), "verdict": interval_verdict(acc["diff"], COMPARABLE),
-             "diff": acc["diff"]},
+             "diff": acc["diff"], "estimate": estimate_side(acc["diff"], COMPARABLE)},
             {**cell, "claim": "clusters", "measured": f"PICNN ACC1 {100 * pic['acc1']:.2f} %, ACC2 {100 * pic['acc2']:.2f} %, "
              f"ACC3 {100 * pic['acc3']:.2f} % (STD's ACC3 {100 * std3:.2f} %)",
              "verdict": cluster_verdict(pic["acc1"], pic["acc2"], pic["acc3"], int(ok[0].get("classes") or 10))}]
@@ -123,8 +123,10 @@ def claim_rows(entries: list[dict]) -> list[dict]:
     return rows + [breadth_claim([r for r in rows if r["claim"] == "mis"])]
 
 # %% ../nbs/09e_claims.ipynb #81982f42
+def _margin(d: dict) -> float: return COMPARABLE if d["metric"] == "acc1" else 0.0
+
 def _difference_verdict(d: dict) -> str:
-    return interval_verdict(d["diff"], COMPARABLE if d["metric"] == "acc1" else 0.0)
+    return interval_verdict(d["diff"], _margin(d))
 
 # %% ../nbs/09e_claims.ipynb #9203be36
 def _unfinished(e: dict, schedule: str, setting: str, seeds: int) -> str:
@@ -148,10 +150,12 @@ def tradeoff_claims(e: dict) -> list[dict]:
         pending = _unfinished(e, d["schedule"], d["setting"], len(d["seeds"]))
         if d["metric"] == "mis":
             out.append({**cell, "claim": "mis", "measured": describe_difference(d, False) + " nats",
-                        "verdict": pending + _difference_verdict(d), "diff": d["diff"]})
+                        "verdict": pending + _difference_verdict(d), "diff": d["diff"],
+                        "estimate": estimate_side(d["diff"], _margin(d))})
         elif d["metric"] == "acc1":
             out.append({**cell, "claim": "accuracy", "measured": describe_difference(d, True),
-                        "verdict": pending + _difference_verdict(d), "diff": d["diff"]})
+                        "verdict": pending + _difference_verdict(d), "diff": d["diff"],
+                        "estimate": estimate_side(d["diff"], _margin(d))})
     return out
 
 # %% ../nbs/09e_claims.ipynb #b29459a2

@@ -18,7 +18,7 @@ from .experiment import CSG_SOURCE
 from .results import (OFFICIAL_RECIPE, _num, _scale_order, _sizes, collect_results, mis_method_of, precision_of,
                            protocol_notes, run_records, training_length)
 from .claims import (CLAIMS, CLAIMS_RULES, COMPARABLE, _difference_verdict, _signed, claim_rows, describe_difference,
-                          estimate_side, interval_verdict, method_comparisons)
+                          interval_verdict, method_comparisons)
 
 # %% auto #0
 __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'PROTOCOL_ROWS', 'RESNET20_CIFAR10', 'TITLES', 'fmt_value',
@@ -169,7 +169,7 @@ def accuracy_in_words(entries: list[dict],  # the entries of `picnn.results.coll
         if verdict == "supported": meaning = f"**comparable or higher**: the whole interval lies above {margin} below STD"
         elif verdict.startswith("not supported"):
             meaning = f"**PICNN does not reach comparable accuracy here**: the whole interval lies beyond {margin}"
-        elif verdict.startswith("not resolved at") and estimate_side(d, COMPARABLE) == "beyond":
+        elif verdict.startswith("not resolved at") and r["estimate"] == "beyond":
             meaning = f"**not resolved**: the estimate lies beyond {margin}, but the interval's upper end lies within it"
         elif verdict.startswith("not resolved at"):
             meaning = f"**not resolved**: the estimate lies within {margin}, but {n} seed{' leaves' if n == 1 else 's leave'} the interval reaching beyond it"
