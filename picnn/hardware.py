@@ -4,8 +4,9 @@
 
 # %% ../nbs/07b_hardware.ipynb #c6cdac38
 from __future__ import annotations
-import importlib.metadata, os, platform
+import importlib.metadata, importlib.util, os, platform, subprocess
 from dataclasses import dataclass
+from pathlib import Path
 import torch
 import torch.distributed as dist
 
@@ -13,8 +14,8 @@ from .config import ConfigError
 from .runs import DeviceUnavailable
 
 # %% auto #0
-__all__ = ['resolve_device', 'Distributed', 'init_distributed', 'native_bf16', 'resolve_amp', 'package_version',
-           'environment_info']
+__all__ = ['resolve_device', 'Distributed', 'init_distributed', 'native_bf16', 'resolve_amp', 'package_version', 'git_commit',
+           'git_dirty', 'environment_info']
 
 # %% ../nbs/07b_hardware.ipynb #e285e34b
 def resolve_device(device: str = "auto" # auto, cpu, cuda, cuda:<index> or mps
@@ -79,16 +80,44 @@ def package_version() -> str:
     try: return importlib.metadata.version("picnn")
     except importlib.metadata.PackageNotFoundError: return "unknown (not installed)"
 
+# %% ../nbs/07b_hardware.ipynb #f38c0b86
+def _checkout() -> Path | None:
+    """The picnn checkout this package is imported from (an editable install), None for an installed copy: its
+    site-packages may lie inside another project's repository, whose commit is not picnn's."""
+    root = Path(importlib.util.find_spec("picnn").origin).parent.parent   # found without importing picnn
+    return root if (root / "settings.ini").is_file() and (root / "nbs").is_dir() else None
+
+def _git(args: list, repo=None) -> str | None:
+    "The output of `git args` in `repo` (default: the checkout), None where git or the repository is missing."
+    if (repo := repo or _checkout()) is None: return None
+    try:
+        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=20)
+        return out.stdout if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError): return None
+
+def git_commit(repo=None) -> str:
+    """`git rev-parse HEAD` of the checkout; where there is no repository (a copy of the tree sent to a GPU machine),
+    `$PICNN_GIT_COMMIT` as the sender recorded it; else 'unknown'."""
+    sent = os.environ.get("PICNN_GIT_COMMIT", "").strip()
+    return (_git(["rev-parse", "HEAD"], repo) or "").strip() or sent or "unknown"
+
+# %% ../nbs/07b_hardware.ipynb #c4ea37c3
+def git_dirty(repo=None) -> bool | None:
+    "Whether tracked files differ from the commit (None where unknown)."
+    out = _git(["status", "--porcelain", "--untracked-files=no"], repo)
+    return None if out is None else bool(out.strip())
+
 # %% ../nbs/07b_hardware.ipynb #b8c59772
 def environment_info(device: torch.device # the device the run used
                     ) -> dict:
-    "What ran the run: package, torch, hardware."
+    "What ran the run: package and its commit, torch, hardware."
     info = {"picnn": package_version(), "torch": torch.__version__, "python": platform.python_version(),
             "platform": platform.platform(), "device": str(device), "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             # the instruction set torch's CPU kernels dispatch to (AVX512, AVX2, ...): a CPU model name such as
             # 'AMD EPYC' covers generations with and without AVX-512, whose results differ in the last digits
-            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "git_commit": git_commit(), "git_dirty": git_dirty()}
     if device.type == "cuda": info["gpu"] = torch.cuda.get_device_name(device)
     try: info["cpu_model"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except (OSError, StopIteration): info["cpu_model"] = platform.processor() or platform.machine()

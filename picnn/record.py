@@ -4,7 +4,7 @@
 
 # %% ../nbs/08b_record.ipynb #5b103641
 from __future__ import annotations
-import csv, io, json, os, re, subprocess, sys, time
+import csv, io, json, os, re, sys, time
 from contextlib import ExitStack
 from dataclasses import asdict
 from enum import Enum
@@ -13,14 +13,14 @@ from pathlib import Path
 import picnn
 from .config import Scale, atomic_write_text, find_settings
 from .runs import RowStatus, lock_holder, run_dir_lock
-from .hardware import environment_info, resolve_device
+from .hardware import environment_info, git_commit, git_dirty, resolve_device
 from .viz import save_figure
 
 # %% auto #0
 __all__ = ['SCRATCH', 'COLUMNS', 'STAMP_KEYS', 'repo_root', 'resolve_output_dir', 'runs_root_of', 'committed_runs', 'shorten',
-           'git_commit', 'git_dirty', 'provenance', 'portable_path', 'portable_text', 'NotebookStatus', 'write_csv',
-           'write_json', 'read_csv', 'write_table', 'typed_cell', 'read_rows', 'stamp', 'write_status',
-           'outputs_removed', 'read_status', 'claim_output_dir', 'run_error', 'Record']
+           'provenance', 'portable_path', 'portable_text', 'NotebookStatus', 'write_csv', 'write_json', 'read_csv',
+           'write_table', 'typed_cell', 'read_rows', 'stamp', 'write_status', 'outputs_removed', 'read_status',
+           'claim_output_dir', 'run_error', 'Record']
 
 # %% ../nbs/08b_record.ipynb #645067ba
 SCRATCH = "scratch"   # where a notebook left to its defaults writes, under the checkout (ignored by git)
@@ -68,25 +68,6 @@ def shorten(text: str, limit: int = 400) -> str:
     text = re.sub(r"\s+", " ", str(text)).strip()
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
-
-# %% ../nbs/08b_record.ipynb #f38c0b86
-def _git(args: list, repo=None) -> str | None:
-    "The output of `git args` in the checkout, None where git or the repository is missing."
-    try:
-        out = subprocess.run(["git", *args], cwd=repo or Path(picnn.__file__).parent, capture_output=True, text=True, timeout=20)
-        return out.stdout if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError): return None
-
-def git_commit(repo=None) -> str:
-    """`git rev-parse HEAD` of the checkout; where there is no repository (a copy of the tree sent to a GPU machine),
-    `$PICNN_GIT_COMMIT` as the sender recorded it; else 'unknown'."""
-    return (_git(["rev-parse", "HEAD"], repo) or "").strip() or os.environ.get("PICNN_GIT_COMMIT", "").strip() or "unknown"
-
-# %% ../nbs/08b_record.ipynb #c4ea37c3
-def git_dirty(repo=None) -> bool | None:
-    "Whether tracked files differ from the commit (None where unknown)."
-    out = _git(["status", "--porcelain", "--untracked-files=no"], repo)
-    return None if out is None else bool(out.strip())
 
 # %% ../nbs/08b_record.ipynb #146401f2
 def provenance(settings=None) -> dict:

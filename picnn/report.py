@@ -250,20 +250,26 @@ def reference_comparisons(rows: list[dict],  # a table's rows, with their publis
 # %% ../nbs/10_report.ipynb #9815b5fb
 def seed_table(e: dict,  # an entry of `picnn.results.collect_results`: one notebook at one scale
                ) -> list[str]:
-    "Every seed of the cells measured with more than one: the numbers behind each mean ± std, and the run folder each came from."
+    """Every seed of the cells measured with more than one: the numbers behind each mean ± std, and the run folder each
+    came from. Where the cells span more than one schedule (the trade-off's 30 and 60 epochs), a column says which."""
     setting = lambda r: tuple(str(r.get(k, "")) for k in ("dataset", "arch", "method", "K", "lam", "cluster", "mask", "epochs"))
     # an ablation lists a shared run once per sweep (λ = 2 is also K = 64 and the default variant): once is enough
     ok = list({(setting(r), r["seed"]): r for r in finished_rows(e["metrics"].get("runs", []))}.values())
     many = {s for s in map(setting, ok) if sum(setting(r) == s for r in ok) > 1}
     if not many: return []
+    shown = sorted((r for r in ok if setting(r) in many), key=lambda r: (setting(r)[:2], r["method"] != "std", setting(r)[3:], r["seed"]))
+    schedules = len({str(r.get("epochs", "")) for r in shown}) > 1
+    head = ["dataset", "arch", "method", "K", "λ", "cluster, mask", *(["epochs"] * schedules), "seed", "ACC1 %", "ACC2 %",
+            "ACC3 %", "MIS", "epoch", "run"]
     out = ["Per seed (test split; the epoch selected on validation; the run folder holds config, log, metrics and "
-           "best.pt where committed):", "", "| dataset | arch | method | K | λ | cluster, mask | seed | ACC1 % | ACC2 % | ACC3 % | MIS | epoch | run |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted((r for r in ok if setting(r) in many), key=lambda r: (setting(r)[:2], r["method"] != "std", setting(r)[3:], r["seed"])):
+           "best.pt where committed):", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in shown:
         run = Path(r.get("run_dir") or "").name
         variant = f"{r['cluster']}, {r['mask']}" if r.get("cluster") else ""
-        out.append(f"| {r['dataset']} | {r['arch']} | {r['method']} | {r.get('K', '')} | {r.get('lam', '')} | {variant} | {r['seed']} | {100 * r['acc1']:.2f} | {100 * r['acc2']:.2f} | "
-                   f"{100 * r['acc3']:.2f} | {r['mis']:.4f} | {r.get('selected_epoch', '')} | [{run}]({e['scale']}/runs/{run}/) |")
+        cells = [r["dataset"], r["arch"], r["method"], r.get("K", ""), r.get("lam", ""), variant, *([r.get("epochs", "")] * schedules),
+                 r["seed"], f"{100 * r['acc1']:.2f}", f"{100 * r['acc2']:.2f}", f"{100 * r['acc3']:.2f}", f"{r['mis']:.4f}",
+                 r.get("selected_epoch", ""), f"[{run}]({e['scale']}/runs/{run}/)"]
+        out.append("| " + " | ".join(map(str, cells)) + " |")
     return out + [""]
 
 # %% ../nbs/10_report.ipynb #e86650a2
@@ -286,7 +292,7 @@ def runs_provenance(e: dict,  # an entry of `picnn.results.collect_results`: one
     text = (f"Runs ({n}{absent}, as their metrics.json record them): trained on {_listed(count(machine))}"
             f" with torch {_listed(count(lambda r: env(r).get('torch', '?')))} and Python {_listed(count(lambda r: env(r).get('python', '?')))}"
             f", in {_listed(count(precision_of))}; {sum(bool(env(r).get('cpu_capability')) for r in runs)} of {n} record the "
-            f"instruction set (`cpu_capability`), {sum(bool(r['run'].get('git_commit') or env(r).get('git_commit')) for r in runs)} of {n} "
+            f"instruction set (`cpu_capability`), {sum((r['run'].get('git_commit') or env(r).get('git_commit') or 'unknown') != 'unknown' for r in runs)} of {n} "
             f"the commit they trained at; a best.pt is committed for {sum(r['checkpoint'] for r in runs)} of {n}.")
     odd = [r for r in runs if (r["run"].get("config") or {}).get("data_root") and not (r["run"].get("config") or {}).get("train_subset")]
     if odd:

@@ -39,7 +39,7 @@ LONG_LINES = {
     "nbs/07d_readback.ipynb": 4,
     "nbs/07e_train.ipynb": 31,
     "nbs/08_viz.ipynb": 30,
-    "nbs/08b_record.ipynb": 19,
+    "nbs/08b_record.ipynb": 17,
     "nbs/08c_statistics.ipynb": 3,
     "nbs/09a_experiment.ipynb": 23,
     "nbs/09b_paper.ipynb": 15,

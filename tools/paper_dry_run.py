@@ -34,7 +34,8 @@ from torchvision.models import get_model, get_model_weights
 
 from picnn.config import load_scale, read_settings
 from picnn.experiment import TABLE1_DATASETS, TABLE2_DATASETS, METHODS
-from picnn.record import git_commit, read_csv, read_status
+from picnn.hardware import git_commit
+from picnn.record import read_csv, read_status
 from picnn.models import architecture, cached_weights, checkpoint_path
 from picnn.reproduce import find_notebooks
 
