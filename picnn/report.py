@@ -23,9 +23,9 @@ from .claims import (CLAIMS, CLAIMS_RULES, COMPARABLE, _difference_verdict, _sig
 # %% auto #0
 __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'PROTOCOL_ROWS', 'RESNET20_CIFAR10', 'TITLES', 'fmt_value',
            'dataset_notes', 'markdown_table', 'protocol_table', 'claim_cell', 'claims_markdown', 'accuracy_in_words',
-           'tradeoff_markdown', 'comparisons_markdown', 'status_table', 'reference_comparisons', 'seed_table',
-           'runs_provenance', 'table_section', 'tradeoff_lines', 'figure_section', 'definitions', 'summary_markdown',
-           'write_summary']
+           'tradeoff_markdown', 'schedule_change_lines', 'comparisons_markdown', 'status_table',
+           'reference_comparisons', 'seed_table', 'runs_provenance', 'table_section', 'std_published_lines',
+           'tradeoff_lines', 'figure_section', 'definitions', 'summary_markdown', 'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
 def fmt_value(row: dict,  # a table row, fresh or read back from table.csv (strings)
@@ -180,18 +180,38 @@ def accuracy_in_words(entries: list[dict],  # the entries of `picnn.results.coll
     return "\n".join(lines)
 
 # %% ../nbs/10_report.ipynb #1633660b
+def _estimate(iv: dict,    # a difference with its interval: `mean`, `lo`, `hi` (NaN: none)
+              metric: str, # acc1 (in points) or mis (in nats)
+             ) -> str:
+    "'-2.19 points [-3.40, -0.98]', or '+0.0576 nats' where there is no interval."
+    s, k, unit = (100, 2, " points") if metric == "acc1" else (1, 4, " nats")
+    rng = "" if math.isnan(iv["lo"]) else f" [{_signed(iv['lo'], s, k)}, {_signed(iv['hi'], s, k)}]"
+    return f"{_signed(iv['mean'], s, k)}{unit}{rng}"
+
 def tradeoff_markdown(diffs: list[dict],  # a trade-off notebook's paired differences (its metrics.json `differences`)
                       ) -> str:
     "The trade-off's paired differences as a table: schedule, setting, metric, PICNN − STD with its interval, verdict."
     out = ["| schedule | PICNN setting | metric | PICNN − STD (95 % t over seed pairs) | seed pairs | verdict |",
            "|---|---|---|---|---|---|"]
     for d in diffs:
-        s, k, unit = (100, 2, " points") if d["metric"] == "acc1" else (1, 4, " nats")
-        iv = d["diff"]
-        rng = "" if math.isnan(iv["lo"]) else f" [{_signed(iv['lo'], s, k)}, {_signed(iv['hi'], s, k)}]"
-        out.append(f"| {d['schedule']} | {d['setting']} | {d['metric'].upper()} | {_signed(iv['mean'], s, k)}{unit}{rng} | "
-                   f"{len(d['seeds'])} | **{_difference_verdict(d)}** |")
+        out.append(f"| {d['schedule']} | {d['setting']} | {d['metric'].upper()} | {_estimate(d['diff'], d['metric'])} "
+                   f"| {len(d['seeds'])} | **{_difference_verdict(d)}** |")
     return "\n".join(out)
+
+# %% ../nbs/10_report.ipynb #a4c7e390
+def _pairs(seeds: list) -> str: return f"{len(seeds)} seed pair{'s' * (len(seeds) != 1)}"
+
+def schedule_change_lines(changes: list[dict],  # a trade-off notebook's `schedule_changes` (picnn.tradeoff)
+                         ) -> list[str]:
+    "How each setting's paired difference moves from the first schedule to a longer one, with Welch's interval."
+    if not changes: return []
+    out = ["How PICNN − STD moves with longer training (each schedule's runs are its own, so the change has Welch's "
+           "95 % t interval; none with one seed pair on a side):", ""]
+    for c in changes:
+        (before, after), m = c["seeds"], c["metric"]
+        out.append(f"- {c['setting']}, {m.upper()}: {_estimate(c['before'], m)} at {c['from']} ({_pairs(before)}), "
+                   f"{_estimate(c['after'], m)} at {c['to']} ({_pairs(after)}): a change of {_estimate(c['change'], m)}.")
+    return out + [""]
 
 # %% ../nbs/10_report.ipynb #4c3295f6
 def comparisons_markdown(comparisons: list[dict],  # the method comparisons of `picnn.claims.method_comparisons`
@@ -330,11 +350,26 @@ def table_section(e: dict,  # an entry of `picnn.results.collect_results`: one n
 # ResNet-20 on CIFAR-10 as published: He et al. 2016 (8.75 % error) and the STD row of CSG's Table 1
 RESNET20_CIFAR10 = (("He et al. 2016", 0.9125), ("CSG's STD", 0.9169))
 
+def std_published_lines(rows: list[dict],  # a trade-off table's rows (finished STD rows of CIFAR-10 ResNet-20 are read)
+                       ) -> list[str]:
+    "STD's test ACC1 on each schedule and its distance to ResNet-20's published CIFAR-10 accuracy."
+    out = []
+    for r in finished_rows(rows):
+        cell = (r.get("dataset"), r.get("arch"))
+        if r.get("setting") != "STD" or _num(r.get("acc1")) is None or cell != ("cifar10", "resnet20"): continue
+        acc, n = float(r["acc1"]), int(r["seeds"])
+        gaps = "; ".join(f"{100 * (ref - acc):.2f} points below {who}'s {100 * ref:.2f} %"
+                         for who, ref in RESNET20_CIFAR10)
+        out.append(f"- STD at {r['schedule']} reaches {100 * acc:.2f} % test ACC1 ({n} seed{'s' * (n != 1)}): {gaps}.")
+    return out + [""] if out else []
+
 def tradeoff_lines(e: dict,  # a trade-off notebook's entry of `picnn.results.collect_results`
                    ) -> list[str]:
-    "A trade-off notebook's paired differences, its recommended λ, STD's distance to the published accuracy, figures."
+    """A trade-off notebook's paired differences, how they move with the schedule, its recommended λ, STD's distance to
+    the published accuracy, figures."""
     m = e["metrics"]
     out = ["PICNN − STD, seed by seed:", "", tradeoff_markdown(m.get("differences", [])), ""]
+    out += schedule_change_lines(m.get("schedule_changes", []))
     rec = m.get("recommended") or {}
     if rec:
         tried = ", ".join(f"λ = {float(l):g}: {100 * d:+.2f} points" for l, d in sorted(rec["val_acc1_diff"].items(), key=lambda x: float(x[0])))
@@ -342,13 +377,7 @@ def tradeoff_lines(e: dict,  # a trade-off notebook's entry of `picnn.results.co
         out += [f"Recommended on the validation split only (the largest λ whose mean paired validation ACC1 difference "
                 f"from STD is within {100 * rec['margin']:g} point, {rec['schedule']}): {which}; the differences: "
                 f"{tried or 'none finished'}.", ""]
-    std = [r for r in finished_rows(e["rows"]) if r.get("setting") == "STD" and _num(r.get("acc1")) is not None
-           and (r.get("dataset"), r.get("arch")) == ("cifar10", "resnet20")]
-    for r in std:
-        gaps = "; ".join(f"{100 * (acc - float(r['acc1'])):.2f} points below {who}'s {100 * acc:.2f} %" for who, acc in RESNET20_CIFAR10)
-        out += [f"- STD at {r['schedule']} reaches {100 * float(r['acc1']):.2f} % test ACC1 ({r['seeds']} seeds): {gaps}."]
-    if std: out.append("")
-    return out + [f"![{Path(f).stem}]({f})" for f in e["figures"]] + [""]
+    return out + std_published_lines(e["rows"]) + [f"![{Path(f).stem}]({f})" for f in e["figures"]] + [""]
 
 # %% ../nbs/10_report.ipynb #71d501a2
 def figure_section(e: dict,  # a figure notebook's entry of `picnn.results.collect_results`

@@ -13,12 +13,12 @@ from matplotlib.figure import Figure
 from .config import Scale
 from .runs import RowStatus, TrainConfig, finished_rows, run_name
 from .experiment import cell_labels, run_row, train_config
-from .statistics import paired_differences, t_interval
+from .statistics import paired_differences, t_interval, welch_difference
 
 # %% auto #0
 __all__ = ['LAMBDAS', 'SCHEDULES', 'LONG_LAMBDAS', 'scaled', 'tradeoff_configs', 'read_log', 'reuse_cell', 'selected_val_acc1',
-           'setting_pairs', 'tradeoff_differences', 'recommended_lambda', 'long_schedule_lambdas', 'long_lambdas',
-           'plot_frontier', 'gap_curves', 'plot_gaps']
+           'setting_pairs', 'tradeoff_differences', 'schedule_changes', 'recommended_lambda', 'long_schedule_lambdas',
+           'long_lambdas', 'plot_frontier', 'gap_curves', 'plot_gaps']
 
 # %% ../nbs/09c_tradeoff.ipynb #dd1315d0
 LAMBDAS = (0.5, 1.0, 2.0)    # the frontier's grid, fixed before any result was seen
@@ -89,6 +89,18 @@ def tradeoff_differences(rows: list[dict], metrics=("acc1", "mis")) -> list[dict
             for d in paired_differences(setting_pairs(rows, schedule, setting), metric):
                 out.append({"schedule": schedule, "setting": setting, **d})
     return out
+
+# %% ../nbs/09c_tradeoff.ipynb #6e0a4c83
+def schedule_changes(diffs: list[dict], # the trade-off's paired differences (`tradeoff_differences`)
+                    ) -> list[dict]:
+    """For each setting and metric measured on more than one schedule: its paired difference on the first schedule
+    (`before`) and on each longer one (`after`), and how far it moved (`change`, Welch's interval)."""
+    by: dict = {}
+    for d in diffs: by.setdefault((d["setting"], d["metric"]), []).append(d)
+    return [{"setting": setting, "metric": metric, "from": first["schedule"], "to": d["schedule"],
+             "seeds": [first["seeds"], d["seeds"]], "before": first["diff"], "after": d["diff"],
+             "change": welch_difference(first["values"], d["values"])}
+            for (setting, metric), (first, *longer) in by.items() for d in longer]
 
 # %% ../nbs/09c_tradeoff.ipynb #f111f6f1
 def recommended_lambda(rows: list[dict], schedule: str, margin: float) -> dict:
