@@ -271,14 +271,17 @@ def reference_comparisons(rows: list[dict],  # a table's rows, with their publis
 def seed_table(e: dict,  # an entry of `picnn.results.collect_results`: one notebook at one scale
                ) -> list[str]:
     """Every seed of the cells measured with more than one: the numbers behind each mean ± std, and the run folder each
-    came from. Where the cells span more than one schedule (the trade-off's 30 and 60 epochs), a column says which."""
+    came from. Where a setting was measured on more than one schedule (the trade-off's 30 and 60 epochs), a column
+    says which schedule each row is."""
     setting = lambda r: tuple(str(r.get(k, "")) for k in ("dataset", "arch", "method", "K", "lam", "cluster", "mask", "epochs"))
     # an ablation lists a shared run once per sweep (λ = 2 is also K = 64 and the default variant): once is enough
     ok = list({(setting(r), r["seed"]): r for r in finished_rows(e["metrics"].get("runs", []))}.values())
     many = {s for s in map(setting, ok) if sum(setting(r) == s for r in ok) > 1}
     if not many: return []
     shown = sorted((r for r in ok if setting(r) in many), key=lambda r: (setting(r)[:2], r["method"] != "std", setting(r)[3:], r["seed"]))
-    schedules = len({str(r.get("epochs", "")) for r in shown}) > 1
+    lengths: dict = {}   # a setting measured on more than one schedule gets a column saying which row is which
+    for r in shown: lengths.setdefault(setting(r)[:-1], set()).add(setting(r)[-1])
+    schedules = any(len(v) > 1 for v in lengths.values())
     head = ["dataset", "arch", "method", "K", "λ", "cluster, mask", *(["epochs"] * schedules), "seed", "ACC1 %", "ACC2 %",
             "ACC3 %", "MIS", "epoch", "run"]
     out = ["Per seed (test split; the epoch selected on validation; the run folder holds config, log, metrics and "
