@@ -14,7 +14,7 @@ from .runs import finished_rows
 # %% auto #0
 __all__ = ['COMPARABLE', 'NEAR', 'FAR', 'PAPER_ARCHS', 'PAPER_DATASETS', 'CLAIMS', 'METHOD_PAIRS', 'CLAIMS_RULES',
            'interval_verdict', 'estimate_side', 'cluster_verdict', 'describe_difference', 'table_runs', 'cell_claims',
-           'breadth_claim', 'claim_rows', 'tradeoff_claims', 'method_comparisons']
+           'breadth_claim', 'claim_rows', 'unfinished_pairs', 'tradeoff_claims', 'method_comparisons']
 
 # %% ../nbs/09e_claims.ipynb #bb6ea19c
 COMPARABLE = 0.01     # an ACC1 within one point of STD's counts as comparable
@@ -129,10 +129,14 @@ def _difference_verdict(d: dict) -> str:
     return interval_verdict(d["diff"], _margin(d))
 
 # %% ../nbs/09e_claims.ipynb #9203be36
-def _unfinished(e: dict, schedule: str, setting: str, seeds: int) -> str:
-    "'' when every planned seed of the setting and of STD finished, else 'unfinished (n of N seed pairs)'."
-    runs = [r for r in e["metrics"].get("runs", []) if r.get("schedule") == schedule and r.get("setting") in (setting, "STD")]
-    planned = len({r.get("seed") for r in runs})
+def unfinished_pairs(runs: list[dict],  # a trade-off notebook's runs, unfinished ones included (its metrics.json `runs`)
+                     schedule: str,     # the schedule of a paired difference
+                     setting: str,      # and its PICNN setting
+                     seeds: int,        # the seed pairs the difference holds
+                    ) -> str:
+    "'' when every planned seed of the setting and of STD finished, else 'unfinished (n of N seed pairs); '."
+    planned = len({r.get("seed") for r in runs
+                   if r.get("schedule") == schedule and r.get("setting") in (setting, "STD")})
     return "" if seeds >= planned else f"unfinished ({seeds} of {planned} seed pairs); "
 
 # %% ../nbs/09e_claims.ipynb #3d92f3ee
@@ -147,7 +151,7 @@ def tradeoff_claims(e: dict) -> list[dict]:
         epochs = sorted({str(r.get("epochs")) for r in runs if r.get("setting") == d["setting"]})
         cell = {"scale": e["scale"], "dataset": d["dataset"], "arch": d["arch"], "seeds": len(d["seeds"]),
                 "epochs": "/".join(epochs), "setting": d["setting"]}
-        pending = _unfinished(e, d["schedule"], d["setting"], len(d["seeds"]))
+        pending = unfinished_pairs(e["metrics"].get("runs", []), d["schedule"], d["setting"], len(d["seeds"]))
         if d["metric"] == "mis":
             out.append({**cell, "claim": "mis", "measured": describe_difference(d, False) + " nats",
                         "verdict": pending + _difference_verdict(d), "diff": d["diff"],

@@ -18,7 +18,7 @@ from .experiment import CSG_SOURCE
 from .results import (OFFICIAL_RECIPE, _num, _scale_order, _sizes, collect_results, mis_method_of, precision_of,
                            protocol_notes, run_records, training_length)
 from .claims import (CLAIMS, CLAIMS_RULES, COMPARABLE, _difference_verdict, _signed, claim_rows, describe_difference,
-                          interval_verdict, method_comparisons)
+                          interval_verdict, method_comparisons, unfinished_pairs)
 
 # %% auto #0
 __all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'PROTOCOL_ROWS', 'RESNET20_CIFAR10', 'TITLES', 'fmt_value',
@@ -174,6 +174,7 @@ def accuracy_in_words(entries: list[dict],  # the entries of `picnn.results.coll
         elif verdict.startswith("not resolved at"):
             meaning = f"**not resolved**: the estimate lies within {margin}, but {n} seed{' leaves' if n == 1 else 's leave'} the interval reaching beyond it"
         else: meaning = f"**{verdict}**"
+        if r["verdict"].startswith("unfinished"): meaning += f" ({r['verdict'].split('; ')[0]}: the verdict may change)"
         lines.append(f"- `{r['scale']}`, {claim_cell(r)} ({n} seed{'s' * (n != 1)}): PICNN's ACC1 is "
                      f"{_points(d['mean'])} STD's{interval}: {meaning}." +
                      (f" **From an incomplete table** ({_md_escape(r['flag'])})." if r.get("flag") else ""))
@@ -189,13 +190,16 @@ def _estimate(iv: dict,    # a difference with its interval: `mean`, `lo`, `hi` 
     return f"{_signed(iv['mean'], s, k)}{unit}{rng}"
 
 def tradeoff_markdown(diffs: list[dict],  # a trade-off notebook's paired differences (its metrics.json `differences`)
+                      runs=(),             # its runs, unfinished ones included: a verdict on fewer seeds says so
                       ) -> str:
-    "The trade-off's paired differences as a table: schedule, setting, metric, PICNN − STD with its interval, verdict."
+    """The trade-off's paired differences as a table: schedule, setting, metric, PICNN − STD with its interval, verdict
+    (marked unfinished while seeds of the setting or of STD are still training)."""
     out = ["| schedule | PICNN setting | metric | PICNN − STD (95 % t over seed pairs) | seed pairs | verdict |",
            "|---|---|---|---|---|---|"]
+    pending = lambda d: unfinished_pairs(runs, d["schedule"], d["setting"], len(d["seeds"]))
     for d in diffs:
         out.append(f"| {d['schedule']} | {d['setting']} | {d['metric'].upper()} | {_estimate(d['diff'], d['metric'])} "
-                   f"| {len(d['seeds'])} | **{_difference_verdict(d)}** |")
+                   f"| {len(d['seeds'])} | **{pending(d)}{_difference_verdict(d)}** |")
     return "\n".join(out)
 
 # %% ../nbs/10_report.ipynb #a4c7e390
@@ -371,7 +375,7 @@ def tradeoff_lines(e: dict,  # a trade-off notebook's entry of `picnn.results.co
     """A trade-off notebook's paired differences, how they move with the schedule, its recommended λ, STD's distance to
     the published accuracy, figures."""
     m = e["metrics"]
-    out = ["PICNN − STD, seed by seed:", "", tradeoff_markdown(m.get("differences", [])), ""]
+    out = ["PICNN − STD, seed by seed:", "", tradeoff_markdown(m.get("differences", []), m.get("runs", [])), ""]
     out += schedule_change_lines(m.get("schedule_changes", []))
     rec = m.get("recommended") or {}
     if rec:
