@@ -409,6 +409,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'picnn.record.write_table': ('record.html#write_table', 'picnn/record.py')},
             'picnn.report': { 'picnn.report._banner': ('report.html#_banner', 'picnn/report.py'),
                               'picnn.report._dataset_cell': ('report.html#_dataset_cell', 'picnn/report.py'),
+                              'picnn.report._direction': ('report.html#_direction', 'picnn/report.py'),
                               'picnn.report._estimate': ('report.html#_estimate', 'picnn/report.py'),
                               'picnn.report._fmt_seconds': ('report.html#_fmt_seconds', 'picnn/report.py'),
                               'picnn.report._header': ('report.html#_header', 'picnn/report.py'),

@@ -205,6 +205,13 @@ def tradeoff_markdown(diffs: list[dict],  # a trade-off notebook's paired differ
 # %% ../nbs/10_report.ipynb #a4c7e390
 def _pairs(seeds: list) -> str: return f"{len(seeds)} seed pair{'s' * (len(seeds) != 1)}"
 
+def _direction(iv: dict) -> str:
+    "Which way a change goes, as far as its interval says."
+    if math.isnan(iv["lo"]): return ""
+    if iv["lo"] > 0: return ": it rises (the interval lies above 0)"
+    if iv["hi"] < 0: return ": it falls (the interval lies below 0)"
+    return ": not resolved (the interval contains 0)"
+
 def schedule_change_lines(changes: list[dict],  # a trade-off notebook's `schedule_changes` (picnn.tradeoff)
                          ) -> list[str]:
     "How each setting's paired difference moves from the first schedule to a longer one, with Welch's interval."
@@ -214,7 +221,8 @@ def schedule_change_lines(changes: list[dict],  # a trade-off notebook's `schedu
     for c in changes:
         (before, after), m = c["seeds"], c["metric"]
         out.append(f"- {c['setting']}, {m.upper()}: {_estimate(c['before'], m)} at {c['from']} ({_pairs(before)}), "
-                   f"{_estimate(c['after'], m)} at {c['to']} ({_pairs(after)}): a change of {_estimate(c['change'], m)}.")
+                   f"{_estimate(c['after'], m)} at {c['to']} ({_pairs(after)}): a change of {_estimate(c['change'], m)}"
+                   f"{_direction(c['change'])}.")
     return out + [""]
 
 # %% ../nbs/10_report.ipynb #4c3295f6
