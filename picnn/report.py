@@ -206,11 +206,10 @@ def tradeoff_markdown(diffs: list[dict],  # a trade-off notebook's paired differ
 def _pairs(seeds: list) -> str: return f"{len(seeds)} seed pair{'s' * (len(seeds) != 1)}"
 
 def _direction(iv: dict) -> str:
-    "Which way a change goes, as far as its interval says."
+    "Which way a change goes, as far as its interval says ('' without one)."
     if math.isnan(iv["lo"]): return ""
-    if iv["lo"] > 0: return ": it rises (the interval lies above 0)"
-    if iv["hi"] < 0: return ": it falls (the interval lies below 0)"
-    return ": not resolved (the interval contains 0)"
+    return (": it rises (the interval lies above 0)" if iv["lo"] > 0 else ": it falls (the interval lies below 0)"
+            if iv["hi"] < 0 else ": not resolved (the interval contains 0)")
 
 def schedule_change_lines(changes: list[dict],  # a trade-off notebook's `schedule_changes` (picnn.tradeoff)
                          ) -> list[str]:
@@ -380,8 +379,7 @@ def std_published_lines(rows: list[dict],  # a trade-off table's rows (finished 
 
 def tradeoff_lines(e: dict,  # a trade-off notebook's entry of `picnn.results.collect_results`
                    ) -> list[str]:
-    """A trade-off notebook's paired differences, how they move with the schedule, its recommended λ, STD's distance to
-    the published accuracy, figures."""
+    "A trade-off's paired differences, their move with the schedule, its recommended λ, STD against published, figures."
     m = e["metrics"]
     out = ["PICNN − STD, seed by seed:", "", tradeoff_markdown(m.get("differences", []), m.get("runs", [])), ""]
     out += schedule_change_lines(m.get("schedule_changes", []))
