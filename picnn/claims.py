@@ -149,9 +149,9 @@ def tradeoff_claims(e: dict) -> list[dict]:
         if d["schedule"] == first and d["setting"] == "λ = 2": continue      # Table 1's own cell
         runs = [r for r in finished_rows(e["metrics"].get("runs", [])) if r.get("schedule") == d["schedule"]]
         epochs = sorted({str(r.get("epochs")) for r in runs if r.get("setting") == d["setting"]})
-        cell = {"scale": e["scale"], "dataset": d["dataset"], "arch": d["arch"], "seeds": len(d["seeds"]),
-                "epochs": "/".join(epochs), "setting": d["setting"]}
         pending = unfinished_pairs(e["metrics"].get("runs", []), d["schedule"], d["setting"], len(d["seeds"]))
+        cell = {"scale": e["scale"], "dataset": d["dataset"], "arch": d["arch"], "seeds": len(d["seeds"]),
+                "epochs": "/".join(epochs), "setting": d["setting"], "pending": pending}
         if d["metric"] == "mis":
             out.append({**cell, "claim": "mis", "measured": describe_difference(d, False) + " nats",
                         "verdict": pending + _difference_verdict(d), "diff": d["diff"],

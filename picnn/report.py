@@ -174,7 +174,7 @@ def accuracy_in_words(entries: list[dict],  # the entries of `picnn.results.coll
         elif verdict.startswith("not resolved at"):
             meaning = f"**not resolved**: the estimate lies within {margin}, but {n} seed{' leaves' if n == 1 else 's leave'} the interval reaching beyond it"
         else: meaning = f"**{verdict}**"
-        if r["verdict"].startswith("unfinished"): meaning += f" ({r['verdict'].split('; ')[0]}: the verdict may change)"
+        if r.get("pending"): meaning += f" ({r['pending'].removesuffix('; ')}: the verdict may change)"
         lines.append(f"- `{r['scale']}`, {claim_cell(r)} ({n} seed{'s' * (n != 1)}): PICNN's ACC1 is "
                      f"{_points(d['mean'])} STD's{interval}: {meaning}." +
                      (f" **From an incomplete table** ({_md_escape(r['flag'])})." if r.get("flag") else ""))
