@@ -17,15 +17,14 @@ from .runs import NO_NUMBERS, RowStatus, TrainConfig, finished_rows, selection_r
 from .experiment import CSG_SOURCE
 from .results import (OFFICIAL_RECIPE, _num, _scale_order, _sizes, collect_results, mis_method_of, precision_of,
                            protocol_notes, run_records, training_length)
-from .claims import (CLAIMS, CLAIMS_RULES, COMPARABLE, _difference_verdict, _signed, claim_rows, describe_difference,
-                          interval_verdict, method_comparisons, unfinished_pairs)
+from .claims import CLAIMS, CLAIMS_RULES, COMPARABLE, claim_rows, describe_difference, interval_verdict, method_comparisons
+from .tradeoff_report import tradeoff_lines
 
 # %% auto #0
-__all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'PROTOCOL_ROWS', 'RESNET20_CIFAR10', 'TITLES', 'fmt_value',
-           'dataset_notes', 'markdown_table', 'protocol_table', 'claim_cell', 'claims_markdown', 'accuracy_in_words',
-           'tradeoff_markdown', 'schedule_change_lines', 'comparisons_markdown', 'status_table',
-           'reference_comparisons', 'seed_table', 'runs_provenance', 'table_section', 'std_published_lines',
-           'tradeoff_lines', 'figure_section', 'definitions', 'summary_markdown', 'write_summary']
+__all__ = ['TABLE_COLUMNS', 'ABLATION_COLUMNS', 'TRADEOFF_COLUMNS', 'PROTOCOL_ROWS', 'TITLES', 'fmt_value', 'dataset_notes',
+           'markdown_table', 'protocol_table', 'claim_cell', 'claims_markdown', 'accuracy_in_words',
+           'comparisons_markdown', 'status_table', 'reference_comparisons', 'seed_table', 'runs_provenance',
+           'table_section', 'figure_section', 'definitions', 'summary_markdown', 'write_summary']
 
 # %% ../nbs/10_report.ipynb #8a349cb6
 def fmt_value(row: dict,  # a table row, fresh or read back from table.csv (strings)
@@ -180,50 +179,6 @@ def accuracy_in_words(entries: list[dict],  # the entries of `picnn.results.coll
                      (f" **From an incomplete table** ({_md_escape(r['flag'])})." if r.get("flag") else ""))
     return "\n".join(lines)
 
-# %% ../nbs/10_report.ipynb #1633660b
-def _estimate(iv: dict,    # a difference with its interval: `mean`, `lo`, `hi` (NaN: none)
-              metric: str, # acc1 (in points) or mis (in nats)
-             ) -> str:
-    "'-2.19 points [-3.40, -0.98]', or '+0.0576 nats' where there is no interval."
-    s, k, unit = (100, 2, " points") if metric == "acc1" else (1, 4, " nats")
-    rng = "" if math.isnan(iv["lo"]) else f" [{_signed(iv['lo'], s, k)}, {_signed(iv['hi'], s, k)}]"
-    return f"{_signed(iv['mean'], s, k)}{unit}{rng}"
-
-def tradeoff_markdown(diffs: list[dict],  # a trade-off notebook's paired differences (its metrics.json `differences`)
-                      runs=(),             # its runs, unfinished ones included: a verdict on fewer seeds says so
-                      ) -> str:
-    """The trade-off's paired differences as a table: schedule, setting, metric, PICNN − STD with its interval, verdict
-    (marked unfinished while seeds of the setting or of STD are still training)."""
-    out = ["| schedule | PICNN setting | metric | PICNN − STD (95 % t over seed pairs) | seed pairs | verdict |",
-           "|---|---|---|---|---|---|"]
-    pending = lambda d: unfinished_pairs(runs, d["schedule"], d["setting"], len(d["seeds"]))
-    for d in diffs:
-        out.append(f"| {d['schedule']} | {d['setting']} | {d['metric'].upper()} | {_estimate(d['diff'], d['metric'])} "
-                   f"| {len(d['seeds'])} | **{pending(d)}{_difference_verdict(d)}** |")
-    return "\n".join(out)
-
-# %% ../nbs/10_report.ipynb #a4c7e390
-def _pairs(seeds: list) -> str: return f"{len(seeds)} seed pair{'s' * (len(seeds) != 1)}"
-
-def _direction(iv: dict) -> str:
-    "Which way a change goes, as far as its interval says ('' without one)."
-    if math.isnan(iv["lo"]): return ""
-    return (": it rises (the interval lies above 0)" if iv["lo"] > 0 else ": it falls (the interval lies below 0)"
-            if iv["hi"] < 0 else ": not resolved (the interval contains 0)")
-
-def schedule_change_lines(changes: list[dict],  # a trade-off notebook's `schedule_changes` (picnn.tradeoff)
-                         ) -> list[str]:
-    "How each setting's paired difference moves from the first schedule to a longer one, with Welch's interval."
-    if not changes: return []
-    out = ["How PICNN − STD moves with longer training (each schedule's runs are its own, so the change has Welch's "
-           "95 % t interval; none with one seed pair on a side):", ""]
-    for c in changes:
-        (before, after), m = c["seeds"], c["metric"]
-        out.append(f"- {c['setting']}, {m.upper()}: {_estimate(c['before'], m)} at {c['from']} ({_pairs(before)}), "
-                   f"{_estimate(c['after'], m)} at {c['to']} ({_pairs(after)}): a change of {_estimate(c['change'], m)}"
-                   f"{_direction(c['change'])}.")
-    return out + [""]
-
 # %% ../nbs/10_report.ipynb #4c3295f6
 def comparisons_markdown(comparisons: list[dict],  # the method comparisons of `picnn.claims.method_comparisons`
                          ) -> str:
@@ -359,38 +314,6 @@ def table_section(e: dict,  # an entry of `picnn.results.collect_results`: one n
     if e["name"] == "tradeoff": out += tradeoff_lines(e)
     elif e["figures"]: out += ["Figures: " + ", ".join(f"[{Path(f).name}]({f})" for f in e["figures"]), ""]
     return out
-
-# %% ../nbs/10_report.ipynb #f2472aec
-# ResNet-20 on CIFAR-10 as published: He et al. 2016 (8.75 % error) and the STD row of CSG's Table 1
-RESNET20_CIFAR10 = (("He et al. 2016", 0.9125), ("CSG's STD", 0.9169))
-
-def std_published_lines(rows: list[dict],  # a trade-off table's rows (finished STD rows of CIFAR-10 ResNet-20 are read)
-                       ) -> list[str]:
-    "STD's test ACC1 on each schedule and its distance to ResNet-20's published CIFAR-10 accuracy."
-    out = []
-    for r in finished_rows(rows):
-        cell = (r.get("dataset"), r.get("arch"))
-        if r.get("setting") != "STD" or _num(r.get("acc1")) is None or cell != ("cifar10", "resnet20"): continue
-        acc, n = float(r["acc1"]), int(r["seeds"])
-        gaps = "; ".join(f"{100 * (ref - acc):.2f} points below {who}'s {100 * ref:.2f} %"
-                         for who, ref in RESNET20_CIFAR10)
-        out.append(f"- STD at {r['schedule']} reaches {100 * acc:.2f} % test ACC1 ({n} seed{'s' * (n != 1)}): {gaps}.")
-    return out + [""] if out else []
-
-def tradeoff_lines(e: dict,  # a trade-off notebook's entry of `picnn.results.collect_results`
-                   ) -> list[str]:
-    "A trade-off's paired differences, their move with the schedule, its recommended λ, STD against published, figures."
-    m = e["metrics"]
-    out = ["PICNN − STD, seed by seed:", "", tradeoff_markdown(m.get("differences", []), m.get("runs", [])), ""]
-    out += schedule_change_lines(m.get("schedule_changes", []))
-    rec = m.get("recommended") or {}
-    if rec:
-        tried = ", ".join(f"λ = {float(l):g}: {100 * d:+.2f} points" for l, d in sorted(rec["val_acc1_diff"].items(), key=lambda x: float(x[0])))
-        which = f"**λ = {rec['lam']:g}**" if rec.get("lam") is not None else "**none** (no λ of the grid, or none finished on every seed)"
-        out += [f"Recommended on the validation split only (the largest λ whose mean paired validation ACC1 difference "
-                f"from STD is within {100 * rec['margin']:g} point, {rec['schedule']}): {which}; the differences: "
-                f"{tried or 'none finished'}.", ""]
-    return out + std_published_lines(e["rows"]) + [f"![{Path(f).stem}]({f})" for f in e["figures"]] + [""]
 
 # %% ../nbs/10_report.ipynb #71d501a2
 def figure_section(e: dict,  # a figure notebook's entry of `picnn.results.collect_results`

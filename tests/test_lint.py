@@ -46,7 +46,7 @@ LONG_LINES = {
     "nbs/09c_tradeoff.ipynb": 9,
     "nbs/09d_results.ipynb": 19,
     "nbs/09e_claims.ipynb": 27,
-    "nbs/10_report.ipynb": 55,
+    "nbs/10_report.ipynb": 52,
     "nbs/10b_plan.ipynb": 31,
     "nbs/11_reproduce.ipynb": 36,
     "nbs/12_cli.ipynb": 22,
