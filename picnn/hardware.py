@@ -111,7 +111,7 @@ def git_dirty(repo=None) -> bool | None:
 def environment_info(device: torch.device # the device the run used
                     ) -> dict:
     "What ran the run: package and its commit, torch, hardware."
-    info = {"picnn": package_version(), "torch": torch.__version__, "python": platform.python_version(),
+    info = {"picnn": package_version(), "torch": str(torch.__version__), "python": platform.python_version(),
             "platform": platform.platform(), "device": str(device), "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             # the instruction set torch's CPU kernels dispatch to (AVX512, AVX2, ...): a CPU model name such as

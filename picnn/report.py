@@ -16,7 +16,7 @@ from .record import NotebookStatus
 from .runs import NO_NUMBERS, RowStatus, TrainConfig, finished_rows, selection_rule
 from .experiment import CSG_SOURCE
 from .results import (OFFICIAL_RECIPE, _num, _scale_order, _sizes, collect_results, mis_method_of, precision_of,
-                           protocol_notes, run_records, training_length)
+                           protocol_notes, run_machines, run_records, training_length)
 from .claims import CLAIMS, CLAIMS_RULES, COMPARABLE, claim_rows, describe_difference, interval_verdict, method_comparisons
 from .tradeoff_report import tradeoff_lines
 
@@ -210,12 +210,12 @@ def _banner(e) -> str:
 def status_table(entries: list[dict],  # the entries of `picnn.results.collect_results`
                  root: Path,  # the results folder the notebooks' links are relative to
                  ) -> list[str]:
-    """One line per notebook: its status, its runs and their training time, as the runs recorded it (a notebook's own
-    wall time, commit and machine vary from run to run: they are in its `STATUS`, which git ignores)."""
-    out = ["## Status", "", "| scale | notebook | status | runs | training time of its runs |", "|---|---|---|---|---|"]
+    """One line per notebook: its status, its runs and their epochs' training time by their logs, every session of a
+    resumed run counted (a notebook's own wall time, commit and machine vary: they are in its `STATUS`, git-ignored)."""
+    out = ["## Status", "", "| scale | notebook | status | runs | epochs' training time |", "|---|---|---|---|---|"]
     for e in entries:
         runs = {r.get("run_dir"): r for r in e["metrics"].get("runs") or [] if r.get("run_dir")}
-        train = sum(_num(r.get("wall_seconds")) or 0 for r in runs.values())
+        train = sum(r["train_seconds"] or 0 for r in run_records(e))
         word = {NotebookStatus.COMPLETE: "complete", NotebookStatus.FAILED: "**FAILED**", NotebookStatus.RUNNING: "**INCOMPLETE**"}.get(e["status"], f"**{e['status']}**")
         out.append(f"| {e['scale']} | [{e['name']}]({e['dir'].relative_to(root).as_posix()}/) | {word} | {len(runs)} | "
                    f"{_fmt_seconds(train) if train else ''} |")
@@ -276,13 +276,14 @@ def runs_provenance(e: dict,  # an entry of `picnn.results.collect_results`: one
     if not runs: return f"Runs ({len(listed)}): none has its folder under `{e['scale']}/runs/` here." if listed else ""
     env = lambda r: r["run"].get("environment") or {}
     count = lambda f: dict(sorted(Counter(f(r) for r in runs).items()))
-    n = len(runs)
-    machine = lambda r: env(r).get("gpu") or env(r).get("cpu_model") or f"a {env(r).get('device', '?').upper()} not named"
-    text = (f"Runs ({n}{absent}, as their metrics.json record them): trained on {_listed(count(machine))}"
+    n, machines = len(runs), lambda r: run_machines(r["run"])   # from its sessions: every machine a run trained on
+    text = (f"Runs ({n}{absent}, as their metrics.json record them): trained on {_listed(count(machines))}"
             f" with torch {_listed(count(lambda r: env(r).get('torch', '?')))} and Python {_listed(count(lambda r: env(r).get('python', '?')))}"
             f", in {_listed(count(precision_of))}; {sum(bool(env(r).get('cpu_capability')) for r in runs)} of {n} record the "
             f"instruction set (`cpu_capability`), {sum((r['run'].get('git_commit') or env(r).get('git_commit') or 'unknown') != 'unknown' for r in runs)} of {n} "
             f"the commit they trained at; a best.pt is committed for {sum(r['checkpoint'] for r in runs)} of {n}.")
+    last_only = sum(not r["run"].get("sessions") for r in runs)
+    if last_only: text += f" {last_only} of {n} name only the machine they finished on (no `sessions` recorded)."
     odd = [r for r in runs if (r["run"].get("config") or {}).get("data_root") and not (r["run"].get("config") or {}).get("train_subset")]
     if odd:
         sizes = _listed(count(lambda r: f"{int(r['run'].get('train_size', 0)):,} trained on, {int(r['run'].get('val_size', 0)):,} "

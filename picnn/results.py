@@ -5,6 +5,7 @@
 # %% ../nbs/09d_results.ipynb #1be4c402
 from __future__ import annotations
 import json, math
+from contextlib import suppress
 from pathlib import Path
 
 from .config import list_scales
@@ -13,8 +14,8 @@ from .record import NotebookStatus, read_rows, read_status, outputs_removed
 from .runs import RowStatus, finished_rows, selection_rule
 
 # %% auto #0
-__all__ = ['OFFICIAL_RECIPE', 'collect_results', 'mis_method_of', 'precision_of', 'run_records', 'training_length',
-           'protocol_notes']
+__all__ = ['OFFICIAL_RECIPE', 'collect_results', 'mis_method_of', 'precision_of', 'run_machines', 'run_records',
+           'training_length', 'protocol_notes']
 
 # %% ../nbs/09d_results.ipynb #54ff8fa7
 def _num(v):
@@ -75,15 +76,17 @@ def _sizes(rows, key: str) -> dict:
     return {r["dataset"]: int(float(r[key])) for r in finished_rows(rows) if r.get(key) not in (None, "")}
 
 # %% ../nbs/09d_results.ipynb #c517d0c0
-def _final_steps(folder) -> int | None:
-    "The optimizer steps a run took: `steps` of the last line of its log.jsonl that has one (None without a log)."
+def _log_totals(folder) -> tuple[int | None, float | None]:
+    """What a run's log.jsonl says it took: the optimizer steps of its last line that has them, and the seconds its
+    epochs trained (validation not counted), over every session of a resumed run; (None, None) without a log."""
     try: lines = (Path(folder) / "log.jsonl").read_text().splitlines()
-    except OSError: return None
-    for line in reversed(lines):
-        try: steps = json.loads(line).get("steps")
-        except (json.JSONDecodeError, AttributeError): continue
-        if steps is not None: return int(steps)
-    return None
+    except OSError: return None, None
+    rows = []
+    for line in lines:
+        with suppress(json.JSONDecodeError): rows.append(json.loads(line))
+    rows = [r for r in rows if isinstance(r, dict)]
+    steps = next((int(r["steps"]) for r in reversed(rows) if r.get("steps") is not None), None)
+    return steps, sum(float(r.get("seconds") or 0) for r in rows)
 
 # %% ../nbs/09d_results.ipynb #9612badc
 def precision_of(run: dict) -> str:
@@ -92,11 +95,27 @@ def precision_of(run: dict) -> str:
     m = run.get("run") or {}
     return run_precision({**m, "config": m.get("config") or run.get("config") or {}})
 
+# %% ../nbs/09d_results.ipynb #8fff2e95
+def _machine(env: dict | None) -> str:
+    "A machine as an `environment` names it: its GPU, else its CPU model; 'an unrecorded machine' without one."
+    if env is None: return "an unrecorded machine"
+    return env.get("gpu") or env.get("cpu_model") or f"a {str(env.get('device', '?')).upper()} not named"
+
+def run_machines(run: dict  # a run's metrics.json
+                ) -> str:
+    """What trained a run: the machine of each of its sessions (a start and each resumption), in order and once each
+    ('AMD EPYC then Intel Xeon' for a run resumed on another machine; 'an unrecorded machine' for sessions from before
+    runs recorded theirs). A run whose metrics.json has no `sessions` names the machine of its last session only."""
+    sessions = run.get("sessions") or [{"environment": run.get("environment") or {}}]
+    names = [_machine(s.get("environment")) for s in sessions]
+    return " then ".join(n for i, n in enumerate(names) if i == 0 or n != names[i - 1])
+
 # %% ../nbs/09d_results.ipynb #30218a68
 def run_records(e: dict) -> list[dict]:
     """The finished runs of a notebook (an entry of `collect_results`), each once, as its own folder under
     `<scale>/runs/` records it: the notebook's row with `run` (the run's metrics.json), `steps_run` (the optimizer
-    steps its log ends at) and `checkpoint` (whether its best.pt is there)."""
+    steps its log ends at), `train_seconds` (its epochs' training time by its log, every session of a resumed run
+    counted) and `checkpoint` (whether its best.pt is there)."""
     out, seen = [], set()
     base = Path(e["dir"]).parent / "runs" if e.get("dir") else None
     for r in e["metrics"].get("runs", []):
@@ -106,7 +125,8 @@ def run_records(e: dict) -> list[dict]:
         folder = base / name if base else None
         try: m = json.loads((folder / "metrics.json").read_text()) if folder else {}
         except (OSError, json.JSONDecodeError): m = {}
-        out.append({**r, "name": name, "run": m, "steps_run": _final_steps(folder) if folder else None,
+        steps, seconds = _log_totals(folder) if folder else (None, None)
+        out.append({**r, "name": name, "run": m, "steps_run": steps, "train_seconds": seconds,
                     "checkpoint": bool(folder) and (folder / "best.pt").is_file()})
     return out
 

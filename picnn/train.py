@@ -29,7 +29,7 @@ from .runs import (TrainConfig, recipe, TrainingDiverged, NonFiniteLoss, atomic_
 
 # %% auto #0
 __all__ = ['LOSS_LIMIT', 'SUMMED', 'TrainingStep', 'train_one_epoch', 'epoch_line', 'Progress', 'setup_process',
-           'default_run_dir', 'open_run', 'param_groups', 'build_training', 'TrainState', 'restore',
+           'default_run_dir', 'open_run', 'param_groups', 'build_training', 'TrainState', 'restore', 'begin_session',
            'wrap_for_training', 'Training', 'train_epoch', 'selects', 'selection_tolerance', 'end_epoch', 'finish',
            'fit', 'cached_fit']
 
@@ -209,10 +209,10 @@ def _weights(model, cfg, epoch, best, input_size) -> dict:
     "What `best.pt` holds: the weights and what is needed to rebuild and check the model (no optimizer: it stays small)."
     return {"model": unwrap(model).state_dict(), "input_size": input_size, "config": asdict(cfg), "epoch": epoch, "best": best}
 
-def _checkpoint(model, optimizer, scheduler, cfg, epoch, best, history, input_size) -> dict:
-    "What `last.pt` holds: everything a resumption needs."
+def _checkpoint(model, optimizer, scheduler, cfg, epoch, best, history, input_size, sessions=()) -> dict:
+    "What `last.pt` holds: everything a resumption needs, and the sessions that trained the run so far."
     return {**_weights(model, cfg, epoch, best, input_size), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "history": history,
+            "scheduler": scheduler.state_dict(), "history": history, "sessions": list(sessions),
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
 
 # %% ../nbs/07e_train.ipynb #30141b51
@@ -243,11 +243,14 @@ def build_training(cfg: TrainConfig,    # the run's settings
 # %% ../nbs/07e_train.ipynb #3e8a1f02
 @dataclass
 class TrainState:
-    "Where the loop stands: the next epoch, the best epoch so far and its weights, the log rows."
+    """Where the loop stands: the next epoch, the best epoch so far and its weights, the log rows, and the sessions
+    (a start and each resumption) that trained the run so far, with the clock of the one running now."""
     start: int = 0
     best: dict = field(default_factory=lambda: {"epoch": -1, "acc1": -1.0})
     history: list = field(default_factory=list)
     best_state: dict | None = None
+    sessions: list = field(default_factory=list)
+    clock: float = field(default_factory=time.perf_counter, compare=False)
 
 # %% ../nbs/07e_train.ipynb #1f52a188
 def restore(ckpt: dict | None, # a last.pt, or None: a fresh start
@@ -256,7 +259,9 @@ def restore(ckpt: dict | None, # a last.pt, or None: a fresh start
             run_dir,           # the run's folder (its best.pt)
             device             # where best.pt's weights go
            ) -> TrainState:
-    "A fresh state, or the checkpoint's weights, optimizer, schedule, random state and best epoch put back."
+    """A fresh state, or the checkpoint's weights, optimizer, schedule, random state, best epoch and sessions put back.
+    A checkpoint written before runs recorded their sessions gives one session whose machine is not recorded
+    (`environment` None) and whose seconds are its logged epochs' training time."""
     if ckpt is None: return TrainState()
     load_weights(unwrap(model), ckpt["model"], run_dir / "last.pt")
     optimizer.load_state_dict(ckpt["optimizer"]); scheduler.load_state_dict(ckpt["scheduler"])
@@ -264,7 +269,20 @@ def restore(ckpt: dict | None, # a last.pt, or None: a fresh start
     if ckpt["rng"]["cuda"] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
     best_state = None
     if (run_dir / "best.pt").is_file(): best_state = load_checkpoint(run_dir / "best.pt", cfg, map_location=device)["model"]
-    return TrainState(ckpt["epoch"] + 1, ckpt["best"], ckpt["history"], best_state)
+    sessions = ckpt.get("sessions") or [{"first_epoch": 0, "epochs": len(ckpt["history"]), "environment": None,
+                                         "seconds": sum(r.get("seconds", 0.0) for r in ckpt["history"])}]
+    return TrainState(ckpt["epoch"] + 1, ckpt["best"], ckpt["history"], best_state, sessions)
+
+# %% ../nbs/07e_train.ipynb #1e81d6ab
+def begin_session(state: TrainState,   # the loop's state, fresh or put back by `restore`
+                  device: torch.device # the device this session trains on
+                 ) -> dict:
+    """Open the session that trains the run from `state.start` on, with what runs it (`environment_info`); `end_epoch`
+    keeps its epochs and seconds up to date and last.pt carries it, so a resumed run's time adds up over its sessions."""
+    state.clock = time.perf_counter()
+    env = environment_info(device)
+    state.sessions.append({"first_epoch": state.start, "epochs": 0, "environment": env, "seconds": 0.0})
+    return state.sessions[-1]
 
 # %% ../nbs/07e_train.ipynb #20b1013c
 def wrap_for_training(model,                # the plain classifier
@@ -349,6 +367,8 @@ def end_epoch(t: Training,        # the run
     row.update({f"{cfg.select_on}_{k}": float(v) for k, v in sel.items() if k.startswith(("acc", "mis")) and k != "mis_method"})
     if on_epoch_end is not None: on_epoch_end(epoch, t.model, row)
     state.history.append(row)
+    session = state.sessions[-1]
+    session.update(epochs=epoch + 1 - session["first_epoch"], seconds=time.perf_counter() - state.clock)
     top = max(state.best.get("top", state.best["acc1"]), sel["acc1"])
     tol = selection_tolerance(cfg, top, len(t.data.select.dataset))
     improved, top = selects(sel["acc1"], state.best, tol)
@@ -357,7 +377,8 @@ def end_epoch(t: Training,        # the run
         state.best = {"epoch": epoch, "acc1": sel["acc1"], **({"top": top} if tol is not None else {})}
         state.best_state = {k: v.detach().clone() for k, v in unwrap(t.model).state_dict().items()}
     if t.run_dir is not None:
-        ckpt = _checkpoint(t.model, t.optimizer, t.scheduler, cfg, epoch, state.best, state.history, t.data.input_size)
+        ckpt = _checkpoint(t.model, t.optimizer, t.scheduler, cfg, epoch, state.best, state.history, t.data.input_size,
+                           state.sessions)
         if improved: atomic_save(_weights(t.model, cfg, epoch, state.best, t.data.input_size), t.run_dir / "best.pt")
         atomic_save(ckpt, t.run_dir / "last.pt")
         append_line(t.run_dir / "log.jsonl", json.dumps(row))
@@ -365,10 +386,11 @@ def end_epoch(t: Training,        # the run
 
 # %% ../nbs/07e_train.ipynb #8d4e5f02
 def finish(t: Training,       # the run
-           state: TrainState, # the selected epoch and its weights
-           wall: float        # seconds the epochs took
+           state: TrainState, # the selected epoch and its weights, the sessions that trained the run
           ) -> tuple[dict, np.ndarray]:
-    "Rank 0: the selected epoch evaluated once on the test split; `metrics.json` and `analysis.npz` written."
+    """Rank 0: the selected epoch evaluated once on the test split; `metrics.json` and `analysis.npz` written.
+    `wall_seconds` is the time the epochs took over every session of the run; `sessions` says what ran each one,
+    `environment` what ran the last."""
     cfg = t.cfg
     if state.best_state is not None: load_weights(unwrap(t.model), state.best_state, "the best epoch's weights")
     test_res = evaluate(t.model, t.data.test, seed=cfg.eval_seed, draws=cfg.eval_draws, mis=cfg.mis_method, amp=t.amp)
@@ -386,7 +408,8 @@ def finish(t: Training,       # the run
         "split_note": t.data.note,
         "normalization": t.data.normalization,
         **t.data.sizes,
-        "wall_seconds": wall, "environment": environment_info(t.device),
+        "wall_seconds": sum(s["seconds"] for s in state.sessions), "sessions": state.sessions,
+        "environment": environment_info(t.device),
     }
     if t.run_dir is not None:
         P = unwrap(t.model).correspondence_matrix().detach().cpu().numpy()
@@ -441,16 +464,16 @@ def fit(config: TrainConfig | None = None,      # the run's settings (None: the 
         data = make_loaders(cfg, device, ctx)
         model, optimizer, scheduler = build_training(cfg, model, data, device)
         state = restore(ckpt, cfg, model, optimizer, scheduler, run_dir, device)
+        begin_session(state, device)
         t = Training(cfg, device, ctx, amp, data, model, wrap_for_training(model, cfg, ctx, device), optimizer, scheduler,
                      run_dir, Progress(Progress.mode_for(progress, ctx.is_main), state.start, cfg.epochs, cfg.select_on))
         # claimed only now: bad data or settings the model refuses fail above, leaving a run to be overwritten as it was
         if run_dir is not None and ctx.is_main: claim_run_dir(run_dir, cfg, ckpt)
-        t_run = time.perf_counter()
         for epoch in range(state.start, cfg.epochs):
             row = train_epoch(t, epoch)
             if ctx.is_main: end_epoch(t, state, row, on_epoch_end)
             if ctx.enabled: dist.barrier()
-        metrics, mi_matrix = finish(t, state, time.perf_counter() - t_run) if ctx.is_main else ({}, None)
+        metrics, mi_matrix = finish(t, state) if ctx.is_main else ({}, None)
     if ctx.enabled: dist.barrier()
     return TrainResult(run_dir, metrics, unwrap(model), state.history, mi_matrix)
 

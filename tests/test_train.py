@@ -67,6 +67,13 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], rtol=1e-5, atol=1e-6)
     assert [json.loads(l)["epoch"] for l in log.read_text().splitlines()] == list(range(6))
+    # the resumed run records both sessions, and its wall time covers them both (not only the last one)
+    m = json.loads((run / "metrics.json").read_text())
+    s = m["sessions"]
+    assert len(s) == 2 and s[0]["first_epoch"] == 0 and s[1]["first_epoch"] == s[0]["epochs"] >= done
+    assert sum(x["epochs"] for x in s) == 6 and all(x["environment"]["cpu_capability"] for x in s)
+    assert m["wall_seconds"] == pytest.approx(sum(x["seconds"] for x in s))
+    assert m["wall_seconds"] >= sum(json.loads(l)["seconds"] for l in log.read_text().splitlines())
 
     ev = picnn_cli("evaluate", str(run), "--device", "cpu")
     assert ev.returncode == 0 and json.loads((run / "evaluation.json").read_text())["acc1"] == pytest.approx(b["acc1"])
