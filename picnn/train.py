@@ -409,7 +409,7 @@ def finish(t: Training,       # the run
         "normalization": t.data.normalization,
         **t.data.sizes,
         "wall_seconds": sum(s["seconds"] for s in state.sessions), "sessions": state.sessions,
-        "environment": environment_info(t.device),
+        "environment": state.sessions[-1]["environment"],
     }
     if t.run_dir is not None:
         P = unwrap(t.model).correspondence_matrix().detach().cpu().numpy()
